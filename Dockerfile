@@ -1,0 +1,13 @@
+# The dashboard on port 8501, with chromium for static figure export (kaleido).
+FROM python:3.11-slim
+RUN apt-get update && apt-get install -y --no-install-recommends chromium make gcc g++ \
+    && rm -rf /var/lib/apt/lists/*
+ENV BROWSER_PATH=/usr/bin/chromium PYTHONUNBUFFERED=1
+WORKDIR /app
+COPY requirements.txt .
+# PyRadiomics 3.0.1 builds against the installed numpy (DESIGN.md).
+RUN pip install --no-cache-dir numpy==2.4.6 versioneer setuptools wheel \
+    && pip install --no-cache-dir --no-build-isolation -r requirements.txt
+COPY . .
+EXPOSE 8501
+CMD ["sh", "-c", "python -m engine demo && streamlit run dashboard/app.py --server.address 0.0.0.0 --server.port 8501 --server.headless true"]

@@ -1,0 +1,10 @@
+"""HCC imaging-study engine: cohorts, features, model grid, run store and the statistics behind them.
+
+The engine never imports streamlit; the dashboard only renders what the engine computes.
+"""
+
+from engine.errors import ValidationError
+
+__version__ = "0.1.0"
+
+__all__ = ["ValidationError", "__version__"]
