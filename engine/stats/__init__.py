@@ -2,7 +2,9 @@
 
 Binary outcomes: ROC/AUC with DeLong or bootstrap CIs, DeLong tests, threshold metrics, NRI/IDI, calibration
 (Hosmer-Lemeshow, rms::val.prob statistics, curves, bootstrap optimism correction), decision curves and a
-model-comparison table. Every statistic is checked against the R implementation named in its docstring.
+model-comparison table. Survival: Kaplan-Meier, log-rank, hazard ratios, Harrell's and Uno's C,
+time-dependent AUC, Brier scores, risk cutoffs and stratification, calibration and decision curves at a
+horizon, nomograms. Every statistic is checked against the R implementation named in its docstring.
 """
 
 from engine.stats.calibration import (
@@ -15,9 +17,12 @@ from engine.stats.calibration import (
     hosmer_lemeshow,
 )
 from engine.stats.compare import ModelComparison, compare_models
+from engine.stats.concordance import ConcordanceResult, concordance_index
 from engine.stats.decision_curve import decision_curve
 from engine.stats.delong import DeLongResult, UnpairedDeLongResult, delong_test, delong_test_unpaired
+from engine.stats.nomogram import Nomogram, nomogram
 from engine.stats.reclassification import IDIResult, NRIResult, idi, nri
+from engine.stats.risk_groups import CutoffResult, StratificationResult, risk_cutoff, stratify, stratify_cohorts
 from engine.stats.roc import (
     AUCResult,
     ThresholdMetrics,
@@ -29,6 +34,9 @@ from engine.stats.roc import (
     threshold_metrics,
     youden_threshold,
 )
+from engine.stats.survival import HazardRatioResult, LogRankResult, hazard_ratio, kaplan_meier, logrank_test, survival_at
+from engine.stats.survival_calibration import survival_calibration, survival_decision_curve
+from engine.stats.time_dependent import brier_scores, time_dependent_auc
 
 __all__ = [
     "AUCResult", "BootstrapCalibration", "CalibrationStats", "DeLongResult", "HosmerLemeshowResult", "IDIResult",
@@ -36,4 +44,9 @@ __all__ = [
     "auc", "auc_ci", "calibration_bootstrap", "calibration_curve", "calibration_stats", "compare_models",
     "decision_curve", "delong_test", "delong_test_unpaired", "hosmer_lemeshow", "idi", "nri", "roc_curve",
     "threshold_for_target", "threshold_metrics", "youden_threshold",
+    # survival
+    "ConcordanceResult", "CutoffResult", "HazardRatioResult", "LogRankResult", "Nomogram", "StratificationResult",
+    "brier_scores", "concordance_index", "hazard_ratio", "kaplan_meier", "logrank_test", "nomogram", "risk_cutoff",
+    "stratify", "stratify_cohorts", "survival_at", "survival_calibration", "survival_decision_curve",
+    "time_dependent_auc",
 ]

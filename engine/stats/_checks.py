@@ -164,3 +164,40 @@ def check_model_map(probs: Mapping[str, Any], n: int, *, probabilities: bool = T
         )
     check = check_probabilities if probabilities else check_scores
     return {str(name): check(values, f"probs[{name!r}]", n) for name, values in probs.items()}
+
+
+def check_survival(time: Any, event: Any, *, min_events: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Return (time as float array, event as bool array); times finite and >= 0, events 0/1."""
+    t = check_scores(time, "time")
+    if (t < 0).any():
+        bad = np.flatnonzero(t < 0)
+        raise ValidationError(
+            f"time must be >= 0 (follow-up since baseline); got negative values at positions {_describe(bad)}, "
+            f"e.g. {_describe(t[bad])}. Check the date arithmetic or the units of the time column."
+        )
+    raw = as_1d(event, "event")
+    if raw.size != t.size:
+        raise ValidationError(
+            f"event must have one value per patient, as many as time; got {raw.size} values for {t.size} "
+            f"patients. Align the two columns."
+        )
+    if raw.dtype == bool:
+        e = raw
+    else:
+        try:
+            numeric = raw.astype(float)
+        except (TypeError, ValueError):
+            numeric = None
+        if numeric is None or not np.isin(numeric, [0.0, 1.0]).all():
+            shown = np.unique(raw[~np.isin(raw, [0, 1])]) if numeric is not None else np.unique(raw.astype(str))
+            raise ValidationError(
+                f"event must be 0/1 (1 = event, 0 = censored); got values {_describe(shown)}. Recode the "
+                f"status column (for R's 1/2 coding, subtract 1)."
+            )
+        e = numeric == 1.0
+    if int(e.sum()) < min_events:
+        raise ValidationError(
+            f"event must contain at least {min_events} event(s); got {int(e.sum())} among {e.size} patients "
+            f"(all censored). Survival comparisons need observed events: check the endpoint or the filter."
+        )
+    return t, e

@@ -10,7 +10,8 @@ HERE = Path(__file__).parent
 
 @cache
 def dataset(name: str) -> pd.DataFrame:
-    """``asah`` (pROC's aSAH with two logistic models' probabilities), ``ties`` or ``large``."""
+    """``asah`` (pROC's aSAH with two logistic models' probabilities), ``ties``, ``large``, ``lung``
+    (survival::lung complete cases with a Cox risk score) or ``survival_ties``."""
     return pd.read_csv(HERE / "data" / f"{name}.csv", skipinitialspace=True, float_precision="round_trip")
 
 
