@@ -1,0 +1,200 @@
+"""Read and validate a cohort manifest (DESIGN.md): one row per patient with outcomes, image and mask paths.
+
+Every problem is reported in one message, row by row, so a user fixes the manifest once. Only pixel data and
+geometry are read from images: no DICOM header field (patient name, ID, dates) is ever copied anywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from engine.errors import ValidationError
+
+OUTCOME_BINARY = "label"
+RESERVED = {"patient_id", "split", "center", OUTCOME_BINARY}
+
+
+@dataclasses.dataclass(frozen=True)
+class Cohort:
+    """A validated manifest. Paths in ``table`` are absolute."""
+
+    root: Path
+    table: pd.DataFrame
+    phases: tuple[str, ...]
+    survival_endpoints: tuple[str, ...]
+    clinical: tuple[str, ...]
+
+    def mask_column(self, phase: str) -> str:
+        return f"mask_{phase}" if f"mask_{phase}" in self.table else "mask"
+
+    def second_reader_column(self, phase: str) -> str | None:
+        for name in (f"mask2_{phase}", "mask2"):
+            if name in self.table:
+                return name
+        return None
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    if not path.exists():
+        raise ValidationError(f"manifest must be an existing CSV or XLSX file; got {str(path)!r}, which does not exist.")
+    if path.suffix.lower() in (".xlsx", ".xls"):
+        return pd.read_excel(path)
+    if path.suffix.lower() == ".csv":
+        return pd.read_csv(path)
+    raise ValidationError(f"manifest must be .csv or .xlsx; got {path.suffix!r}. Save the table as CSV.")
+
+
+def image_information(path: Path) -> tuple[tuple[int, ...], tuple[float, ...], tuple[float, ...]]:
+    """(size, spacing, origin) from the header only (NIfTI, NRRD, PNG, a DICOM file or a DICOM series folder)."""
+    import SimpleITK as sitk
+
+    if path.is_dir():
+        files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(path))
+        if not files:
+            raise ValueError("no DICOM series in the folder")
+        image = sitk.ReadImage(files[0])
+        size = (*image.GetSize()[:2], len(files))
+        return size, image.GetSpacing(), image.GetOrigin()
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    reader.ReadImageInformation()
+    return reader.GetSize(), reader.GetSpacing(), reader.GetOrigin()
+
+
+def read_image(path: str | Path):
+    """A SimpleITK image; 2-D images (ultrasound frames) become one-slice volumes."""
+    import SimpleITK as sitk
+
+    path = Path(path)
+    if path.is_dir():
+        reader = sitk.ImageSeriesReader()
+        reader.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(path)))
+        image = reader.Execute()
+    else:
+        image = sitk.ReadImage(str(path))
+    if image.GetNumberOfComponentsPerPixel() > 1:  # RGB ultrasound frames: luminance
+        image = sitk.VectorIndexSelectionCast(image, 0)
+    if image.GetDimension() == 2:
+        image = sitk.JoinSeries(image)
+    return image
+
+
+def _resolve(root: Path, value: str) -> Path:
+    path = (root / str(value)).resolve()
+    return path
+
+
+def load_manifest(path: str | Path, *, clinical: list[str] | None = None, check_images: bool = True) -> Cohort:
+    """Read the manifest at ``path`` and validate it (see the module docstring); returns a ``Cohort``."""
+    path = Path(path).resolve()
+    root = path.parent
+    table = read_table(path)
+    problems: list[str] = []
+    if "patient_id" not in table:
+        raise ValidationError(f"manifest must have a patient_id column; got columns {list(table.columns)}.")
+    table["patient_id"] = table["patient_id"].astype(str)
+    duplicated = table.loc[table["patient_id"].duplicated(keep=False), "patient_id"].unique()
+    if duplicated.size:
+        problems.append(f"duplicate patient_id: {', '.join(duplicated[:10])} (each patient must appear once)")
+    phases = tuple(c[len("image_"):] for c in table.columns if c.startswith("image_"))
+    if not phases:
+        problems.append("no image_<phase> column (e.g. image_arterial); a feature-table study needs no manifest")
+    mask_columns = [c for c in table.columns if c == "mask" or c.startswith("mask_")]
+    if phases and not mask_columns:
+        problems.append("no mask column (mask, or mask_<phase> per phase)")
+    if OUTCOME_BINARY in table:
+        values = set(pd.unique(table[OUTCOME_BINARY].dropna()))
+        if not values <= {0, 1, True, False}:
+            problems.append(f"label must be 0/1 (1 = event); got values {sorted(map(str, values))[:6]}")
+    survival = tuple(c[: -len("_time")] for c in table.columns if c.endswith("_time") and f"{c[:-5]}_event" in table)
+    for endpoint in survival:
+        times = pd.to_numeric(table[f"{endpoint}_time"], errors="coerce")
+        for index in np.flatnonzero((times < 0) | times.isna()):
+            problems.append(f"row {index + 2} ({table['patient_id'].iloc[index]}): {endpoint}_time must be a number >= 0; got {table[f'{endpoint}_time'].iloc[index]!r}")
+        events = table[f"{endpoint}_event"]
+        if not set(pd.unique(events.dropna())) <= {0, 1}:
+            problems.append(f"{endpoint}_event must be 0/1 (1 = event, 0 = censored)")
+    path_columns = [c for c in table.columns if c.startswith(("image_", "mask", "liver_mask"))]
+    for column in path_columns:
+        resolved = []
+        for index, value in enumerate(table[column]):
+            where = f"row {index + 2} ({table['patient_id'].iloc[index]}), {column}"
+            if pd.isna(value):
+                if not column.startswith("mask2"):
+                    problems.append(f"{where}: missing path")
+                resolved.append(None)
+                continue
+            target = _resolve(root, value)
+            if root not in target.parents:
+                problems.append(f"{where}: path {value!r} leaves the manifest's folder; keep images under {root}")
+                resolved.append(None)
+                continue
+            if not target.exists():
+                problems.append(f"{where}: file {value!r} not found")
+            resolved.append(str(target))
+        table[column] = resolved
+    if check_images and not problems:
+        problems += _check_geometry(table, phases, mask_columns)
+    if problems:
+        shown = "\n  - ".join(problems[:50])
+        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        raise ValidationError(f"manifest {path.name} has {len(problems)} problem(s); fix them and load again:\n  - {shown}{more}")
+    clinical_columns = tuple(clinical) if clinical is not None else tuple(
+        c for c in table.columns
+        if c not in RESERVED and c not in path_columns and not c.endswith(("_time", "_event"))
+    )
+    return Cohort(root=root, table=table, phases=phases, survival_endpoints=survival, clinical=clinical_columns)
+
+
+def _check_geometry(table: pd.DataFrame, phases: tuple[str, ...], mask_columns: list[str]) -> list[str]:
+    import SimpleITK as sitk
+
+    problems = []
+    for index, row in table.iterrows():
+        who = f"row {index + 2} ({row['patient_id']})"
+        for phase in phases:
+            mask_column = f"mask_{phase}" if f"mask_{phase}" in table else "mask"
+            try:
+                image_info = image_information(Path(row[f"image_{phase}"]))
+                mask_info = image_information(Path(row[mask_column]))
+            except Exception as error:  # noqa: BLE001 - any unreadable file is reported with its row
+                problems.append(f"{who}, {phase}: cannot read image or mask ({error})")
+                continue
+            if image_info[0] != mask_info[0]:
+                problems.append(f"{who}, {phase}: image size {image_info[0]} differs from mask size {mask_info[0]}")
+            elif not np.allclose(image_info[1], mask_info[1], rtol=1e-4):
+                problems.append(f"{who}, {phase}: image spacing {image_info[1]} differs from mask spacing {mask_info[1]}")
+            elif not np.allclose(image_info[2], mask_info[2], atol=1e-3):
+                problems.append(f"{who}, {phase}: image origin {image_info[2]} differs from mask origin {mask_info[2]}")
+        for column in mask_columns:
+            mask = sitk.GetArrayViewFromImage(read_image(row[column]))
+            if not (mask > 0).any():
+                problems.append(f"{who}, {column}: the mask is empty (no labelled voxel)")
+    return problems
+
+
+def assign_splits(cohort: Cohort, *, external_centers: list[str] | None = None, train_fraction: float = 0.7, seed: int = 0) -> Cohort:
+    """Keep a given ``split`` column, or assign one: patients of ``external_centers`` become ``external``; the
+    rest is split ``train``/``internal`` at ``train_fraction``, stratified by ``label`` when present."""
+    table = cohort.table.copy()
+    if "split" in table and table["split"].notna().all():
+        bad = set(table["split"]) - {"train", "internal", "external"}
+        if bad:
+            raise ValidationError(f"split must be train, internal or external; got {sorted(bad)}.")
+        return dataclasses.replace(cohort, table=table)
+    external = table["center"].astype(str).isin([str(c) for c in external_centers or []]) if "center" in table else np.zeros(len(table), bool)
+    if external_centers and not external.any():
+        raise ValidationError(f"external_centers {external_centers} match no patient; centers are {sorted(table['center'].astype(str).unique())}.")
+    table["split"] = "external"
+    rest = table.index[~external]
+    stratify = table.loc[rest, OUTCOME_BINARY] if OUTCOME_BINARY in table else None
+    train, internal = train_test_split(rest, train_size=train_fraction, random_state=seed, stratify=stratify)
+    table.loc[train, "split"] = "train"
+    table.loc[internal, "split"] = "internal"
+    return dataclasses.replace(cohort, table=table)

@@ -1,0 +1,1 @@
+"""Feature extraction: handcrafted radiomics (PyRadiomics) and deep features (torch + MONAI), cached."""

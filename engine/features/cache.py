@@ -1,0 +1,60 @@
+"""Content-addressed feature cache: key = hashes of the image and mask bytes + extraction parameters + engine
+version; one Parquet file per key, written atomically (a crash never leaves a half-written entry)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import engine
+
+
+def file_digest(path: str | Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    path = Path(path)
+    files = sorted(path.rglob("*")) if path.is_dir() else [path]
+    for item in files:
+        if item.is_file():
+            with open(item, "rb") as handle:
+                while block := handle.read(chunk):
+                    digest.update(block)
+    return digest.hexdigest()
+
+
+def content_key(files: Iterable[str | Path], params: Mapping[str, Any], *, kind: str) -> str:
+    """sha256 over the files' bytes (not their names), the parameters and the engine version."""
+    digest = hashlib.sha256()
+    digest.update(f"{kind}|{engine.__version__}|".encode())
+    for item in files:
+        digest.update(file_digest(item).encode())
+    digest.update(json.dumps(params, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+class FeatureCache:
+    """A folder of ``<key>.parquet`` files, one feature row each."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        return self.folder / f"{key}.parquet"
+
+    def get(self, key: str) -> dict[str, float] | None:
+        path = self.path(key)
+        if not path.exists():
+            return None
+        return pd.read_parquet(path).iloc[0].to_dict()
+
+    def put(self, key: str, features: Mapping[str, float]) -> None:
+        path = self.path(key)
+        temporary = path.with_suffix(f".tmp{os.getpid()}")
+        pd.DataFrame([dict(features)]).to_parquet(temporary, index=False)
+        os.replace(temporary, path)

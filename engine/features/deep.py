@@ -1,0 +1,210 @@
+"""Deep-learning features: a CNN (MONAI ResNet or DenseNet, 2-D or 3-D) trained on tumour crops of the training
+split, its penultimate layer as features for every patient.
+
+Crops come from the mask's bounding box plus a margin; in 2-D the largest tumour slice with the phases (or three
+adjacent slices) as channels. Training never sees internal or external patients; training patients get
+out-of-fold features (k folds inside the training split), so downstream models see honest values. Nothing is
+downloaded: start from scratch or from a local weights file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from engine.cohort.manifest import Cohort, read_image
+from engine.errors import ValidationError
+
+HU_WINDOW = (-100.0, 250.0)
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``auto`` picks CUDA when torch sees a GPU."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda"):
+        raise ValidationError(f"device must be auto, cpu or cuda; got {device!r}.")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValidationError("device 'cuda' was asked for, but torch sees no GPU here. Use --device auto or cpu.")
+    return device
+
+
+def tumour_crops(cohort: Cohort, *, size: int = 64, margin_mm: float = 10.0, channels: str = "phases", window: tuple[float, float] = HU_WINDOW) -> np.ndarray:
+    """2-D crops (n, channels, size, size) around each patient's largest tumour slice, intensities in [0, 1].
+
+    ``channels="phases"``: one channel per phase (three phases -> an RGB-like crop);
+    ``"slices"``: three adjacent slices of the first phase.
+    """
+    import SimpleITK as sitk
+    import torch
+    import torch.nn.functional as F
+
+    crops = []
+    for _, row in cohort.table.iterrows():
+        first = cohort.phases[0]
+        mask = sitk.GetArrayFromImage(read_image(row[cohort.mask_column(first)])) > 0
+        image = read_image(row[f"image_{first}"])
+        spacing = image.GetSpacing()
+        best = int(np.argmax(mask.sum(axis=(1, 2))))
+        ys, xs = np.nonzero(mask[best])
+        margin_y, margin_x = int(round(margin_mm / spacing[1])), int(round(margin_mm / spacing[0]))
+        y0, y1 = max(ys.min() - margin_y, 0), min(ys.max() + margin_y + 1, mask.shape[1])
+        x0, x1 = max(xs.min() - margin_x, 0), min(xs.max() + margin_x + 1, mask.shape[2])
+        if channels == "phases":
+            planes = [sitk.GetArrayFromImage(read_image(row[f"image_{phase}"]))[best] for phase in cohort.phases]
+        elif channels == "slices":
+            volume = sitk.GetArrayFromImage(image)
+            planes = [volume[int(np.clip(best + k, 0, volume.shape[0] - 1))] for k in (-1, 0, 1)]
+        else:
+            raise ValidationError(f"channels must be 'phases' or 'slices'; got {channels!r}.")
+        stack = np.stack([plane[y0:y1, x0:x1] for plane in planes]).astype(np.float32)
+        stack = (np.clip(stack, *window) - window[0]) / (window[1] - window[0])
+        resized = F.interpolate(torch.from_numpy(stack)[None], size=(size, size), mode="bilinear", align_corners=False)[0]
+        crops.append(resized.numpy())
+    return np.stack(crops)
+
+
+def build_backbone(name: str, in_channels: int, spatial_dims: int = 2, width: int = 32):
+    """A MONAI network with one output logit; ``width`` is the first stage's channel count (ResNets)."""
+    from monai.networks.nets import DenseNet121, ResNet
+
+    layers = {"resnet10": [1, 1, 1, 1], "resnet18": [2, 2, 2, 2], "resnet34": [3, 4, 6, 3], "resnet50": [3, 4, 6, 3]}
+    if name in layers:
+        return ResNet(
+            block="bottleneck" if name == "resnet50" else "basic", layers=layers[name],
+            block_inplanes=[width, width * 2, width * 4, width * 8], spatial_dims=spatial_dims,
+            n_input_channels=in_channels, num_classes=1, conv1_t_size=3, conv1_t_stride=1,
+        )
+    if name == "densenet121":
+        return DenseNet121(spatial_dims=spatial_dims, in_channels=in_channels, out_channels=1)
+    raise ValidationError(f"backbone must be one of {[*layers, 'densenet121']}; got {name!r}.")
+
+
+def _head(network):
+    return "fc" if hasattr(network, "fc") else "class_layers"
+
+
+@dataclasses.dataclass
+class DeepFeatureSettings:
+    backbone: str = "resnet10"
+    width: int = 16
+    epochs: int = 12
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    patience: int = 4
+    folds: int = 3
+    seed: int = 0
+    device: str = "auto"
+    weights: str | None = None
+
+
+def _augment(batch, generator):
+    import torch
+
+    if torch.rand(1, generator=generator).item() < 0.5:
+        batch = batch.flip(-1)
+    if torch.rand(1, generator=generator).item() < 0.5:
+        batch = batch.flip(-2)
+    turns = int(torch.randint(0, 4, (1,), generator=generator).item())
+    batch = torch.rot90(batch, turns, dims=(-2, -1))
+    return batch * (1 + 0.1 * (torch.rand(1, generator=generator).item() - 0.5))
+
+
+def train_network(crops: np.ndarray, labels: np.ndarray, settings: DeepFeatureSettings):
+    """Train on ``crops``/``labels`` (early stopping on a 20% validation part of them); return the network."""
+    import torch
+
+    torch.manual_seed(settings.seed)
+    generator = torch.Generator().manual_seed(settings.seed)
+    device = resolve_device(settings.device)
+    network = build_backbone(settings.backbone, crops.shape[1], spatial_dims=crops.ndim - 2, width=settings.width)
+    if settings.weights:
+        state = torch.load(Path(settings.weights), map_location="cpu", weights_only=True)
+        network.load_state_dict(state, strict=False)
+    network.to(device)
+    rng = np.random.default_rng(settings.seed)
+    order = rng.permutation(len(labels))
+    n_val = max(int(0.2 * len(labels)), 2)
+    val, train = order[:n_val], order[n_val:]
+    x = torch.from_numpy(crops).float()
+    y = torch.from_numpy(labels.astype(np.float32))
+    optimiser = torch.optim.AdamW(network.parameters(), lr=settings.learning_rate, weight_decay=1e-4)
+    loss_function = torch.nn.BCEWithLogitsLoss()
+    use_amp = device == "cuda"
+    best_loss, best_state, waited = np.inf, None, 0
+    for _ in range(settings.epochs):
+        network.train()
+        for start in range(0, len(train), settings.batch_size):
+            rows = train[start : start + settings.batch_size]
+            batch = _augment(x[rows], generator).to(device)
+            optimiser.zero_grad()
+            with torch.autocast(device_type="cuda", enabled=use_amp):
+                loss = loss_function(network(batch).squeeze(1), y[rows].to(device))
+            loss.backward()
+            optimiser.step()
+        network.eval()
+        with torch.no_grad():
+            val_loss = float(loss_function(network(x[val].to(device)).squeeze(1).float(), y[val].to(device)))
+        if val_loss < best_loss - 1e-4:
+            best_loss, waited = val_loss, 0
+            best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
+        else:
+            waited += 1
+            if waited >= settings.patience:
+                break
+        train = train[rng.permutation(len(train))]
+    if best_state is not None:
+        network.load_state_dict(best_state)
+    return network.eval()
+
+
+def embed(network, crops: np.ndarray, device: str = "cpu", batch_size: int = 64) -> np.ndarray:
+    """Penultimate-layer features (the head replaced by identity)."""
+    import torch
+
+    head = _head(network)
+    original = getattr(network, head)
+    setattr(network, head, torch.nn.Identity())
+    outputs = []
+    try:
+        with torch.no_grad():
+            for start in range(0, len(crops), batch_size):
+                batch = torch.from_numpy(crops[start : start + batch_size]).float().to(device)
+                outputs.append(network(batch).flatten(1).float().cpu().numpy())
+    finally:
+        setattr(network, head, original)
+    return np.concatenate(outputs)
+
+
+def deep_features(crops: np.ndarray, labels: np.ndarray, split: Sequence[str], settings: DeepFeatureSettings = DeepFeatureSettings(), patient_ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """``dl_000 ...`` features per patient: out-of-fold for ``split == "train"``, from the model trained on the
+    whole training split for every other patient."""
+    from sklearn.model_selection import StratifiedKFold
+
+    split = np.asarray(split)
+    train = np.flatnonzero(split == "train")
+    if train.size < 10 or len(np.unique(labels[train])) < 2:
+        raise ValidationError("the training split must hold at least 10 patients of both classes to train a CNN.")
+    device = resolve_device(settings.device)
+    features = None
+    folds = StratifiedKFold(settings.folds, shuffle=True, random_state=settings.seed)
+    for inner_train, held_out in folds.split(train, labels[train]):
+        network = train_network(crops[train[inner_train]], labels[train[inner_train]], settings)
+        values = embed(network, crops[train[held_out]], device)
+        if features is None:
+            features = np.zeros((len(labels), values.shape[1]), dtype=np.float32)
+        features[train[held_out]] = values
+    final = train_network(crops[train], labels[train], settings)
+    others = np.flatnonzero(split != "train")
+    if others.size:
+        features[others] = embed(final, crops[others], device)
+    table = pd.DataFrame(features, columns=[f"dl_{k:03d}" for k in range(features.shape[1])])
+    table.insert(0, "patient_id", list(patient_ids) if patient_ids is not None else np.arange(len(labels)).astype(str))
+    table.attrs["network"] = final
+    return table

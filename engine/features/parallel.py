@@ -1,0 +1,54 @@
+"""Run one function per patient: in this process, on local worker processes, or on a Dask cluster.
+
+Each patient's outcome is its result or the exception it raised, so one failure never loses the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any
+
+
+def _safe(function: Callable[[Any], Any], task: Any) -> Any:
+    try:
+        return function(task)
+    except Exception as error:  # noqa: BLE001 - reported per patient by the caller
+        return error
+
+
+def map_patients(
+    function: Callable[[Any], Any],
+    tasks: Mapping[str, Any],
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """{patient_id: result or exception}. ``scheduler`` ("tcp://host:port") sends the work to Dask."""
+    results: dict[str, Any] = {}
+    if not tasks:
+        return results
+    if scheduler:
+        from distributed import Client, as_completed as dask_completed
+
+        with Client(scheduler) as client:
+            futures = {client.submit(_safe, function, task, pure=False): pid for pid, task in tasks.items()}
+            for future in dask_completed(futures):
+                results[futures[future]] = future.result()
+                if progress:
+                    progress(1)
+        return results
+    if workers <= 1:
+        for pid, task in tasks.items():
+            results[pid] = _safe(function, task)
+            if progress:
+                progress(1)
+        return results
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(_safe, function, task): pid for pid, task in tasks.items()}
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            if progress:
+                progress(1)
+    return results

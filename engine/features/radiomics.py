@@ -1,0 +1,168 @@
+"""Handcrafted radiomics with PyRadiomics: presets per modality, tumour and peritumoral regions, every phase,
+delta features between phases, a content-addressed cache and parallel extraction over patients.
+
+Feature names are ``<phase>_<region>_<pyradiomics name>``, e.g. ``arterial_tumour_original_glcm_Contrast``;
+delta features ``delta_<phase b>-<phase a>_<region>_<name>``.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from engine.cohort.manifest import Cohort, read_image
+from engine.errors import ValidationError
+from engine.features.cache import FeatureCache, content_key
+from engine.features.parallel import map_patients
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets" / "radiomics"
+PRESETS = {"ct", "mr", "us", "ct_demo"}
+
+
+def load_params(preset_or_path: str | Path | Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """PyRadiomics parameters from a preset name (ct, mr, us, ct_demo), a YAML file or a dict; ``overrides``
+    are merged into ``setting`` / ``imageType`` / ``featureClass``."""
+    if isinstance(preset_or_path, Mapping):
+        params = copy.deepcopy(dict(preset_or_path))
+    else:
+        text = str(preset_or_path)
+        path = ASSETS / f"{text}.yaml" if text in PRESETS else Path(text)
+        if not path.exists():
+            raise ValidationError(f"radiomics params must be a preset {sorted(PRESETS)} or a YAML file; got {text!r}.")
+        params = yaml.safe_load(path.read_text())
+    for section, values in (overrides or {}).items():
+        params.setdefault(section, {})
+        params[section].update(values)
+    return params
+
+
+def _extractor(params: Mapping[str, Any]):
+    import radiomics
+    from radiomics import featureextractor
+
+    radiomics.setVerbosity(logging.ERROR)
+
+    return featureextractor.RadiomicsFeatureExtractor(copy.deepcopy(dict(params)))
+
+
+def region_masks(mask, *, rings_mm: Mapping[str, float] | None = None, eroded_mm: float | None = None, liver=None) -> dict[str, Any]:
+    """Binary masks (label 1) for the tumour and its peritumoral regions, distances in millimetres.
+
+    ``rings_mm``: name -> d: the shell 0 < distance <= d outside the tumour (clipped to ``liver`` if given);
+    ``eroded_mm``: the tumour core at least this far inside the boundary (region ``core``).
+    """
+    import SimpleITK as sitk
+
+    tumour = sitk.Cast(mask > 0, sitk.sitkUInt8)
+    regions = {"tumour": tumour}
+    if not rings_mm and eroded_mm is None:
+        return regions
+    distance = sitk.SignedMaurerDistanceMap(tumour, insideIsPositive=False, squaredDistance=False, useImageSpacing=True)
+    for name, width in (rings_mm or {}).items():
+        ring = sitk.Cast((distance > 0) & (distance <= float(width)), sitk.sitkUInt8)
+        if liver is not None:
+            ring = ring * sitk.Cast(liver > 0, sitk.sitkUInt8)
+        regions[name] = ring
+    if eroded_mm is not None:
+        regions["core"] = sitk.Cast(distance <= -float(eroded_mm), sitk.sitkUInt8)
+    return regions
+
+
+def extract_image(image, mask, params: Mapping[str, Any]) -> dict[str, float]:
+    """PyRadiomics features of one image and mask (diagnostics dropped), as floats."""
+    result = _extractor(params).execute(image, mask, label=int(params.get("setting", {}).get("label", 1)))
+    return {key: float(value) for key, value in result.items() if not key.startswith("diagnostics_")}
+
+
+def _patient_task(task: dict[str, Any]) -> dict[str, float]:
+    """Everything for one patient (runs in a worker process)."""
+    images = {phase: read_image(path) for phase, path in task["images"].items()}
+    features: dict[str, float] = {}
+    for phase, image in images.items():
+        mask = read_image(task["masks"][phase])
+        if mask.GetSize() == image.GetSize():  # tolerate header rounding between image and mask files
+            mask.CopyInformation(image)
+        liver = read_image(task["liver"]) if task.get("liver") else None
+        if liver is not None and liver.GetSize() == image.GetSize():
+            liver.CopyInformation(image)
+        for region, region_mask in region_masks(mask, rings_mm=task["rings_mm"], eroded_mm=task["eroded_mm"], liver=liver).items():
+            if not np.any(_array(region_mask)):
+                raise ValueError(f"{phase} {region} region is empty")
+            for name, value in extract_image(image, region_mask, task["params"]).items():
+                features[f"{phase}_{region}_{name}"] = value
+    if task["delta"] and len(images) > 1:
+        phases = list(images)
+        for first, second in zip(phases[:-1], phases[1:]):
+            for key in [k for k in features if k.startswith(f"{first}_")]:
+                rest = key[len(first) + 1 :]
+                if "shape" in rest:
+                    continue
+                features[f"delta_{second}-{first}_{rest}"] = features[f"{second}_{rest}"] - features[key]
+    return features
+
+
+def _array(image) -> np.ndarray:
+    import SimpleITK as sitk
+
+    return sitk.GetArrayViewFromImage(image)
+
+
+def extract_cohort(
+    cohort: Cohort,
+    params: Mapping[str, Any],
+    *,
+    rings_mm: Mapping[str, float] | None = None,
+    eroded_mm: float | None = None,
+    delta: bool = False,
+    mask_column: str | None = None,
+    cache: FeatureCache | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Radiomics table (one row per patient, ``patient_id`` first) and the failures {patient_id: reason}.
+
+    ``mask_column`` chooses another reader's masks (e.g. ``mask2`` for the ICC). Cached patients are read from
+    ``cache``; the others run on ``workers`` local processes, or on a Dask cluster at ``scheduler``. A failing
+    patient is reported and does not lose the others' features.
+    """
+    tasks, keys = {}, {}
+    for _, row in cohort.table.iterrows():
+        masks = {phase: row[mask_column or cohort.mask_column(phase)] for phase in cohort.phases}
+        task = {
+            "images": {phase: row[f"image_{phase}"] for phase in cohort.phases},
+            "masks": masks,
+            "liver": row.get("liver_mask") if isinstance(row.get("liver_mask"), str) else None,
+            "params": dict(params), "rings_mm": dict(rings_mm or {}), "eroded_mm": eroded_mm, "delta": delta,
+        }
+        files = [*task["images"].values(), *masks.values(), *([task["liver"]] if task["liver"] else [])]
+        keys[row["patient_id"]] = content_key(files, {k: v for k, v in task.items() if k not in ("images", "masks", "liver")}, kind="radiomics")
+        tasks[row["patient_id"]] = task
+    rows, failures = {}, {}
+    todo = {}
+    for pid, key in keys.items():
+        cached = cache.get(key) if cache is not None else None
+        if cached is not None:
+            rows[pid] = cached
+            if progress:
+                progress(1)
+        else:
+            todo[pid] = tasks[pid]
+    for pid, outcome in map_patients(_patient_task, todo, workers=workers, scheduler=scheduler, progress=progress).items():
+        if isinstance(outcome, Exception):
+            failures[pid] = f"{type(outcome).__name__}: {outcome}"
+            continue
+        rows[pid] = outcome
+        if cache is not None:
+            cache.put(keys[pid], outcome)
+    order = [pid for pid in cohort.table["patient_id"] if pid in rows]
+    table = pd.DataFrame([rows[pid] for pid in order])
+    table.insert(0, "patient_id", order)
+    return table, failures

@@ -1,0 +1,234 @@
+"""The model grid: feature families x classifiers, tuned by cross-validation on the training split only.
+
+For each model (a named combination of feature families, e.g. ``Clinical+Rad``) and each classifier, a Pipeline
+(impute -> scale -> variance -> correlation -> univariate -> LASSO -> classifier) is tuned by randomised search
+with stratified 5-fold CV on the training split. The classifier with the best CV AUC is the model's choice
+(never chosen on a test cohort). Its training predictions are out-of-fold; internal and external patients
+get the pipeline refitted on the whole training split. A late-fusion model stacks the family models'
+out-of-fold probabilities with a logistic regression.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import loguniform, randint
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import AdaBoostClassifier, GradientBoostingClassifier, RandomForestClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import RandomizedSearchCV, StratifiedKFold, cross_val_predict
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.svm import SVC
+from sklearn.tree import DecisionTreeClassifier
+
+from engine.errors import ValidationError
+from engine.selection import CorrelationFilter, LassoSelector, UnivariateFilter, VarianceFilter
+from engine.stats import auc
+
+DEFAULT_MODELS = {
+    "Clinical": ["clinical"],
+    "Rad": ["radiomics"],
+    "DL": ["deep"],
+    "Clinical+Rad": ["clinical", "radiomics"],
+    "Clinical+DL": ["clinical", "deep"],
+    "Rad+DL": ["radiomics", "deep"],
+    "Combined": ["clinical", "radiomics", "deep"],
+}
+OVERFIT_GAP = 0.1
+
+
+def classifier_space(name: str, *, seed: int = 0, device: str = "cpu") -> tuple[Any, dict[str, Any]]:
+    """The estimator and its hyperparameter distributions for randomised search."""
+    spaces: dict[str, Callable[[], tuple[Any, dict[str, Any]]]] = {
+        "LR": lambda: (LogisticRegression(max_iter=5000), {"C": loguniform(1e-3, 1e2)}),
+        "SVM": lambda: (SVC(probability=True, random_state=seed), {"C": loguniform(1e-2, 1e2), "gamma": loguniform(1e-4, 1e-1)}),
+        "RF": lambda: (RandomForestClassifier(n_estimators=150, random_state=seed, n_jobs=1),
+                       {"max_depth": [2, 3, 5, None], "min_samples_leaf": randint(1, 10), "max_features": ["sqrt", 0.3]}),
+        "KNN": lambda: (KNeighborsClassifier(), {"n_neighbors": randint(5, 40), "weights": ["uniform", "distance"]}),
+        "DT": lambda: (DecisionTreeClassifier(random_state=seed), {"max_depth": randint(2, 6), "min_samples_leaf": randint(3, 20)}),
+        "MLP": lambda: (MLPClassifier(max_iter=2000, early_stopping=True, random_state=seed),
+                        {"alpha": loguniform(1e-4, 1e0), "hidden_layer_sizes": [(16,), (32,), (32, 16)]}),
+        "AdaBoost": lambda: (AdaBoostClassifier(random_state=seed), {"n_estimators": randint(50, 200), "learning_rate": loguniform(0.01, 1)}),
+        "GBDT": lambda: (GradientBoostingClassifier(random_state=seed),
+                         {"n_estimators": randint(50, 200), "max_depth": randint(1, 4), "learning_rate": loguniform(0.01, 0.3)}),
+        "XGBoost": lambda: _xgboost(seed, device),
+        "LightGBM": lambda: _lightgbm(seed),
+    }
+    if name not in spaces:
+        raise ValidationError(f"classifier must be one of {list(spaces)}; got {name!r}.")
+    return spaces[name]()
+
+
+def _xgboost(seed: int, device: str):
+    from xgboost import XGBClassifier
+
+    return (XGBClassifier(n_estimators=150, tree_method="hist", device=device, random_state=seed, n_jobs=1, verbosity=0),
+            {"max_depth": randint(2, 5), "learning_rate": loguniform(0.01, 0.3), "subsample": [0.7, 1.0], "reg_lambda": loguniform(0.1, 10)})
+
+
+def _lightgbm(seed: int):
+    from lightgbm import LGBMClassifier
+
+    return (LGBMClassifier(n_estimators=150, random_state=seed, n_jobs=1, verbose=-1),
+            {"num_leaves": randint(4, 32), "learning_rate": loguniform(0.01, 0.3), "min_child_samples": randint(5, 30)})
+
+
+ALL_CLASSIFIERS = ["LR", "SVM", "RF", "KNN", "DT", "MLP", "AdaBoost", "GBDT", "XGBoost", "LightGBM"]
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureTable:
+    """Features per patient with the family of each column, outcome and split."""
+
+    frame: pd.DataFrame  # patient_id, split, label, <outcome columns>, features...
+    families: Mapping[str, Sequence[str]]  # family -> columns
+
+    def columns(self, families: Sequence[str]) -> list[str]:
+        missing = [f for f in families if f not in self.families]
+        if missing:
+            raise ValidationError(f"model asks for feature families {missing}; the study has {list(self.families)}.")
+        return [c for f in families for c in self.families[f]]
+
+
+def preprocessor(frame: pd.DataFrame, columns: Sequence[str]) -> ColumnTransformer:
+    categorical = [c for c in columns if frame[c].dtype == object or isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    numeric = [c for c in columns if c not in categorical]
+    parts = []
+    if numeric:
+        parts.append(("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric))
+    if categorical:
+        parts.append(("categorical", make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(drop="if_binary", handle_unknown="ignore", sparse_output=False)), categorical))
+    return ColumnTransformer(parts, verbose_feature_names_out=False)
+
+
+def model_pipeline(frame: pd.DataFrame, columns: Sequence[str], classifier: Any, *, seed: int = 0, memory: Any = None) -> Pipeline:
+    """Preprocessing, selection and classifier: every step learns from the training fold only."""
+    return Pipeline(
+        [
+            ("prepare", preprocessor(frame, columns)),
+            ("variance", VarianceFilter()),
+            ("correlation", CorrelationFilter(0.8)),
+            ("univariate", UnivariateFilter(0.05, min_features=2)),
+            ("lasso", LassoSelector(cv=5, min_features=1, seed=seed)),
+            ("classifier", classifier),
+        ],
+        memory=memory,
+    )
+
+
+@dataclasses.dataclass
+class GridResult:
+    predictions: pd.DataFrame  # long form: patient_id, split, model, classifier, prob, label (+ outcome columns)
+    grid: pd.DataFrame  # model, classifier, cv_auc, train_auc, internal_auc, external_auc, chosen, overfit
+    selected: pd.DataFrame  # model, feature, coefficient (LASSO step of the chosen pipeline)
+    pipelines: dict[str, Pipeline]
+    timings: dict[str, float]
+
+
+def run_grid(
+    table: FeatureTable,
+    *,
+    models: Mapping[str, Sequence[str]] | None = None,
+    classifiers: Sequence[str] = ("LR", "SVM", "RF", "XGBoost"),
+    n_iter: int = 4,
+    folds: int = 5,
+    seed: int = 0,
+    device: str = "cpu",
+    stacking: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> GridResult:
+    """Tune every classifier for every model on the training split; return predictions for every cohort."""
+    frame = table.frame
+    if "split" not in frame or "label" not in frame:
+        raise ValidationError("the feature table needs split and label columns.")
+    train = (frame["split"] == "train").to_numpy()
+    y = frame["label"].astype(int).to_numpy()
+    if train.sum() < 20 or len(np.unique(y[train])) < 2:
+        raise ValidationError(f"the training split must hold at least 20 patients of both classes; got {int(train.sum())}.")
+    models = dict(models or {k: v for k, v in DEFAULT_MODELS.items() if all(f in table.families for f in v)})
+    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    grid_rows, prediction_frames, selected_rows = [], [], []
+    pipelines, timings, oof = {}, {}, {}
+    outcome_columns = [c for c in frame.columns if c == "label" or c.endswith(("_time", "_event"))]
+    with tempfile.TemporaryDirectory() as cache_dir, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for model_name, families in models.items():
+            start = time.perf_counter()
+            columns = table.columns(families)
+            X = frame[columns]
+            best = None
+            for classifier_name in classifiers:
+                if progress:
+                    progress(f"{model_name} x {classifier_name}")
+                estimator, space = classifier_space(classifier_name, seed=seed, device=device)
+                pipeline = model_pipeline(frame, columns, estimator, seed=seed, memory=cache_dir)
+                search = RandomizedSearchCV(
+                    pipeline, {f"classifier__{k}": v for k, v in space.items()}, n_iter=n_iter, scoring="roc_auc",
+                    cv=cv, random_state=seed, n_jobs=1, error_score=np.nan,
+                ).fit(X[train], y[train])
+                fitted = search.best_estimator_
+                prob = fitted.predict_proba(X)[:, 1]
+                row = {"model": model_name, "classifier": classifier_name, "cv_auc": float(search.best_score_),
+                       "train_auc": auc(y[train], prob[train]), "params": str(search.best_params_)}
+                for split in ("internal", "external"):
+                    mask = (frame["split"] == split).to_numpy()
+                    row[f"{split}_auc"] = auc(y[mask], prob[mask]) if mask.any() and len(np.unique(y[mask])) == 2 else np.nan
+                grid_rows.append(row)
+                if best is None or row["cv_auc"] > best[0]["cv_auc"]:
+                    best = (row, fitted, prob)
+            row, fitted, prob = best
+            oof_prob = cross_val_predict(clone(fitted), X[train], y[train], cv=cv, method="predict_proba")[:, 1]
+            prob = prob.copy()
+            prob[train] = oof_prob
+            oof[model_name] = prob
+            pipelines[model_name] = fitted
+            prediction_frames.append(_long(frame, outcome_columns, model_name, row["classifier"], prob))
+            selected_rows += _selected(fitted, model_name)
+            timings[model_name] = time.perf_counter() - start
+        if stacking:
+            families = [m for m in ("Clinical", "Rad", "DL") if m in oof]
+            if len(families) >= 2:
+                stacked = np.column_stack([oof[m] for m in families])
+                logit = np.log(np.clip(stacked, 1e-6, 1 - 1e-6) / (1 - np.clip(stacked, 1e-6, 1 - 1e-6)))
+                stacker = LogisticRegression(max_iter=2000).fit(logit[train], y[train])
+                prob = stacker.predict_proba(logit)[:, 1]
+                prob[train] = cross_val_predict(LogisticRegression(max_iter=2000), logit[train], y[train], cv=cv, method="predict_proba")[:, 1]
+                name = "Stacked(" + "+".join(families) + ")"
+                prediction_frames.append(_long(frame, outcome_columns, name, "LR-stack", prob))
+                selected_rows += [{"model": name, "feature": f"logit({m})", "coefficient": float(c)} for m, c in zip(families, stacker.coef_.ravel())]
+    grid = pd.DataFrame(grid_rows)
+    grid["chosen"] = grid.groupby("model")["cv_auc"].transform("max") == grid["cv_auc"]
+    grid["overfit"] = (grid["train_auc"] - grid["internal_auc"]) > OVERFIT_GAP
+    return GridResult(pd.concat(prediction_frames, ignore_index=True), grid, pd.DataFrame(selected_rows), pipelines, timings)
+
+
+def _long(frame: pd.DataFrame, outcome_columns: list[str], model: str, classifier: str, prob: np.ndarray) -> pd.DataFrame:
+    extra = [c for c in ("center",) if c in frame]
+    out = frame[["patient_id", "split", *outcome_columns, *extra]].copy()
+    out.insert(2, "model", model)
+    out.insert(3, "classifier", classifier)
+    out.insert(4, "prob", prob)
+    return out
+
+
+def _selected(pipeline: Pipeline, model_name: str) -> list[dict[str, Any]]:
+    """Features surviving every selection step, with the LASSO coefficients (standardised scale)."""
+    names = np.asarray(pipeline.named_steps["prepare"].get_feature_names_out())
+    for step in ("variance", "correlation", "univariate"):
+        names = names[pipeline.named_steps[step].support_]
+    lasso = pipeline.named_steps["lasso"]
+    rows = [{"model": model_name, "feature": str(n), "coefficient": float(c)} for n, c in zip(names, lasso.coef_) if c != 0]
+    rows.append({"model": model_name, "feature": "(intercept)", "coefficient": lasso.intercept_})
+    return rows
