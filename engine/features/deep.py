@@ -206,5 +206,4 @@ def deep_features(crops: np.ndarray, labels: np.ndarray, split: Sequence[str], s
         features[others] = embed(final, crops[others], device)
     table = pd.DataFrame(features, columns=[f"dl_{k:03d}" for k in range(features.shape[1])])
     table.insert(0, "patient_id", list(patient_ids) if patient_ids is not None else np.arange(len(labels)).astype(str))
-    table.attrs["network"] = final
     return table

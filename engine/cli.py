@@ -1,0 +1,158 @@
+"""``python -m engine ...``: demo, cohort synth, extract, train, runs."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import typer
+import yaml
+from tqdm import tqdm
+
+from engine.errors import ValidationError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="HCC imaging-study engine.")
+cohort_app = typer.Typer(no_args_is_help=True, help="Cohorts.")
+runs_app = typer.Typer(no_args_is_help=True, help="The run store.")
+app.add_typer(cohort_app, name="cohort")
+app.add_typer(runs_app, name="runs")
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+
+class Bars:
+    """One tqdm bar per stage, for run_study's progress callback."""
+
+    def __init__(self) -> None:
+        self.bars: dict[str, tqdm] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        key = stage.split(":")[0]
+        bar = self.bars.get(key)
+        if bar is None:
+            bar = self.bars[key] = tqdm(total=total, desc=key, unit="step" if key != "radiomics" else "patient", file=sys.stderr)
+        bar.total = total
+        bar.n = done
+        if ":" in stage:
+            bar.set_postfix_str(stage.split(":", 1)[1].strip())
+        bar.refresh()
+        if total and done >= total:
+            bar.close()
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+def _fail(error: Exception) -> None:
+    typer.secho(f"error: {error}", fg="red", err=True)
+    raise typer.Exit(2)
+
+
+@cohort_app.command("synth")
+def cohort_synth(
+    out: Path = typer.Option(..., help="folder to write the cohort into"),
+    n: int = typer.Option(300), centers: int = typer.Option(3),
+    phases: str = typer.Option("arterial,portal,delayed"), modality: str = typer.Option("ct", help="ct or us"),
+    seed: int = typer.Option(0),
+) -> None:
+    """Write the synthetic HCC cohort (images, masks, clinical data, outcomes) and its manifest."""
+    from engine.cohort.synth import SynthSpec, synthesize_cohort
+
+    try:
+        spec = SynthSpec(n=n, centers=centers, phases=tuple(p.strip() for p in phases.split(",")), modality=modality, seed=seed)
+        with tqdm(total=n, desc="synthetic cohort", unit="patient", file=sys.stderr) as bar:
+            manifest = synthesize_cohort(out, spec, progress=bar.update)
+    except ValidationError as error:
+        _fail(error)
+    typer.echo(str(manifest))
+
+
+@app.command()
+def train(
+    config: Path = typer.Option(..., help="study YAML (assets/study_template.yaml)"),
+    store: Path = typer.Option(Path("store"), help="run store folder"),
+    workers: int = typer.Option(2), scheduler: str = typer.Option(None, help="tcp://host:port of a Dask scheduler"),
+    device: str = typer.Option(None, help="auto, cpu or cuda (overrides the config)"), force: bool = typer.Option(False),
+) -> None:
+    """Extract features, train the model grid and store the run (served from the store when unchanged)."""
+    from engine.config import load_config
+    from engine.store import RunStore
+    from engine.study import run_study
+
+    bars = Bars()
+    try:
+        study, base = load_config(config)
+        if device:
+            study = study.model_copy(update={"device": device})
+        run_id = run_study(study, base, RunStore(store), workers=workers, scheduler=scheduler, progress=bars, force=force)
+    except ValidationError as error:
+        bars.close()
+        _fail(error)
+    bars.close()
+    typer.echo(run_id)
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("demo_study"), help="where the synthetic cohort is written"),
+    store: Path = typer.Option(Path("store")), n: int = typer.Option(300), workers: int = typer.Option(2),
+    device: str = typer.Option("auto"),
+) -> None:
+    """The demo study: synthetic cohort -> extraction -> model grid -> store (seconds on later starts)."""
+    from engine.cohort.synth import SynthSpec, synthesize_cohort
+    from engine.config import parse_config
+    from engine.store import RunStore
+    from engine.study import run_study
+
+    spec = SynthSpec(n=n, seed=0)
+    marker = out / f".complete-n{n}"
+    if not marker.exists():
+        shutil.rmtree(out, ignore_errors=True)
+        with tqdm(total=n, desc="synthetic cohort", unit="patient", file=sys.stderr) as bar:
+            synthesize_cohort(out, spec, progress=bar.update)
+        marker.touch()
+    raw = yaml.safe_load((ASSETS / "demo_study.yaml").read_text())
+    raw["device"] = device
+    bars = Bars()
+    try:
+        run_id = run_study(parse_config(raw, source="demo_study.yaml"), out.resolve(), RunStore(store), workers=workers, progress=bars)
+    except ValidationError as error:
+        bars.close()
+        _fail(error)
+    bars.close()
+    (Path(store) / "DEMO_RUN").write_text(run_id)
+    typer.echo(run_id)
+
+
+@runs_app.command("list")
+def runs_list(store: Path = typer.Option(Path("store"))) -> None:
+    """The runs in the store."""
+    from engine.store import RunStore
+
+    table = RunStore(store).list()
+    typer.echo(table.to_string(index=False) if len(table) else "no runs")
+
+
+@runs_app.command("show")
+def runs_show(run: str, store: Path = typer.Option(Path("store"))) -> None:
+    """A run's metrics (AUC with 95% CI per model and cohort)."""
+    from engine.store import RunStore
+
+    try:
+        loaded = RunStore(store).load(run)
+    except ValidationError as error:
+        _fail(error)
+    typer.echo(loaded.metrics.round(3).to_string(index=False))
+
+
+@runs_app.command("rm")
+def runs_rm(run: str, store: Path = typer.Option(Path("store"))) -> None:
+    """Remove a run."""
+    from engine.store import RunStore
+
+    try:
+        RunStore(store).remove(run)
+    except ValidationError as error:
+        _fail(error)
+    typer.echo(f"removed {run}")

@@ -1,0 +1,113 @@
+"""Study configuration: YAML validated by pydantic (a commented template is in ``assets/study_template.yaml``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticError, model_validator
+
+from engine.errors import ConfigError
+from engine.models.grid import ALL_CLASSIFIERS, DEFAULT_MODELS
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CohortConfig(_Strict):
+    manifest: str | None = None
+    feature_table: str | None = None
+    clinical: list[str] = Field(default_factory=list)
+    external_centers: list[str] = Field(default_factory=list)
+    train_fraction: float = Field(0.7, gt=0.3, lt=0.95)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CohortConfig:
+        if (self.manifest is None) == (self.feature_table is None):
+            raise ValueError("give exactly one of cohort.manifest (images) or cohort.feature_table (features from elsewhere)")
+        return self
+
+
+class RadiomicsConfig(_Strict):
+    enabled: bool = True
+    preset: str = "ct"
+    overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    rings_mm: dict[str, float] = Field(default_factory=lambda: {"ring5": 5.0})
+    eroded_mm: float | None = None
+    delta: bool = False
+
+
+class DeepConfig(_Strict):
+    enabled: bool = True
+    backbone: str = "resnet10"
+    width: int = 16
+    epochs: int = 12
+    folds: int = 3
+    size: int = 64
+    channels: str = "phases"
+    weights: str | None = None
+
+
+class GridConfig(_Strict):
+    models: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_MODELS))
+    classifiers: list[str] = Field(default_factory=lambda: ["LR", "SVM", "RF", "XGBoost"])
+    n_iter: int = Field(4, ge=1)
+    folds: int = Field(5, ge=2)
+    stacking: bool = True
+
+    @model_validator(mode="after")
+    def _known(self) -> GridConfig:
+        unknown = [c for c in self.classifiers if c not in ALL_CLASSIFIERS]
+        if unknown:
+            raise ValueError(f"unknown classifiers {unknown}; choose from {ALL_CLASSIFIERS}")
+        families = {"clinical", "radiomics", "deep"}
+        for name, parts in self.models.items():
+            bad = [p for p in parts if p not in families and not p.startswith("prefix:")]
+            if bad:
+                raise ValueError(f"model {name!r} uses unknown families {bad}; use clinical, radiomics, deep or prefix:<column prefix>")
+        return self
+
+
+class StudyConfig(_Strict):
+    name: str = "study"
+    cohort: CohortConfig
+    endpoint: str = "label"
+    survival_endpoints: list[str] = Field(default_factory=list)
+    radiomics: RadiomicsConfig = Field(default_factory=RadiomicsConfig)
+    deep: DeepConfig = Field(default_factory=DeepConfig)
+    grid: GridConfig = Field(default_factory=GridConfig)
+    seed: int = 0
+    device: str = "auto"
+
+    def canonical(self) -> dict[str, Any]:
+        """The settings that determine results (for the run key)."""
+        return self.model_dump(mode="json")
+
+
+def load_config(path: str | Path) -> tuple[StudyConfig, Path]:
+    """The validated config and the folder relative paths in it are resolved against."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config must be an existing YAML file; got {str(path)!r}. Start from assets/study_template.yaml.")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config {path.name} is not valid YAML: {error}") from None
+    return parse_config(raw, source=path.name), path.parent.resolve()
+
+
+def parse_config(raw: dict[str, Any], *, source: str = "config") -> StudyConfig:
+    try:
+        return StudyConfig.model_validate(raw)
+    except PydanticError as error:
+        lines = [f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in error.errors()]
+        raise ConfigError(f"{source} has {len(lines)} problem(s):\n  - " + "\n  - ".join(lines)) from None
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``."""
+    from engine.features.deep import resolve_device as resolve
+
+    return resolve(device)

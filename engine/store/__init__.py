@@ -1,0 +1,137 @@
+"""The run store: one folder per run, keyed by the hash of (config, data, engine version).
+
+A run holds ``config.json``, ``predictions.parquet`` (the long predictions table of DESIGN.md), ``grid.csv``,
+``selected_features.csv``, ``metrics.csv``, ``provenance.json`` and the fitted pipelines (``pipelines/*.skops``).
+A run is written into a staging folder and renamed into place, so a reader never sees half a run; finished
+steps of an interrupted run are kept in ``partial/<key>/`` and reused when it is started again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import engine
+from engine.errors import ValidationError
+
+PREDICTION_COLUMNS = ("patient_id", "split", "model", "prob")
+
+
+def run_key(config: dict[str, Any], data_digest: str) -> str:
+    text = json.dumps({"config": config, "data": data_digest, "engine": engine.__version__}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclasses.dataclass
+class Run:
+    """A finished run, loaded."""
+
+    run_id: str
+    path: Path
+    config: dict[str, Any]
+    predictions: pd.DataFrame
+    grid: pd.DataFrame
+    selected: pd.DataFrame
+    metrics: pd.DataFrame
+    provenance: dict[str, Any]
+
+    def pipeline(self, model: str):
+        """The fitted pipeline of ``model``, loaded with skops from this run's own folder only."""
+        import skops.io as sio
+
+        path = self.path / "pipelines" / f"{_safe_name(model)}.skops"
+        if not path.exists():
+            raise ValidationError(f"run {self.run_id} has no fitted pipeline for model {model!r}.")
+        return sio.load(path, trusted=sio.get_untrusted_types(file=path))
+
+
+def _safe_name(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_+" else "_" for ch in name)
+
+
+class RunStore:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        (self.root / "runs").mkdir(parents=True, exist_ok=True)
+        (self.root / "partial").mkdir(parents=True, exist_ok=True)
+        (self.root / "features").mkdir(parents=True, exist_ok=True)
+
+    @property
+    def feature_cache_dir(self) -> Path:
+        return self.root / "features"
+
+    def path(self, run_id: str) -> Path:
+        return self.root / "runs" / run_id
+
+    def exists(self, run_id: str) -> bool:
+        return (self.path(run_id) / "provenance.json").exists()
+
+    def partial(self, run_id: str) -> Path:
+        folder = self.root / "partial" / run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def write(self, run_id: str, *, config: dict[str, Any], predictions: pd.DataFrame, grid: pd.DataFrame,
+              selected: pd.DataFrame, metrics: pd.DataFrame, provenance: dict[str, Any], pipelines: dict[str, Any] | None = None) -> Path:
+        missing = [c for c in PREDICTION_COLUMNS if c not in predictions]
+        if missing:
+            raise ValidationError(f"predictions must have the columns {list(PREDICTION_COLUMNS)}; missing {missing}.")
+        staging = self.root / "runs" / f".staging-{run_id}-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        (staging / "pipelines").mkdir(parents=True)
+        (staging / "config.json").write_text(json.dumps(config, indent=2, default=str))
+        predictions.to_parquet(staging / "predictions.parquet", index=False)
+        grid.to_csv(staging / "grid.csv", index=False)
+        selected.to_csv(staging / "selected_features.csv", index=False)
+        metrics.to_csv(staging / "metrics.csv", index=False)
+        if pipelines:
+            import skops.io as sio
+
+            for name, pipeline in pipelines.items():
+                sio.dump(pipeline, staging / "pipelines" / f"{_safe_name(name)}.skops")
+        (staging / "provenance.json").write_text(json.dumps(provenance, indent=2, default=str))
+        target = self.path(run_id)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+        shutil.rmtree(self.root / "partial" / run_id, ignore_errors=True)
+        return target
+
+    def load(self, run_id: str) -> Run:
+        if not self.exists(run_id):
+            known = ", ".join(self.list()["run_id"]) or "none"
+            raise ValidationError(f"run {run_id!r} is not in the store at {self.root}; runs: {known}.")
+        path = self.path(run_id)
+
+        def table(name: str) -> pd.DataFrame:
+            file = path / name
+            return pd.read_csv(file) if file.exists() and file.stat().st_size > 1 else pd.DataFrame()
+
+        return Run(
+            run_id=run_id, path=path, config=json.loads((path / "config.json").read_text()),
+            predictions=pd.read_parquet(path / "predictions.parquet"), grid=table("grid.csv"),
+            selected=table("selected_features.csv"), metrics=table("metrics.csv"),
+            provenance=json.loads((path / "provenance.json").read_text()),
+        )
+
+    def list(self) -> pd.DataFrame:
+        rows = []
+        for folder in sorted((self.root / "runs").iterdir()):
+            if folder.name.startswith(".") or not (folder / "provenance.json").exists():
+                continue
+            provenance = json.loads((folder / "provenance.json").read_text())
+            rows.append({"run_id": folder.name, "name": provenance.get("name", ""), "created": provenance.get("created", ""),
+                         "patients": provenance.get("patients"), "models": provenance.get("models")})
+        return pd.DataFrame(rows, columns=["run_id", "name", "created", "patients", "models"])
+
+    def remove(self, run_id: str) -> None:
+        if not self.exists(run_id):
+            raise ValidationError(f"run {run_id!r} is not in the store; nothing removed.")
+        shutil.rmtree(self.path(run_id))

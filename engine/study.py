@@ -1,0 +1,222 @@
+"""A whole study, start to finish: cohort -> features (cached) -> model grid -> run store.
+
+``run_study`` returns the run id; the same config on the same data is served from the store; finished steps
+of an interrupted run (radiomics, deep features) are reused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import platform
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from engine.cohort.manifest import assign_splits, load_manifest, read_table
+from engine.config import StudyConfig, resolve_device
+from engine.errors import ValidationError
+from engine.features.cache import FeatureCache, file_digest
+from engine.models.grid import FeatureTable, run_grid
+from engine.stats import auc_ci, concordance_index
+from engine.store import RunStore, run_key
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+def _noop(stage: str, done: int, total: int) -> None:
+    return None
+
+
+def _cohort_digest(table: pd.DataFrame, path_columns: list[str]) -> str:
+    digest = hashlib.sha256(pd.util.hash_pandas_object(table.drop(columns=path_columns), index=False).values.tobytes())
+    for column in path_columns:
+        for value in table[column].dropna():
+            digest.update(file_digest(value).encode())
+    return digest.hexdigest()
+
+
+def _families_for_table(frame: pd.DataFrame, config: StudyConfig) -> dict[str, list[str]]:
+    reserved = {"patient_id", "split", "center", config.endpoint} | {c for c in frame if c.endswith(("_time", "_event"))}
+    clinical = [c for c in config.cohort.clinical if c in frame]
+    families = {"clinical": clinical} if clinical else {}
+    deep = [c for c in frame if c.startswith("dl_")]
+    if deep:
+        families["deep"] = deep
+    rest = [c for c in frame if c not in reserved and c not in clinical and c not in deep and pd.api.types.is_numeric_dtype(frame[c])]
+    if rest:
+        families["radiomics"] = rest
+    for parts in config.grid.models.values():
+        for part in parts:
+            if part.startswith("prefix:"):
+                families[part] = [c for c in frame if c.startswith(part[len("prefix:"):]) and c not in reserved]
+    return families
+
+
+def metrics_table(predictions: pd.DataFrame, survival_endpoints: list[str]) -> pd.DataFrame:
+    """AUC (DeLong 95% CI) per model and cohort, and Harrell's C of the probability for each survival endpoint."""
+    rows = []
+    for (model, split), group in predictions.groupby(["model", "split"], sort=False):
+        row = {"model": model, "split": split, "classifier": group["classifier"].iloc[0], "n": len(group), "events": int(group["label"].sum())}
+        try:
+            result = auc_ci(group["label"], group["prob"])
+            row.update(auc=result.auc, auc_ci_low=result.ci_low, auc_ci_high=result.ci_high)
+        except ValidationError as error:
+            row.update(auc=np.nan, note=str(error))
+        for endpoint in survival_endpoints:
+            try:
+                row[f"{endpoint}_c_index"] = concordance_index(group[f"{endpoint}_time"], group[f"{endpoint}_event"], group["prob"]).c_index
+            except ValidationError:
+                row[f"{endpoint}_c_index"] = np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def run_study(
+    config: StudyConfig,
+    base: Path,
+    store: RunStore,
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: Progress = _noop,
+    force: bool = False,
+) -> str:
+    """Run (or fetch from the store) the study described by ``config``; relative paths resolve against ``base``."""
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    device = resolve_device(config.device)
+    if config.cohort.manifest:
+        cohort = load_manifest(base / config.cohort.manifest, clinical=config.cohort.clinical or None)
+        cohort = assign_splits(cohort, external_centers=config.cohort.external_centers, train_fraction=config.cohort.train_fraction, seed=config.seed)
+        table = cohort.table
+        path_columns = [c for c in table if c.startswith(("image_", "mask", "liver_mask"))]
+        digest = _cohort_digest(table, path_columns)
+    else:
+        cohort = None
+        feature_file = base / config.cohort.feature_table
+        table = read_table(feature_file) if feature_file.suffix != ".parquet" else pd.read_parquet(feature_file)
+        if "split" not in table:
+            from engine.cohort.manifest import Cohort
+
+            table = assign_splits(Cohort(base, table, (), (), ()), external_centers=config.cohort.external_centers,
+                                  train_fraction=config.cohort.train_fraction, seed=config.seed).table
+        table["patient_id"] = table["patient_id"].astype(str)
+        path_columns = []
+        digest = file_digest(feature_file)
+    if config.endpoint != "label":
+        table = table.rename(columns={config.endpoint: "label"})
+    run_id = run_key(config.canonical(), digest)
+    if store.exists(run_id) and not force:
+        progress("served from the store", 1, 1)
+        return run_id
+    partial = store.partial(run_id)
+    frame = table.drop(columns=path_columns)
+    families: dict[str, list[str]] = {}
+    if cohort is not None:
+        clinical = list(cohort.clinical)
+        families["clinical"] = clinical
+        if config.radiomics.enabled:
+            frame, families["radiomics"] = _radiomics_step(cohort, config, store, partial, frame, workers, scheduler, progress, timings)
+        if config.deep.enabled:
+            frame, families["deep"] = _deep_step(cohort, config, partial, frame, device, progress, timings)
+    else:
+        families = _families_for_table(frame, config)
+    models = {name: parts for name, parts in config.grid.models.items() if all(p in families and families[p] for p in parts)}
+    if not models:
+        raise ValidationError(f"no model of the config can be built from the feature families {list(families)}; check grid.models.")
+    total = len(models) * len(config.grid.classifiers)
+    done = [0]
+
+    def step(label: str) -> None:
+        progress(f"model grid: {label}", done[0], total)
+        done[0] += 1
+
+    start = time.perf_counter()
+    result = run_grid(
+        FeatureTable(frame, families), models=models, classifiers=config.grid.classifiers, n_iter=config.grid.n_iter,
+        folds=config.grid.folds, seed=config.seed, device=device, stacking=config.grid.stacking, progress=step,
+    )
+    progress("model grid", total, total)
+    timings["grid"] = time.perf_counter() - start
+    survival = [e for e in (config.survival_endpoints or list(cohort.survival_endpoints if cohort else [])) if f"{e}_time" in result.predictions]
+    metrics = metrics_table(result.predictions, survival)
+    timings["total"] = time.perf_counter() - started
+    provenance = {
+        "name": config.name, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "patients": int(len(frame)), "models": list(result.predictions["model"].unique()), "seed": config.seed,
+        "device": device, "timings_s": timings, "engine": _version("engine"), "python": platform.python_version(),
+        "packages": {name: _version(name) for name in ("numpy", "scikit-learn", "pyradiomics", "torch", "monai", "xgboost", "lightgbm")},
+        "survival_endpoints": survival, "families": {k: len(v) for k, v in families.items()},
+        "clinical": families.get("clinical", []),
+    }
+    store.write(run_id, config=config.canonical(), predictions=result.predictions, grid=result.grid, selected=result.selected,
+                metrics=metrics, provenance=provenance, pipelines=result.pipelines)
+    return run_id
+
+
+def _version(name: str) -> str:
+    if name == "engine":
+        import engine
+
+        return engine.__version__
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+def _radiomics_step(cohort, config, store, partial, frame, workers, scheduler, progress, timings):
+    from engine.features.radiomics import extract_cohort, load_params
+
+    target = partial / "radiomics.parquet"
+    start = time.perf_counter()
+    if target.exists():
+        radiomics = pd.read_parquet(target)
+    else:
+        total, done = len(cohort.table), [0]
+
+        def tick(count: int) -> None:
+            done[0] += count
+            progress("radiomics", done[0], total)
+
+        radiomics, failures = extract_cohort(
+            cohort, load_params(config.radiomics.preset, config.radiomics.overrides), rings_mm=config.radiomics.rings_mm,
+            eroded_mm=config.radiomics.eroded_mm, delta=config.radiomics.delta, cache=FeatureCache(store.feature_cache_dir),
+            workers=workers, scheduler=scheduler, progress=tick,
+        )
+        if failures:
+            shown = "; ".join(f"{pid}: {why}" for pid, why in list(failures.items())[:10])
+            raise ValidationError(
+                f"radiomics failed for {len(failures)} patient(s) ({shown}). The other patients' features are cached; "
+                f"fix or drop these rows and run again."
+            )
+        radiomics.to_parquet(target, index=False)
+    timings["radiomics"] = time.perf_counter() - start
+    columns = [c for c in radiomics.columns if c != "patient_id"]
+    return frame.merge(radiomics, on="patient_id", how="left"), columns
+
+
+def _deep_step(cohort, config, partial, frame, device, progress, timings):
+    from engine.features.deep import DeepFeatureSettings, deep_features, tumour_crops
+
+    target = partial / "deep.parquet"
+    start = time.perf_counter()
+    if target.exists():
+        deep = pd.read_parquet(target)
+    else:
+        progress("deep features: crops", 0, 1)
+        crops = tumour_crops(cohort, size=config.deep.size, channels=config.deep.channels)
+        progress("deep features: training", 0, 1)
+        settings = DeepFeatureSettings(backbone=config.deep.backbone, width=config.deep.width, epochs=config.deep.epochs,
+                                       folds=config.deep.folds, seed=config.seed, device=device, weights=config.deep.weights)
+        deep = deep_features(crops, cohort.table["label"].to_numpy(int), cohort.table["split"], settings, cohort.table["patient_id"])
+        deep.to_parquet(target, index=False)
+        progress("deep features", 1, 1)
+    timings["deep"] = time.perf_counter() - start
+    columns = [c for c in deep.columns if c != "patient_id"]
+    return frame.merge(deep, on="patient_id", how="left"), columns
