@@ -140,7 +140,7 @@ def load_manifest(path: str | Path, *, clinical: list[str] | None = None, check_
             resolved.append(str(target))
         table[column] = resolved
     if check_images and not problems:
-        problems += _check_geometry(table, phases, mask_columns)
+        problems += _check_geometry(table, phases, [c for c in table.columns if c.startswith("mask")])
     if problems:
         shown = "\n  - ".join(problems[:50])
         more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
@@ -173,7 +173,9 @@ def _check_geometry(table: pd.DataFrame, phases: tuple[str, ...], mask_columns: 
             elif not np.allclose(image_info[2], mask_info[2], atol=1e-3):
                 problems.append(f"{who}, {phase}: image origin {image_info[2]} differs from mask origin {mask_info[2]}")
         for column in mask_columns:
-            mask = sitk.GetArrayViewFromImage(read_image(row[column]))
+            if not isinstance(row[column], str):
+                continue
+            mask = sitk.GetArrayFromImage(read_image(row[column]))
             if not (mask > 0).any():
                 problems.append(f"{who}, {column}: the mask is empty (no labelled voxel)")
     return problems
