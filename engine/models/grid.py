@@ -162,6 +162,7 @@ def run_grid(
     grid_rows, prediction_frames, selected_rows = [], [], []
     pipelines, timings, oof = {}, {}, {}
     outcome_columns = [c for c in frame.columns if c == "label" or c.endswith(("_time", "_event"))]
+    cohort_columns = [c for c in ("center", *table.families.get("clinical", [])) if c in frame]  # for what-if filters
     with tempfile.TemporaryDirectory() as cache_dir, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for model_name, families in models.items():
@@ -194,7 +195,7 @@ def run_grid(
             prob[train] = oof_prob
             oof[model_name] = prob
             pipelines[model_name] = fitted
-            prediction_frames.append(_long(frame, outcome_columns, model_name, row["classifier"], prob))
+            prediction_frames.append(_long(frame, outcome_columns, model_name, row["classifier"], prob, cohort_columns))
             selected_rows += _selected(fitted, model_name)
             timings[model_name] = time.perf_counter() - start
         if stacking:
@@ -206,7 +207,7 @@ def run_grid(
                 prob = stacker.predict_proba(logit)[:, 1]
                 prob[train] = cross_val_predict(LogisticRegression(max_iter=2000), logit[train], y[train], cv=cv, method="predict_proba")[:, 1]
                 name = "Stacked(" + "+".join(families) + ")"
-                prediction_frames.append(_long(frame, outcome_columns, name, "LR-stack", prob))
+                prediction_frames.append(_long(frame, outcome_columns, name, "LR-stack", prob, cohort_columns))
                 selected_rows += [{"model": name, "feature": f"logit({m})", "coefficient": float(c)} for m, c in zip(families, stacker.coef_.ravel())]
     grid = pd.DataFrame(grid_rows)
     grid["chosen"] = grid.groupby("model")["cv_auc"].transform("max") == grid["cv_auc"]
@@ -214,8 +215,7 @@ def run_grid(
     return GridResult(pd.concat(prediction_frames, ignore_index=True), grid, pd.DataFrame(selected_rows), pipelines, timings)
 
 
-def _long(frame: pd.DataFrame, outcome_columns: list[str], model: str, classifier: str, prob: np.ndarray) -> pd.DataFrame:
-    extra = [c for c in ("center",) if c in frame]
+def _long(frame: pd.DataFrame, outcome_columns: list[str], model: str, classifier: str, prob: np.ndarray, extra: list[str]) -> pd.DataFrame:
     out = frame[["patient_id", "split", *outcome_columns, *extra]].copy()
     out.insert(2, "model", model)
     out.insert(3, "classifier", classifier)

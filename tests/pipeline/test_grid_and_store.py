@@ -72,7 +72,7 @@ def breast_study(tmp_path_factory):
     frame.to_csv(folder / "features.csv", index=False)
     config = parse_config({
         "name": "breast cancer (sklearn)", "cohort": {"feature_table": "features.csv"},
-        "grid": {"models": {"Rad": ["radiomics"]}, "classifiers": ["LR", "RF"], "n_iter": 2, "stacking": False},
+        "grid": {"models": {"Rad": ["radiomics"]}, "classifiers": ["LR", "SVM"], "n_iter": 2, "stacking": False},
         "device": "cpu",
     })
     store = RunStore(folder / "store")

@@ -1,0 +1,26 @@
+import streamlit as st
+
+from dashboard import cached
+from dashboard.state import download_figure, download_table, require_study
+from engine import plots
+from engine.errors import ValidationError
+
+study = require_study()
+st.title("DeLong tests")
+if not study.has_binary:
+    st.info("This table has no binary label.")
+    st.stop()
+split = st.selectbox("Cohort", study.splits, index=min(1, len(study.splits) - 1), key="delong_split")
+models = st.multiselect("Models", study.models, default=study.models, key="delong_models")
+adjust = st.radio("Adjust p-values", ["holm", "bh", "none"], horizontal=True, key="delong_adjust",
+                  format_func={"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "none"}.get)
+try:
+    diff, text, pairs = cached.pairwise_delong(study.predictions, split, models, adjust)
+except ValidationError as error:
+    st.error(str(error))
+    st.stop()
+figure = plots.pairwise_heatmap(diff, text, title=f"AUC difference (row - column), {split} cohort", colorbar="ΔAUC")
+st.plotly_chart(figure, width="stretch")
+download_figure(figure, f"delong_{split}", "delong_figure")
+st.dataframe(pairs.round(4), width="stretch", hide_index=True)
+download_table(pairs, f"delong_{split}", "delong_table")

@@ -1,0 +1,23 @@
+import streamlit as st
+
+from dashboard.state import download_table, require_study
+
+study = require_study()
+st.title("Selected features")
+if study.run is None or not len(study.run["selected"]):
+    st.info("Selected features come with a run from the store (an uploaded predictions table has none).")
+    st.stop()
+selected = study.run["selected"]
+model = st.selectbox("Model", list(dict.fromkeys(selected["model"])), key="features_model")
+rows = selected[selected["model"] == model]
+terms = rows[rows["feature"] != "(intercept)"].sort_values("coefficient", key=abs, ascending=False)
+st.dataframe(terms, width="stretch", hide_index=True)
+download_table(terms, f"selected_{model}", "features_table")
+intercept = rows.loc[rows["feature"] == "(intercept)", "coefficient"]
+if len(intercept):
+    formula = f"{intercept.iloc[0]:+.4f} " + " ".join(f"{c:+.4f} x {f}" for f, c in zip(terms["feature"], terms["coefficient"]))
+    st.subheader(f"{model}-score (LASSO linear predictor, standardised features)")
+    st.code(f"{model}-score = {formula}", language=None)
+provenance = study.run["provenance"]
+st.subheader("Provenance")
+st.json({k: provenance[k] for k in ("created", "seed", "device", "timings_s", "packages", "families") if k in provenance})

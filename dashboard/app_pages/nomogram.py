@@ -1,0 +1,44 @@
+import streamlit as st
+
+from dashboard import cached
+from dashboard.state import download_figure, require_study
+from engine import plots
+from engine.errors import ValidationError
+from engine.predictions import filterable_columns
+
+study = require_study()
+st.title("Nomogram")
+if "train" not in study.splits:
+    st.info("A nomogram is fitted on the training cohort; this table has none.")
+    st.stop()
+columns = [c for c in filterable_columns(study.predictions) if c not in ("split", "center")]
+predictors = st.multiselect("Clinical predictors", columns, default=[c for c in ("afp", "cirrhosis") if c in columns], key="nomogram_predictors")
+scores = st.multiselect("Model scores (logit of the probability)", study.models, default=[m for m in ("Rad", "DL") if m in study.models][:2], key="nomogram_scores")
+kind = st.radio("Outcome", ["binary"] + [f"survival:{e}" for e in study.endpoints], horizontal=True, key="nomogram_kind")
+endpoint = kind.split(":", 1)[1] if kind.startswith("survival:") else None
+horizons = ()
+if endpoint is not None:
+    text = st.text_input("Horizons", "12, 36", key="nomogram_horizons")
+    horizons = tuple(float(v) for v in text.split(",") if v.strip())
+try:
+    model, nomogram, data = cached.nomogram(study.predictions, tuple(predictors), tuple(scores), endpoint, horizons)
+except ValidationError as error:
+    st.error(str(error))
+    st.stop()
+figure = plots.nomogram_figure(nomogram)
+st.plotly_chart(figure, width="stretch")
+download_figure(figure, "nomogram", "nomogram_figure")
+st.dataframe(model.summary_.round(4), width="stretch", hide_index=True)
+st.subheader("Calculator")
+patient = {}
+cols = st.columns(3)
+for index, term in enumerate(nomogram.terms):
+    with cols[index % 3]:
+        if term.kind == "categorical":
+            patient[term.variable] = st.selectbox(term.variable, term.levels, key=f"nomogram_in_{term.variable}")
+        else:
+            values = data[term.variable]
+            patient[term.variable] = st.number_input(term.variable, value=float(values.median()), key=f"nomogram_in_{term.variable}")
+scored = nomogram.score(patient)
+st.write({"points": {k: round(v, 1) for k, v in scored["points"].items()}, "total points": round(scored["total_points"], 1),
+          **{k: round(v, 3) for k, v in scored.items() if k not in ("points", "total_points")}})

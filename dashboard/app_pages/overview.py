@@ -1,0 +1,50 @@
+import pandas as pd
+import streamlit as st
+
+from dashboard import cached
+from dashboard.state import download_figure, download_table, require_study
+from engine import plots
+
+study = require_study()
+st.title("Overview")
+st.caption(f"Source: {study.source}")
+patients = study.predictions.drop_duplicates("patient_id")
+counts = patients.groupby("split").agg(patients=("patient_id", "size"), **({"events": ("label", "sum")} if study.has_binary else {})).reindex(study.splits)
+if study.has_binary:
+    counts["event rate"] = (counts["events"] / counts["patients"]).round(3)
+st.subheader("Cohorts")
+st.dataframe(counts, width="stretch")
+cohort_columns = [c for c in study.predictions.columns if c not in ("patient_id", "model", "classifier", "prob", "split") and not c.endswith(("_time", "_event"))]
+if cohort_columns and study.predictions["split"].nunique() > 1:
+    st.subheader("Table 1 by cohort")
+    table = cached.table_one(study.predictions, cohort_columns)
+    st.dataframe(table, width="stretch", hide_index=True)
+    download_table(table, "table1", "overview_table1")
+if study.has_binary:
+    st.subheader("Discrimination by model and cohort")
+    split = st.selectbox("Cohort", study.splits, index=min(1, len(study.splits) - 1), key="overview_split")
+    metrics = cached.model_metrics(study.predictions, split, study.models)
+    st.dataframe(metrics.round(3), width="stretch", hide_index=True)
+    download_table(metrics, f"auc_{split}", "overview_metrics")
+    if study.run is not None and len(study.run["grid"]):
+        grid = study.run["grid"]
+        st.subheader("The model grid")
+        column = st.radio("AUC shown", ["cv_auc", "train_auc", "internal_auc", "external_auc"], horizontal=True, key="overview_grid_column")
+        figure = plots.grid_heatmap(grid, column)
+        st.plotly_chart(figure, width="stretch")
+        download_figure(figure, "model_grid", "overview_grid")
+        flagged = grid[grid["chosen"] & grid["overfit"]]
+        if len(flagged):
+            st.warning("Overfitting flag (training AUC exceeds internal AUC by more than 0.1): " + ", ".join(flagged["model"]))
+    candidates = [c for c in cohort_columns if study.predictions[c].nunique() <= 8]
+    if candidates:
+        st.subheader("Subgroups")
+        column = st.selectbox("Subgroup by", candidates, key="overview_subgroup")
+        chosen = st.multiselect("Models", study.models, default=study.models[:3], key="overview_subgroup_models")
+        forest = cached.subgroup_aucs(study.predictions, split, column, chosen)
+        if len(forest):
+            figure = plots.forest_figure(forest)
+            st.plotly_chart(figure, width="stretch")
+            download_figure(figure, f"subgroups_{column}", "overview_forest")
+        else:
+            st.info("No subgroup has enough events and non-events for an AUC.")

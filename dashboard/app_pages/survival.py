@@ -1,0 +1,53 @@
+import streamlit as st
+
+from dashboard import cached
+from dashboard.state import download_figure, download_table, require_study
+from engine import plots
+from engine.errors import ValidationError
+
+study = require_study()
+st.title("Survival: risk groups, C-index, time-dependent AUC")
+if not study.endpoints:
+    st.info("This study has no time-to-event endpoint (<name>_time and <name>_event columns).")
+    st.stop()
+endpoint = st.selectbox("Endpoint", study.endpoints, format_func=lambda e: e.upper() or "time/event", key="survival_endpoint")
+model = st.selectbox("Risk score of model", study.models, key="survival_model")
+split = st.selectbox("Cohort shown", study.splits, index=min(1, len(study.splits) - 1), key="survival_split")
+method = st.radio("Cutoff (learned on the training cohort)", ["median", "youden", "maxstat", "slider"], horizontal=True, key="survival_method")
+time_column = f"{endpoint}_time" if endpoint else "time"
+horizon = None
+cutoff = None
+if method == "youden":
+    horizon = st.number_input("Horizon for the status (same units as time)", value=float(study.predictions[time_column].median()), key="survival_horizon")
+if method == "slider":
+    cutoff = st.slider("Cutoff on the model's probability", 0.0, 1.0, 0.5, 0.01, key="survival_cutoff")
+try:
+    learned, result = cached.survival_stratification(study.predictions, model, endpoint, split, "median" if method == "slider" else method, cutoff, horizon)
+except ValidationError as error:
+    st.error(str(error))
+    st.stop()
+text = f"log-rank p = {result.logrank_p:.3g}<br>HR (high vs low) {result.hr:.2f} ({result.hr_ci_low:.2f}-{result.hr_ci_high:.2f})"
+figure = plots.km_figure(result.curves, result.at_risk, title=f"{endpoint.upper()} by {model} risk group, {split} cohort (cutoff {result.cutoff:.3f})",
+                         annotation=text, time_label=time_column)
+st.plotly_chart(figure, width="stretch")
+download_figure(figure, f"km_{endpoint}_{split}", "survival_km")
+if learned is not None and learned.method == "maxstat":
+    st.info(f"maxstat cutoff: naive log-rank p {learned.p_value_unadjusted:.3g} is optimistic after a cutpoint search; "
+            f"adjusted ({learned.adjustment}) p = {learned.p_value_adjusted:.3g}.")
+st.subheader("C-index (Harrell) by cohort")
+c_table = cached.concordance_table(study.predictions, endpoint, study.models)
+st.dataframe(c_table.round(3), width="stretch", hide_index=True)
+download_table(c_table, f"c_index_{endpoint}", "survival_c")
+st.subheader("Time-dependent AUC")
+default = [round(q, 1) for q in study.predictions[time_column].quantile([0.25, 0.5, 0.75])]
+text = st.text_input("Horizons (comma-separated)", ", ".join(str(v) for v in default), key="survival_horizons")
+chosen = st.multiselect("Models", study.models, default=study.models[:3], key="survival_td_models")
+try:
+    horizons = [float(v) for v in text.split(",") if v.strip()]
+    table = cached.time_auc_table(study.predictions, endpoint, split, chosen, horizons, 100)
+    figure = plots.line_figure(table, x="time", y="auc", group="model", title=f"Cumulative/dynamic AUC, {split} cohort", y_title="AUC")
+    st.plotly_chart(figure, width="stretch")
+    download_figure(figure, f"td_auc_{endpoint}_{split}", "survival_td")
+    download_table(table, f"td_auc_{endpoint}_{split}", "survival_td_table")
+except (ValidationError, ValueError) as error:
+    st.error(str(error))

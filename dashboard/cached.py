@@ -1,0 +1,72 @@
+"""The only place that uses st.cache_*: the store handle (resource) and results (data, bounded)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from engine import analysis, plots
+from engine.predictions import read_predictions
+from engine.store import RunStore
+
+STORE = Path(os.environ.get("HCC_STORE", "store"))
+
+
+@st.cache_resource
+def store() -> RunStore:
+    return RunStore(STORE)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def runs() -> pd.DataFrame:
+    return store().list()
+
+
+@st.cache_data(max_entries=8, show_spinner="Loading the run...")
+def run_tables(run_id: str) -> dict:
+    run = store().load(run_id)
+    return {"predictions": run.predictions, "grid": run.grid, "selected": run.selected, "metrics": run.metrics,
+            "provenance": run.provenance, "config": run.config}
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the upload...")
+def upload(data: bytes, name: str) -> pd.DataFrame:
+    return read_predictions(data, name)
+
+
+def _cached(function):
+    return st.cache_data(max_entries=64, show_spinner=False)(function)
+
+
+roc_curves = _cached(analysis.roc_curves)
+choose_threshold = _cached(analysis.choose_threshold)
+metrics_at_threshold = _cached(analysis.metrics_at_threshold)
+model_metrics = _cached(analysis.model_metrics)
+pairwise_delong = _cached(analysis.pairwise_delong)
+reclassification = _cached(analysis.reclassification)
+calibration = _cached(analysis.calibration)
+decision_curves = _cached(analysis.decision_curves)
+subgroup_aucs = _cached(analysis.subgroup_aucs)
+concordance_table = _cached(analysis.concordance_table)
+time_auc_table = _cached(analysis.time_auc_table)
+table_one = _cached(analysis.table_one)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def survival_stratification(predictions, model, endpoint, split, method, cutoff, horizon):
+    return analysis.survival_stratification(predictions, model, endpoint, split, method=method, cutoff=cutoff, horizon=horizon)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def nomogram(predictions, predictors, score_models, endpoint, horizons):
+    return analysis.fit_nomogram(predictions, list(predictors), list(score_models), endpoint=endpoint, horizons=list(horizons))
+
+
+@st.cache_data(max_entries=64, show_spinner="Rendering...")
+def figure_bytes(figure_json: str, fmt: str) -> bytes:
+    import plotly.io as pio
+
+    return plots.export_figure(pio.from_json(figure_json), fmt)

@@ -1,0 +1,129 @@
+"""Typed access to what the sidebar chose: the data source, the filters, the current predictions."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import cached
+from engine.errors import ValidationError
+from engine.predictions import filter_predictions, filterable_columns, model_names, survival_endpoints
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    """What every page works on: the filtered long predictions table and, for a run, its other tables."""
+
+    source: str
+    predictions: pd.DataFrame
+    unfiltered: pd.DataFrame
+    run: dict[str, Any] | None
+
+    @property
+    def models(self) -> list[str]:
+        return model_names(self.predictions)
+
+    @property
+    def splits(self) -> list[str]:
+        order = {"train": 0, "internal": 1, "external": 2}
+        return sorted(self.predictions["split"].astype(str).unique(), key=lambda s: (order.get(s, 9), s))
+
+    @property
+    def endpoints(self) -> list[str]:
+        return survival_endpoints(self.predictions)
+
+    @property
+    def has_binary(self) -> bool:
+        return "label" in self.predictions
+
+
+def _source() -> tuple[str, pd.DataFrame | None, dict | None]:
+    runs = cached.runs()
+    options = ["Run in the store", "Upload a predictions table"]
+    choice = st.sidebar.radio("Data", options, index=0 if len(runs) else 1, key="sidebar_source")
+    if choice == options[0]:
+        if not len(runs):
+            st.sidebar.info("No run in the store yet: run `make demo`, or upload a table.")
+            return "none", None, None
+        demo = cached.STORE / "DEMO_RUN"
+        ids = list(runs["run_id"])
+        default = ids.index(demo.read_text().strip()) if demo.exists() and demo.read_text().strip() in ids else 0
+        labels = {r.run_id: f"{r.name} ({r.run_id[:8]})" for r in runs.itertuples()}
+        run_id = st.sidebar.selectbox("Run", ids, index=default, format_func=labels.get, key="sidebar_run")
+        tables = cached.run_tables(run_id)
+        return f"run {run_id}", tables["predictions"], tables
+    file = st.sidebar.file_uploader("Predictions (CSV or XLSX; wide or long)", type=["csv", "xlsx"], key="sidebar_upload")
+    if file is None:
+        st.sidebar.caption("Wide: patient_id, label and/or time/event, optional split and cohort columns, one probability column per model.")
+        return "none", None, None
+    try:
+        return f"upload {file.name}", cached.upload(file.getvalue(), file.name), None
+    except ValidationError as error:
+        st.sidebar.error(str(error))
+        st.session_state["upload_error"] = str(error)
+        return "error", None, None
+
+
+def _filters(predictions: pd.DataFrame) -> dict[str, Any]:
+    chosen: dict[str, Any] = {}
+    with st.sidebar.expander("What-if: narrow the cohort", expanded=False):
+        for column, kind in filterable_columns(predictions).items():
+            values = predictions[column].dropna()
+            if kind == "categorical":
+                levels = sorted(values.astype(str).unique())
+                picked = st.multiselect(column, levels, default=levels, key=f"filter_{column}")
+                if len(picked) < len(levels):
+                    chosen[column] = picked
+            else:
+                low, high = float(values.min()), float(values.max())
+                picked = st.slider(column, low, high, (low, high), key=f"filter_{column}")
+                if picked != (low, high):
+                    chosen[column] = picked
+    return chosen
+
+
+def study() -> Study | None:
+    """Render the sidebar and return the current study (None when there is no data yet)."""
+    source, predictions, run = _source()
+    if predictions is None:
+        return None
+    filters = _filters(predictions)
+    filtered = filter_predictions(predictions, filters)
+    n = filtered["patient_id"].nunique()
+    st.sidebar.caption(f"{n} of {predictions['patient_id'].nunique()} patients" + (" (filtered)" if filters else ""))
+    return Study(source=source, predictions=filtered, unfiltered=predictions, run=run)
+
+
+def require_study() -> Study:
+    current = st.session_state.get("study")
+    if current is None:
+        st.info("Choose a run in the sidebar (`make demo` builds the demo study) or upload a predictions table.")
+        st.stop()
+    return current
+
+
+def download_figure(figure, name: str, key: str) -> None:
+    """PNG (300 dpi), SVG and PDF buttons; without chromium, say how to get it."""
+    from engine.plots import chromium_path
+
+    if chromium_path() is None:
+        st.caption("Static export needs Chromium: `apt-get install -y chromium` (or set BROWSER_PATH). The figure above stays interactive.")
+        return
+    columns = st.columns(3)
+    payload = figure.to_json()
+    for column, fmt in zip(columns, ("png", "svg", "pdf")):
+        with column:
+            if st.toggle(f"Prepare {fmt.upper()}", key=f"{key}_prepare_{fmt}"):
+                st.download_button(f"Download {fmt.upper()}", cached.figure_bytes(payload, fmt), file_name=f"{name}.{fmt}", key=f"{key}_{fmt}")
+
+
+def download_table(table: pd.DataFrame, name: str, key: str) -> None:
+    left, right = st.columns(2)
+    left.download_button("CSV", table.to_csv(index=False).encode(), file_name=f"{name}.csv", key=f"{key}_csv")
+    buffer = io.BytesIO()
+    table.to_excel(buffer, index=False)
+    right.download_button("XLSX", buffer.getvalue(), file_name=f"{name}.xlsx", key=f"{key}_xlsx")

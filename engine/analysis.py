@@ -1,0 +1,243 @@
+"""Comparisons computed from a predictions table: what the dashboard and the report show, computed here so that
+they never compute a statistic themselves. Every number comes from ``engine.stats``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.multitest import multipletests
+
+from engine.errors import ValidationError
+from engine.predictions import event_column, time_column, wide
+from engine.stats import (
+    auc_ci,
+    calibration_curve,
+    calibration_stats,
+    concordance_index,
+    decision_curve,
+    delong_test,
+    hosmer_lemeshow,
+    idi,
+    nri,
+    roc_curve,
+    stratify,
+    risk_cutoff,
+    threshold_for_target,
+    threshold_metrics,
+    time_dependent_auc,
+    youden_threshold,
+)
+
+
+def rows_of(predictions: pd.DataFrame, split: str, model: str) -> pd.DataFrame:
+    rows = predictions[(predictions["split"] == split) & (predictions["model"] == model)]
+    if rows.empty:
+        raise ValidationError(f"no predictions for model {model!r} in cohort {split!r} (after filters).")
+    return rows
+
+
+def model_metrics(predictions: pd.DataFrame, split: str, models: Sequence[str]) -> pd.DataFrame:
+    """AUC with DeLong 95% CI per model in one cohort; a model whose rows cannot give an AUC gets the reason."""
+    out = []
+    for model in models:
+        rows = predictions[(predictions["split"] == split) & (predictions["model"] == model)]
+        row = {"model": model, "n": len(rows), "events": int(rows["label"].sum()) if len(rows) else 0}
+        try:
+            result = auc_ci(rows["label"], rows["prob"])
+            row.update(auc=result.auc, ci_low=result.ci_low, ci_high=result.ci_high, note="")
+        except ValidationError as error:
+            row.update(auc=np.nan, ci_low=np.nan, ci_high=np.nan, note=str(error))
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def roc_curves(predictions: pd.DataFrame, split: str, models: Sequence[str]) -> tuple[dict[str, pd.DataFrame], dict[str, str], pd.DataFrame]:
+    """ROC curve per model, legend labels with AUC (95% CI), and the metrics table."""
+    metrics = model_metrics(predictions, split, models)
+    curves, labels = {}, {}
+    for row in metrics.itertuples():
+        if np.isnan(row.auc):
+            continue
+        rows = rows_of(predictions, split, row.model)
+        curves[row.model] = roc_curve(rows["label"], rows["prob"])
+        labels[row.model] = f"{row.model}: AUC {row.auc:.3f} ({row.ci_low:.3f}-{row.ci_high:.3f})"
+    return curves, labels, metrics
+
+
+def choose_threshold(predictions: pd.DataFrame, split: str, model: str, mode: str, value: float | None = None) -> float:
+    """A threshold on ``model``'s probability: ``fixed`` (value), ``youden``, ``sensitivity`` or ``specificity``
+    (the target value), found on the cohort ``split``."""
+    if mode == "fixed":
+        return float(value)
+    rows = rows_of(predictions, split, model)
+    if mode == "youden":
+        return youden_threshold(rows["label"], rows["prob"]).threshold
+    if mode in ("sensitivity", "specificity"):
+        return threshold_for_target(rows["label"], rows["prob"], **{mode: value}).threshold
+    raise ValidationError(f"mode must be fixed, youden, sensitivity or specificity; got {mode!r}.")
+
+
+def metrics_at_threshold(predictions: pd.DataFrame, split: str, models: Sequence[str], threshold: float) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, tuple[float, float]]]:
+    """Tidy metric table (model, metric, estimate, CI), confusion matrices and ROC operating points."""
+    frames, matrices, points = [], {}, {}
+    for model in models:
+        rows = rows_of(predictions, split, model)
+        result = threshold_metrics(rows["label"], rows["prob"], threshold)
+        frames.append(result.to_frame().assign(model=model))
+        matrices[model] = pd.DataFrame([[result.tp, result.fn], [result.fp, result.tn]], index=["event", "no event"], columns=["predicted event", "predicted no event"])
+        points[model] = (1 - result.specificity, result.sensitivity)
+    return pd.concat(frames, ignore_index=True), matrices, points
+
+
+def pairwise_delong(predictions: pd.DataFrame, split: str, models: Sequence[str], adjust: str = "holm") -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """AUC differences (row - column), adjusted p-values (Holm or Benjamini-Hochberg) and the pairs table."""
+    table = wide(predictions, split)
+    models = [m for m in models if m in table]
+    if len(models) < 2:
+        raise ValidationError("pick at least two models present for the same patients to compare.")
+    rows = []
+    for a, b in itertools.combinations(models, 2):
+        result = delong_test(table["label"], table[a], table[b])
+        rows.append({"model_a": a, "model_b": b, "auc_a": result.auc_a, "auc_b": result.auc_b, "diff": result.diff,
+                     "ci_low": result.ci_low, "ci_high": result.ci_high, "z": result.z, "p_value": result.p_value})
+    pairs = pd.DataFrame(rows)
+    method = {"holm": "holm", "bh": "fdr_bh", "none": None}[adjust]
+    pairs["p_adjusted"] = multipletests(pairs["p_value"], method=method)[1] if method else pairs["p_value"]
+    diff = pd.DataFrame(0.0, index=models, columns=models)
+    text = pd.DataFrame("", index=models, columns=models)
+    for row in pairs.itertuples():
+        diff.loc[row.model_a, row.model_b], diff.loc[row.model_b, row.model_a] = row.diff, -row.diff
+        label = f"{row.diff:+.3f}<br>p={row.p_adjusted:.3g}"
+        text.loc[row.model_a, row.model_b] = label
+        text.loc[row.model_b, row.model_a] = f"{-row.diff:+.3f}<br>p={row.p_adjusted:.3g}"
+    return diff, text, pairs
+
+
+def reclassification(predictions: pd.DataFrame, split: str, old: str, new: str, cutoffs: Sequence[float] | None) -> dict[str, object]:
+    """Category-free NRI, categorical NRI (with ``cutoffs``) and IDI of ``new`` over ``old``."""
+    table = wide(predictions, split)
+    for model in (old, new):
+        if model not in table:
+            raise ValidationError(f"model {model!r} has no predictions in cohort {split!r}.")
+    out: dict[str, object] = {"continuous": nri(table["label"], table[old], table[new]), "idi": idi(table["label"], table[old], table[new])}
+    if cutoffs:
+        out["categorical"] = nri(table["label"], table[old], table[new], cutoffs=cutoffs)
+    return out
+
+
+def calibration(predictions: pd.DataFrame, split: str, models: Sequence[str], method: str = "bins", bins: int = 10) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, dict[str, np.ndarray]]:
+    """Calibration curves, a statistics table (HL, intercept, slope, Brier, Spiegelhalter, Eavg, Emax) and the
+    predictions for histograms."""
+    curves, stats_rows, values = {}, [], {}
+    for model in models:
+        rows = rows_of(predictions, split, model)
+        curves[model] = calibration_curve(rows["label"], rows["prob"], method=method, bins=bins)
+        values[model] = rows["prob"].to_numpy()
+        summary = calibration_stats(rows["label"], rows["prob"]).to_dict()
+        try:
+            hl = hosmer_lemeshow(rows["label"], rows["prob"], groups=bins)
+            summary.update(hl_statistic=hl.statistic, hl_dof=hl.dof, hl_p=hl.p_value)
+        except ValidationError as error:
+            summary.update(hl_statistic=np.nan, hl_dof=np.nan, hl_p=np.nan, notes=(str(error),))
+        stats_rows.append({"model": model, **{k: v for k, v in summary.items() if not isinstance(v, (list, tuple))}})
+    return curves, pd.DataFrame(stats_rows), values
+
+
+def decision_curves(predictions: pd.DataFrame, split: str, models: Sequence[str], thresholds: np.ndarray, n_boot: int = 0) -> pd.DataFrame:
+    table = wide(predictions, split)
+    return decision_curve(table["label"], {m: table[m] for m in models if m in table}, thresholds=thresholds, n_boot=n_boot, seed=0)
+
+
+def subgroup_aucs(predictions: pd.DataFrame, split: str, column: str, models: Sequence[str]) -> pd.DataFrame:
+    """AUC (95% CI) of each model within each level of ``column``; levels too small for a CI are reported as such."""
+    rows = []
+    subset = predictions[predictions["split"] == split]
+    for level, group in subset.groupby(column, sort=True):
+        for model in models:
+            part = group[group["model"] == model]
+            try:
+                result = auc_ci(part["label"], part["prob"])
+                rows.append({"subgroup": f"{column} = {level}", "model": model, "n": len(part), "auc": result.auc,
+                             "ci_low": result.ci_low, "ci_high": result.ci_high})
+            except ValidationError:
+                continue
+    return pd.DataFrame(rows, columns=["subgroup", "model", "n", "auc", "ci_low", "ci_high"])
+
+
+def survival_stratification(predictions: pd.DataFrame, model: str, endpoint: str, split: str, *, method: str = "median",
+                            cutoff: float | None = None, horizon: float | None = None, at_risk_times: Sequence[float] | None = None):
+    """Risk groups of ``model`` for ``endpoint``: the cutoff is learned on the training cohort (or given) and applied
+    unchanged to ``split``. Returns (CutoffResult or None, StratificationResult)."""
+    t, e = time_column(endpoint), event_column(endpoint)
+    train = predictions[(predictions["split"] == "train") & (predictions["model"] == model)]
+    learned = None
+    if cutoff is None:
+        if train.empty:
+            raise ValidationError("the predictions have no training cohort to learn a cutoff on; set the cutoff by hand.")
+        learned = risk_cutoff(train[t], train[e], train["prob"], method=method, horizon=horizon)
+        cutoff = learned.cutoff
+    rows = rows_of(predictions, split, model)
+    return learned, stratify(rows[t], rows[e], rows["prob"], cutoff, at_risk_times=at_risk_times)
+
+
+def concordance_table(predictions: pd.DataFrame, endpoint: str, models: Sequence[str]) -> pd.DataFrame:
+    out = []
+    for (split, model), rows in predictions[predictions["model"].isin(models)].groupby(["split", "model"], sort=False):
+        try:
+            c = concordance_index(rows[time_column(endpoint)], rows[event_column(endpoint)], rows["prob"])
+            out.append({"split": split, "model": model, "c_index": c.c_index, "ci_low": c.ci_low, "ci_high": c.ci_high})
+        except ValidationError as error:
+            out.append({"split": split, "model": model, "c_index": np.nan, "note": str(error)})
+    return pd.DataFrame(out)
+
+
+def time_auc_table(predictions: pd.DataFrame, endpoint: str, split: str, models: Sequence[str], horizons: Sequence[float], n_boot: int = 100) -> pd.DataFrame:
+    frames = []
+    for model in models:
+        rows = rows_of(predictions, split, model)
+        frames.append(time_dependent_auc(rows[time_column(endpoint)], rows[event_column(endpoint)], rows["prob"], horizons, n_boot=n_boot, seed=0).assign(model=model))
+    return pd.concat(frames, ignore_index=True)
+
+
+def fit_nomogram(predictions: pd.DataFrame, predictors: Sequence[str], score_models: Sequence[str], *, endpoint: str | None = None, horizons: Sequence[float] = ()):
+    """A logistic (binary endpoint) or Cox (``endpoint`` given) nomogram on the training cohort, with clinical
+    ``predictors`` from the table and each of ``score_models`` as a score (its logit probability, e.g. Rad-score)."""
+    from engine.models import CoxModel, LogisticModel
+    from engine.stats import nomogram
+
+    table = wide(predictions, "train")
+    extra = predictions[predictions["split"] == "train"].drop_duplicates("patient_id").set_index("patient_id")
+    data = pd.DataFrame(index=table["patient_id"])
+    for column in predictors:
+        data[column] = extra.loc[table["patient_id"], column].to_numpy()
+    for model in score_models:
+        p = np.clip(table[model].to_numpy(float), 1e-6, 1 - 1e-6)
+        data[f"{model}-score"] = np.log(p / (1 - p))
+    if data.shape[1] == 0:
+        raise ValidationError("pick at least one predictor or model score for the nomogram.")
+    data = data.reset_index(drop=True)
+    if endpoint is None:
+        fitted = LogisticModel().fit(data, table["label"].to_numpy())
+        return fitted, nomogram(fitted, data), data
+    y = pd.DataFrame({"time": table[time_column(endpoint)].to_numpy(), "event": table[event_column(endpoint)].to_numpy()})
+    fitted = CoxModel().fit(data, y)
+    return fitted, nomogram(fitted, data, horizons=horizons, horizon_labels=[f"{h:g}-unit survival" for h in horizons]), data
+
+
+def table_one(predictions: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Table 1 of the cohort by split (tableone: mean (SD) or n (%), p-values across splits)."""
+    from tableone import TableOne
+
+    patients = predictions.drop_duplicates("patient_id")
+    columns = [c for c in columns if c in patients]
+    categorical = [c for c in columns if not pd.api.types.is_numeric_dtype(patients[c]) or patients[c].nunique() <= 4]
+    one = TableOne(patients, columns=columns, categorical=categorical, groupby="split", pval=patients["split"].nunique() > 1, missing=False)
+    table = one.tableone
+    table.columns = [c[-1] if isinstance(c, tuple) else str(c) for c in table.columns]
+    table = table.reset_index()
+    table.columns = ["variable", "level", *table.columns[2:]]
+    return table.astype(str)

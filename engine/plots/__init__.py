@@ -1,0 +1,233 @@
+"""Plotly figure builders that take result objects or tidy tables from ``engine.stats``.
+
+One look for the dashboard and for export: white background, journal fonts, colour-blind-safe palette.
+``export_figure`` renders the same figure to PNG (300 dpi), SVG or PDF with kaleido and Debian's chromium.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from engine.errors import ValidationError
+
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000", "#999999"]
+LAYOUT = dict(template="simple_white", font=dict(family="Arial", size=13), legend=dict(bgcolor="rgba(255,255,255,0.8)"),
+              margin=dict(l=60, r=20, t=50, b=55))
+
+
+def _colour(index: int) -> str:
+    return PALETTE[index % len(PALETTE)]
+
+
+def roc_figure(curves: Mapping[str, pd.DataFrame], labels: Mapping[str, str], *, points: Mapping[str, tuple[float, float]] | None = None, title: str = "") -> go.Figure:
+    """ROC curves (``fpr``, ``tpr`` per model) with legend labels such as "Rad: AUC 0.81 (0.74-0.88)"."""
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color="#bbbbbb", dash="dash"), showlegend=False, hoverinfo="skip"))
+    for index, (name, curve) in enumerate(curves.items()):
+        figure.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=labels.get(name, name),
+                                    line=dict(color=_colour(index), width=2, shape="hv")))
+        if points and name in points:
+            x, y = points[name]
+            figure.add_trace(go.Scatter(x=[x], y=[y], mode="markers", marker=dict(color=_colour(index), size=11, symbol="circle-open", line=dict(width=3)),
+                                        showlegend=False, hovertemplate=f"{name}<br>1 - specificity %{{x:.3f}}<br>sensitivity %{{y:.3f}}<extra></extra>"))
+    figure.update_layout(title=title, xaxis_title="1 - Specificity", yaxis_title="Sensitivity", width=620, height=560, **LAYOUT)
+    figure.update_xaxes(range=[-0.01, 1.01], constrain="domain")
+    figure.update_yaxes(range=[-0.01, 1.01], scaleanchor="x", scaleratio=1)
+    figure.update_layout(legend=dict(x=0.98, y=0.02, xanchor="right", yanchor="bottom"))
+    return figure
+
+
+def pairwise_heatmap(values: pd.DataFrame, text: pd.DataFrame, *, title: str, colorbar: str, zmin: float | None = None, zmax: float | None = None, colorscale: str = "RdBu") -> go.Figure:
+    """A model x model matrix (e.g. AUC differences) annotated with ``text`` (e.g. adjusted p-values)."""
+    figure = go.Figure(go.Heatmap(z=values.to_numpy(float), x=list(values.columns), y=list(values.index), text=text.to_numpy(str),
+                                  texttemplate="%{text}", colorscale=colorscale, zmid=0 if zmin is None else None, zmin=zmin, zmax=zmax,
+                                  colorbar=dict(title=colorbar)))
+    figure.update_layout(title=title, width=640, height=560, **LAYOUT)
+    figure.update_yaxes(autorange="reversed")
+    return figure
+
+
+def grid_heatmap(grid: pd.DataFrame, column: str = "internal_auc") -> go.Figure:
+    """Models x classifiers heatmap of an AUC column of the run's grid table; the chosen classifier is starred."""
+    table = grid.pivot(index="model", columns="classifier", values=column)
+    chosen = grid.pivot(index="model", columns="classifier", values="chosen").reindex_like(table).fillna(False)
+    text = table.round(3).astype(str) + np.where(chosen.to_numpy(bool), " *", "")
+    figure = go.Figure(go.Heatmap(z=table.to_numpy(float), x=list(table.columns), y=list(table.index), text=text.to_numpy(),
+                                  texttemplate="%{text}", colorscale="Viridis", zmin=0.5, zmax=1.0, colorbar=dict(title="AUC")))
+    figure.update_layout(title=f"{column.replace('_', ' ')} (* = chosen on cross-validation)", height=120 + 40 * len(table), **LAYOUT)
+    return figure
+
+
+def calibration_figure(curves: Mapping[str, pd.DataFrame], predictions: Mapping[str, np.ndarray] | None = None, *, title: str = "") -> go.Figure:
+    """Observed vs predicted (``predicted``, ``observed``, optional ``ci_low``/``ci_high``) with the ideal line and,
+    below, histograms of the predictions."""
+    figure = make_subplots(rows=2, cols=1, row_heights=[0.78, 0.22], shared_xaxes=True, vertical_spacing=0.04)
+    figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color="#bbbbbb", dash="dash"), name="Ideal"), row=1, col=1)
+    for index, (name, curve) in enumerate(curves.items()):
+        error_y = None
+        if "ci_low" in curve:
+            error_y = dict(type="data", symmetric=False, array=curve["ci_high"] - curve["observed"], arrayminus=curve["observed"] - curve["ci_low"], thickness=1)
+        mode = "lines" if "ci_low" not in curve else "lines+markers"
+        figure.add_trace(go.Scatter(x=curve["predicted"], y=curve["observed"], mode=mode, name=name, error_y=error_y,
+                                    line=dict(color=_colour(index), width=2, dash="dot" if "corrected" not in name.lower() and "apparent" in name.lower() else None)), row=1, col=1)
+    for index, (name, values) in enumerate((predictions or {}).items()):
+        figure.add_trace(go.Histogram(x=values, xbins=dict(start=0, end=1, size=0.02), marker_color=_colour(index), opacity=0.6, showlegend=False, name=name), row=2, col=1)
+    figure.update_layout(title=title, width=620, height=640, barmode="overlay", **LAYOUT)
+    figure.update_xaxes(range=[0, 1], row=2, col=1, title="Predicted probability")
+    figure.update_yaxes(range=[0, 1], row=1, col=1, title="Observed proportion")
+    figure.update_yaxes(title="Count", row=2, col=1)
+    return figure
+
+
+def decision_curve_figure(table: pd.DataFrame, *, threshold: float | None = None, y: str = "net_benefit", title: str = "") -> go.Figure:
+    """Net benefit (or net interventions avoided) over thresholds, treat-all and treat-none included."""
+    figure = go.Figure()
+    models = [m for m in table["model"].unique() if m not in ("all", "none")]
+    styles = {"all": dict(color="#777777", dash="dash"), "none": dict(color="#000000", dash="solid", width=1)}
+    for name in ["none", "all", *models] if y == "net_benefit" else models:
+        rows = table[table["model"] == name]
+        label = {"all": "Treat all", "none": "Treat none"}.get(name, name)
+        line = styles.get(name, dict(color=_colour(models.index(name)) if name in models else "#000", width=2))
+        figure.add_trace(go.Scatter(x=rows["threshold"], y=rows[y], mode="lines", name=label, line=line))
+        if "ci_low" in rows and name in models and y == "net_benefit":
+            figure.add_trace(go.Scatter(x=np.r_[rows["threshold"], rows["threshold"][::-1]], y=np.r_[rows["ci_high"], rows["ci_low"][::-1]],
+                                        fill="toself", line=dict(width=0), fillcolor=line["color"], opacity=0.15, showlegend=False, hoverinfo="skip"))
+    if threshold is not None:
+        figure.add_vline(x=threshold, line=dict(color="#444", dash="dot"), annotation_text=f"threshold {threshold:.2f}")
+    top = table.loc[table["model"].isin(models), y].max() if models else 0.5
+    figure.update_layout(title=title, xaxis_title="Threshold probability", yaxis_title=y.replace("_", " ").capitalize(), width=700, height=500, **LAYOUT)
+    if y == "net_benefit":
+        figure.update_yaxes(range=[-0.05, max(float(top), 0.05) * 1.15])
+    return figure
+
+
+def km_figure(curves: pd.DataFrame, at_risk: pd.DataFrame | None = None, *, title: str = "", annotation: str = "", time_label: str = "Time") -> go.Figure:
+    """Kaplan-Meier step curves per ``group`` with CI bands, censoring ticks and a numbers-at-risk table."""
+    rows = 2 if at_risk is not None else 1
+    figure = make_subplots(rows=rows, cols=1, row_heights=[0.78, 0.22][:rows] if rows == 2 else [1], shared_xaxes=True, vertical_spacing=0.08)
+    groups = list(dict.fromkeys(curves["group"]))
+    for index, group in enumerate(groups):
+        curve = curves[curves["group"] == group]
+        colour = _colour(index)
+        figure.add_trace(go.Scatter(x=curve["time"], y=curve["ci_high"], mode="lines", line=dict(width=0, shape="hv"), showlegend=False, hoverinfo="skip"), row=1, col=1)
+        figure.add_trace(go.Scatter(x=curve["time"], y=curve["ci_low"], mode="lines", line=dict(width=0, shape="hv"), fill="tonexty", fillcolor=colour, opacity=0.15,
+                                    showlegend=False, hoverinfo="skip"), row=1, col=1)
+        figure.add_trace(go.Scatter(x=curve["time"], y=curve["survival"], mode="lines", line=dict(color=colour, width=2, shape="hv"), name=f"{group} risk"), row=1, col=1)
+        censored = curve[curve["censored"] > 0]
+        figure.add_trace(go.Scatter(x=censored["time"], y=censored["survival"], mode="markers", marker=dict(symbol="line-ns-open", color=colour, size=8),
+                                    showlegend=False, hoverinfo="skip"), row=1, col=1)
+        if at_risk is not None:
+            table = at_risk[at_risk["group"] == group]
+            figure.add_trace(go.Scatter(x=table["time"], y=[f"{group}"] * len(table), mode="text", text=table["at_risk"].astype(str),
+                                        textfont=dict(color=colour), showlegend=False, hoverinfo="skip"), row=2, col=1)
+    if annotation:
+        figure.add_annotation(x=0.02, y=0.05, xref="x domain", yref="y domain", text=annotation, showarrow=False, align="left", bgcolor="rgba(255,255,255,0.8)")
+    figure.update_layout(title=title, width=700, height=600 if rows == 2 else 480, **LAYOUT)
+    figure.update_yaxes(range=[0, 1.02], title="Survival probability", row=1, col=1)
+    figure.update_xaxes(title=time_label, row=rows, col=1)
+    if rows == 2:
+        figure.update_yaxes(title="At risk", row=2, col=1)
+    return figure
+
+
+def nomogram_figure(nomogram: Any) -> go.Figure:
+    """Points axis, one axis per predictor, total points and the outcome axes (``engine.stats.Nomogram``)."""
+    figure = go.Figure()
+    variables = list(dict.fromkeys(nomogram.axes["variable"]))
+    labels = ["Points", *variables, "Total points", *nomogram.outcome_labels]
+    y = {label: -index for index, label in enumerate(labels)}
+    total_max = float(nomogram.total_axis["total_points"].max())
+
+    def axis(label: str, positions: np.ndarray, texts: list[str], scale: float = 1.0) -> None:
+        x = positions * scale
+        figure.add_trace(go.Scatter(x=[x.min(), x.max()], y=[y[label]] * 2, mode="lines", line=dict(color="#333"), showlegend=False, hoverinfo="skip"))
+        figure.add_trace(go.Scatter(x=x, y=[y[label]] * len(x), mode="markers+text", marker=dict(symbol="line-ns-open", size=10, color="#333"),
+                                    text=texts, textposition="top center", showlegend=False, hoverinfo="skip"))
+
+    ticks = np.linspace(0, 100, 11)
+    axis("Points", ticks, [f"{t:.0f}" for t in ticks])
+    for variable in variables:
+        rows = nomogram.axes[nomogram.axes["variable"] == variable]
+        texts = [f"{v:g}" if isinstance(v, (int, float, np.floating)) else str(v) for v in rows["value"]]
+        axis(variable, rows["points"].to_numpy(float), texts)
+    scale_total = 100 / total_max
+    totals = np.linspace(0, total_max, 9)
+    axis("Total points", totals, [f"{t:.0f}" for t in totals], scale_total)
+    for label in nomogram.outcome_labels:
+        values = nomogram.total_axis[label].to_numpy(float)
+        targets = np.array([v for v in [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95] if values.min() <= v <= values.max()])
+        if targets.size == 0:
+            continue
+        order = np.argsort(values)
+        positions = np.interp(targets, values[order], nomogram.total_axis["total_points"].to_numpy(float)[order])
+        axis(label, positions, [f"{t:g}" for t in targets], scale_total)
+    figure.update_layout(width=820, height=90 + 70 * len(labels), **LAYOUT)
+    figure.update_yaxes(tickvals=list(y.values()), ticktext=list(y.keys()), showgrid=False, zeroline=False)
+    figure.update_xaxes(visible=False, range=[-5, 108])
+    return figure
+
+
+def forest_figure(table: pd.DataFrame, *, estimate: str = "auc", title: str = "Subgroup AUC") -> go.Figure:
+    """Subgroup estimates with CIs (``subgroup``, ``model``, ``auc``, ``ci_low``, ``ci_high``, ``n``)."""
+    figure = go.Figure()
+    for index, (model, rows) in enumerate(table.groupby("model", sort=False)):
+        figure.add_trace(go.Scatter(x=rows[estimate], y=rows["subgroup"] + "  (n=" + rows["n"].astype(str) + ")", mode="markers", name=model,
+                                    marker=dict(color=_colour(index), size=9),
+                                    error_x=dict(type="data", symmetric=False, array=rows["ci_high"] - rows[estimate], arrayminus=rows[estimate] - rows["ci_low"])))
+    figure.add_vline(x=0.5, line=dict(color="#999", dash="dash"))
+    figure.update_layout(title=title, xaxis_title="AUC (95% CI)", height=160 + 28 * table["subgroup"].nunique() * max(1, table["model"].nunique() // 2), **LAYOUT)
+    figure.update_yaxes(autorange="reversed")
+    return figure
+
+
+def radar_figure(table: pd.DataFrame) -> go.Figure:
+    """Threshold metrics per model (``model``, ``metric``, ``estimate``) as a radar chart."""
+    figure = go.Figure()
+    for index, (model, rows) in enumerate(table.groupby("model", sort=False)):
+        figure.add_trace(go.Scatterpolar(r=list(rows["estimate"]) + [rows["estimate"].iloc[0]], theta=list(rows["metric"]) + [rows["metric"].iloc[0]],
+                                         name=model, line=dict(color=_colour(index))))
+    figure.update_layout(polar=dict(radialaxis=dict(range=[0, 1])), width=560, height=480, **LAYOUT)
+    return figure
+
+
+def line_figure(table: pd.DataFrame, *, x: str, y: str, group: str, title: str = "", y_title: str = "", band: bool = True) -> go.Figure:
+    """Lines per ``group`` with optional ``ci_low``/``ci_high`` bands (time-dependent AUC, LASSO path...)."""
+    figure = go.Figure()
+    for index, (name, rows) in enumerate(table.groupby(group, sort=False)):
+        figure.add_trace(go.Scatter(x=rows[x], y=rows[y], mode="lines+markers", name=str(name), line=dict(color=_colour(index)),
+                                    error_y=dict(type="data", symmetric=False, array=rows["ci_high"] - rows[y], arrayminus=rows[y] - rows["ci_low"]) if band and "ci_low" in rows else None))
+    figure.update_layout(title=title, xaxis_title=x, yaxis_title=y_title or y, width=680, height=460, **LAYOUT)
+    return figure
+
+
+def chromium_path() -> str | None:
+    """The browser kaleido drives: BROWSER_PATH, or Debian's chromium."""
+    for candidate in (os.environ.get("BROWSER_PATH"), shutil.which("chromium"), "/usr/bin/chromium"):
+        if candidate and os.path.exists(candidate):
+            return candidate
+    return None
+
+
+def export_figure(figure: go.Figure, fmt: str = "png", *, dpi: int = 300) -> bytes:
+    """PNG (at ``dpi``, for the figure's size taken as inches / 96), SVG or PDF bytes of ``figure``."""
+    if fmt not in ("png", "svg", "pdf"):
+        raise ValidationError(f"fmt must be png, svg or pdf; got {fmt!r}.")
+    browser = chromium_path()
+    if browser is None:
+        raise ValidationError(
+            "static figure export needs a Chromium browser for kaleido; none was found. Install it with "
+            "`apt-get install -y chromium` (or set BROWSER_PATH), then retry. The interactive figure still works."
+        )
+    os.environ.setdefault("BROWSER_PATH", browser)
+    import kaleido  # noqa: F401 - plotly finds it
+
+    scale = dpi / 96 if fmt == "png" else 1
+    return figure.to_image(format=fmt, scale=scale)

@@ -1,0 +1,157 @@
+"""The predictions table (DESIGN.md): long form ``patient_id, split, model, prob`` + outcomes + cohort columns.
+
+Uploads may be wide (one probability column per model); ``read_predictions`` turns them into the long form and
+reports every problem in one message. Files are parsed as data only (CSV or XLSX; no pickle, no eval).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.errors import ValidationError
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+OUTCOME = "label"
+
+
+def outcome_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c == OUTCOME or c.endswith(("_time", "_event")) or c in ("time", "event")]
+
+
+def survival_endpoints(frame: pd.DataFrame) -> list[str]:
+    """Endpoint names with both ``<name>_time`` and ``<name>_event`` columns (``time``/``event`` -> "")."""
+    names = [c[: -len("_time")] for c in frame.columns if c.endswith("_time") and f"{c[:-5]}_event" in frame]
+    if "time" in frame and "event" in frame:
+        names.append("")
+    return names
+
+
+def time_column(endpoint: str) -> str:
+    return f"{endpoint}_time" if endpoint else "time"
+
+
+def event_column(endpoint: str) -> str:
+    return f"{endpoint}_event" if endpoint else "event"
+
+
+def read_predictions(data: bytes, filename: str) -> pd.DataFrame:
+    """Parse an uploaded predictions table (CSV or XLSX, wide or long) and validate it."""
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ValidationError(f"the upload must be at most {MAX_UPLOAD_BYTES // 2**20} MB; got {len(data) / 2**20:.1f} MB.")
+    name = filename.lower()
+    try:
+        if name.endswith(".csv"):
+            frame = pd.read_csv(io.BytesIO(data))
+        elif name.endswith((".xlsx", ".xls")):
+            frame = pd.read_excel(io.BytesIO(data))
+        else:
+            raise ValidationError(f"the upload must be a .csv or .xlsx file; got {filename!r}.")
+    except ValidationError:
+        raise
+    except Exception as error:  # noqa: BLE001 - any parser failure becomes one clear message
+        raise ValidationError(f"{filename} could not be read as a table ({type(error).__name__}: {error}).") from None
+    return to_long(frame)
+
+
+def to_long(frame: pd.DataFrame, *, model_columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Validate a wide or long predictions table and return the long form (with ``classifier`` and ``split``)."""
+    frame = frame.copy()
+    frame.columns = [str(c).strip() for c in frame.columns]
+    problems = []
+    if "patient_id" not in frame:
+        problems.append("a patient_id column is required")
+    has_binary = OUTCOME in frame
+    if not has_binary and not survival_endpoints(frame):
+        problems.append("an outcome is required: a label column (0/1) and/or time and event columns")
+    long_form = {"model", "prob"} <= set(frame.columns)
+    if long_form:
+        models = sorted(frame["model"].astype(str).unique())
+    else:
+        reserved = {"patient_id", "split", "center", OUTCOME, "classifier", *outcome_columns(frame)}
+        candidates = list(model_columns) if model_columns else [
+            c for c in frame.columns if c not in reserved and pd.api.types.is_float_dtype(frame[c])
+        ]
+        models = candidates
+        if not models:
+            problems.append("no model column: give one probability column per model (floats between 0 and 1)")
+    if "patient_id" in frame:
+        duplicated = frame.loc[frame["patient_id"].duplicated(keep=False), "patient_id"].astype(str).unique()
+        if duplicated.size and not long_form:
+            problems.append(f"duplicate patient_id: {', '.join(duplicated[:8])}")
+    if "split" not in frame:
+        frame["split"] = "all"
+    if has_binary:
+        values = set(pd.unique(frame[OUTCOME].dropna()))
+        if not values <= {0, 1, True, False}:
+            problems.append(f"label must be 0/1; got values {sorted(map(str, values))[:6]}")
+    probability_columns = ["prob"] if long_form else models
+    for column in probability_columns:
+        if column not in frame:
+            continue
+        values = pd.to_numeric(frame[column], errors="coerce")
+        outside = (values < 0) | (values > 1)
+        if values.isna().any():
+            problems.append(f"{column}: {int(values.isna().sum())} missing or non-numeric values")
+        if outside.any():
+            problems.append(f"{column}: {int(outside.sum())} probabilities outside [0, 1] (e.g. {values[outside].iloc[0]:g})")
+    if has_binary and not problems:
+        for split, group in frame.groupby("split"):
+            if group[OUTCOME].nunique() < 2:
+                problems.append(f"split {split!r} has a single class (label = {group[OUTCOME].iloc[0]}); ROC needs both")
+    if problems:
+        raise ValidationError(f"the predictions table has {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
+    if long_form:
+        if "classifier" not in frame:
+            frame["classifier"] = ""
+        return frame
+    keep = [c for c in frame.columns if c not in models]
+    long = frame.melt(id_vars=keep, value_vars=models, var_name="model", value_name="prob")
+    long["classifier"] = ""
+    return long
+
+
+def model_names(predictions: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(predictions["model"].astype(str)))
+
+
+def filter_predictions(predictions: pd.DataFrame, filters: Mapping[str, Any]) -> pd.DataFrame:
+    """Rows matching every filter: a list (categorical values) or a (low, high) tuple (numeric range)."""
+    mask = np.ones(len(predictions), dtype=bool)
+    for column, wanted in filters.items():
+        if column not in predictions or wanted is None:
+            continue
+        values = predictions[column]
+        if isinstance(wanted, tuple):
+            mask &= values.between(*wanted).to_numpy()
+        else:
+            mask &= values.astype(str).isin([str(w) for w in wanted]).to_numpy()
+    return predictions[mask]
+
+
+def filterable_columns(predictions: pd.DataFrame) -> dict[str, str]:
+    """Cohort columns a user can filter on: ``categorical`` (<= 12 values) or ``numeric``."""
+    skip = {"patient_id", "model", "classifier", "prob", OUTCOME, *outcome_columns(predictions)}
+    kinds = {}
+    for column in predictions.columns:
+        if column in skip:
+            continue
+        values = predictions[column]
+        if pd.api.types.is_numeric_dtype(values) and values.nunique() > 12:
+            kinds[column] = "numeric"
+        elif values.nunique() <= 12:
+            kinds[column] = "categorical"
+    return kinds
+
+
+def wide(predictions: pd.DataFrame, split: str | None = None) -> pd.DataFrame:
+    """One row per patient, one probability column per model (for paired comparisons)."""
+    rows = predictions if split is None else predictions[predictions["split"] == split]
+    index = ["patient_id", *[c for c in outcome_columns(rows) if c in rows]]
+    table = rows.pivot_table(index=index, columns="model", values="prob", aggfunc="first").reset_index()
+    table.columns.name = None
+    return table.dropna()

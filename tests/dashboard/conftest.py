@@ -1,0 +1,46 @@
+"""A run store with a realistic predictions table (7 models, 3 cohorts, survival endpoints) for the app tests."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine.store import RunStore
+
+MODELS = ["Clinical", "Rad", "DL", "Combined"]
+
+
+def predictions_table(n: int = 240, seed: int = 0, models=MODELS) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    latent = rng.normal(size=n)
+    label = (rng.random(n) < 1 / (1 + np.exp(-(latent - 0.3)))).astype(int)
+    hazard = np.exp(0.8 * latent)
+    rfs = rng.exponential(24 / hazard)
+    censor = rng.uniform(6, 60, n)
+    patients = pd.DataFrame({
+        "patient_id": [f"P{i:04d}" for i in range(n)],
+        "split": np.select([np.arange(n) % 10 < 6, np.arange(n) % 10 < 8], ["train", "internal"], "external"),
+        "label": label, "rfs_time": np.round(np.minimum(rfs, censor), 1), "rfs_event": (rfs <= censor).astype(int),
+        "center": np.where(np.arange(n) % 10 < 8, "C1", "C3"), "sex": np.where(rng.random(n) < 0.8, "M", "F"),
+        "age": np.round(rng.normal(56, 10, n)), "afp": np.round(np.exp(rng.normal(3, 1.5, n)), 1),
+        "cirrhosis": np.where(rng.random(n) < 0.7, "yes", "no"),
+    })
+    frames = []
+    for index, model in enumerate(models):
+        noise = rng.normal(scale=1.5 - 0.3 * index, size=n)
+        frames.append(patients.assign(model=model, classifier="LR", prob=1 / (1 + np.exp(-(latent + noise - 0.3)))))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="session")
+def app_store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("store")
+    store = RunStore(root)
+    predictions = predictions_table()
+    grid = pd.DataFrame([{"model": m, "classifier": c, "cv_auc": 0.7, "train_auc": 0.8, "internal_auc": 0.72, "external_auc": 0.7,
+                          "params": "{}", "chosen": c == "LR", "overfit": False} for m in MODELS for c in ("LR", "SVM")])
+    selected = pd.DataFrame([{"model": "Rad", "feature": "arterial_tumour_original_glcm_Contrast", "coefficient": 0.8},
+                             {"model": "Rad", "feature": "(intercept)", "coefficient": -0.4}])
+    store.write("testrun0000000001", config={"name": "test"}, predictions=predictions, grid=grid, selected=selected,
+                metrics=pd.DataFrame({"model": MODELS}), provenance={"name": "App test run", "created": "now", "patients": 240, "models": MODELS})
+    (root / "DEMO_RUN").write_text("testrun0000000001")
+    return root

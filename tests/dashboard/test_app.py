@@ -1,0 +1,87 @@
+"""AppTest: every page renders on a stored run and on an upload; the widgets move the numbers."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from engine.stats import threshold_metrics
+from tests.dashboard.conftest import predictions_table
+
+APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+PAGES = ["overview", "roc", "delong", "reclassification", "calibration", "decision_curves", "survival", "nomogram", "features"]
+
+
+def app(store, monkeypatch) -> AppTest:
+    monkeypatch.setenv("HCC_STORE", str(store))
+    from dashboard import cached
+
+    monkeypatch.setattr(cached, "STORE", store)
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    return at
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_a_run(app_store, monkeypatch, page):
+    at = app(app_store, monkeypatch)
+    at.switch_page(f"app_pages/{page}.py").run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.title and at.title[0].value
+
+
+def test_threshold_slider_moves_the_operating_point(app_store, monkeypatch):
+    at = app(app_store, monkeypatch)
+    at.switch_page("app_pages/roc.py").run()
+    at.selectbox(key="roc_split").set_value("internal").run()
+    at.slider(key="roc_threshold").set_value(0.3).run()
+    low = at.dataframe[0].value.copy()
+    at.slider(key="roc_threshold").set_value(0.7).run()
+    high = at.dataframe[0].value
+    sensitivity_low = float(low.loc["Rad", "sensitivity"].split()[0])
+    sensitivity_high = float(high.loc["Rad", "sensitivity"].split()[0])
+    assert sensitivity_high < sensitivity_low
+    rows = predictions_table().query("split == 'internal' and model == 'Rad'")
+    assert sensitivity_high == pytest.approx(threshold_metrics(rows["label"], rows["prob"], 0.7).sensitivity, abs=5e-4)
+
+
+def test_a_filter_changes_n(app_store, monkeypatch):
+    at = app(app_store, monkeypatch)
+    before = [c.value for c in at.sidebar.caption if "patients" in c.value][0]
+    at.multiselect(key="filter_sex").set_value(["F"]).run()
+    after = [c.value for c in at.sidebar.caption if "patients" in c.value][0]
+    assert before.startswith("240 of 240") and after != before and "(filtered)" in after
+    n_female = predictions_table().drop_duplicates("patient_id")["sex"].eq("F").sum()
+    assert after.startswith(f"{n_female} of 240")
+
+
+def test_an_uploaded_wide_table_drives_the_pages(app_store, monkeypatch, tmp_path):
+    """The upload path: a wide table becomes the long form (engine.predictions), pages render on it."""
+    from engine.predictions import to_long
+
+    table = predictions_table(n=120).pivot_table(index=["patient_id", "split", "label", "rfs_time", "rfs_event", "sex"], columns="model", values="prob").reset_index()
+    table.columns.name = None
+    long = to_long(table)
+    assert set(long["model"]) == {"Clinical", "Rad", "DL", "Combined"} and len(long) == 4 * 120
+    monkeypatch.setattr("dashboard.cached.upload", lambda data, name: long)
+    at = app(app_store, monkeypatch)
+    at.radio(key="sidebar_source").set_value("Upload a predictions table").run()
+    assert not at.exception
+
+
+def test_a_bad_upload_lists_every_problem():
+    from engine.errors import ValidationError
+    from engine.predictions import read_predictions
+
+    bad = b"patient_id,split,label,Rad\nP1,train,1,0.4\nP1,train,0,1.7\nP2,internal,1,0.2\nP3,internal,1,0.3\n"
+    with pytest.raises(ValidationError) as info:
+        read_predictions(bad, "bad.csv")
+    message = str(info.value)
+    assert "duplicate patient_id: P1" in message and "outside [0, 1]" in message
+    assert read_predictions(b"patient_id,label,A\n1,0,0.1\n2,1,0.9\n3,0,0.2\n4,1,0.7\n", "ok.csv")["model"].unique().tolist() == ["A"]
+    with pytest.raises(ValidationError, match="csv or .xlsx"):
+        read_predictions(b"x", "evil.pkl")
+    single = b"patient_id,split,label,A\n1,internal,1,0.1\n2,internal,1,0.9\n3,train,0,0.2\n4,train,1,0.7\n"
+    with pytest.raises(ValidationError, match="single class"):
+        read_predictions(single, "single.csv")
