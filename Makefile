@@ -3,7 +3,7 @@ PY := .venv/bin/python
 PIP := .venv/bin/pip
 STAMP := .venv/.installed
 
-.PHONY: venv test demo bench clean
+.PHONY: venv browser test demo bench clean
 
 venv: $(STAMP)
 
@@ -14,8 +14,14 @@ $(STAMP): requirements.txt
 	$(PIP) install -q --no-build-isolation -r requirements.txt
 	touch $(STAMP)
 
-test: $(STAMP)
-	$(PY) -m pytest -q -n 2 tests
+# Debian's chromium: figure export (kaleido) and the end-to-end browser test. Installed when missing and root.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+	  echo "chromium could not be installed: figure export and the browser test need it (apt-get install -y chromium chromium-driver)"
+
+test: $(STAMP) browser
+	$(PY) -m pytest -q -n 2 -p no:cacheprovider tests
 
 demo: $(STAMP)
 	@if [ -f dashboard/app.py ]; then $(PY) -m engine demo && $(PY) -m streamlit run dashboard/app.py; \
