@@ -11,7 +11,8 @@ if not study.endpoints:
     st.info("This study has no time-to-event endpoint (<name>_time and <name>_event columns).")
     st.stop()
 endpoint = st.selectbox("Endpoint", study.endpoints, format_func=lambda e: e.upper() or "time/event", key="survival_endpoint")
-model = st.selectbox("Risk score of model", study.models, key="survival_model")
+preferred = [m for m in ("Combined", "Rad") if m in study.models]
+model = st.selectbox("Risk score of model", study.models, index=study.models.index(preferred[0]) if preferred else 0, key="survival_model")
 split = st.selectbox("Cohort shown", study.splits, index=min(1, len(study.splits) - 1), key="survival_split")
 method = st.radio("Cutoff (learned on the training cohort)", ["median", "youden", "maxstat", "slider"], horizontal=True, key="survival_method")
 time_column = f"{endpoint}_time" if endpoint else "time"

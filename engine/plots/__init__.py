@@ -168,7 +168,12 @@ def nomogram_figure(nomogram: Any) -> go.Figure:
             continue
         order = np.argsort(values)
         positions = np.interp(targets, values[order], nomogram.total_axis["total_points"].to_numpy(float)[order])
-        axis(label, positions, [f"{t:g}" for t in targets], scale_total)
+        keep, last = [], -np.inf
+        for index in np.argsort(positions):  # drop tick labels closer than 4% of the axis to the previous one
+            if positions[index] * scale_total - last >= 4:
+                keep.append(index)
+                last = positions[index] * scale_total
+        axis(label, positions[keep], [f"{targets[k]:g}" for k in keep], scale_total)
     figure.update_layout(width=820, height=90 + 70 * len(labels), **LAYOUT)
     figure.update_yaxes(tickvals=list(y.values()), ticktext=list(y.keys()), showgrid=False, zeroline=False)
     figure.update_xaxes(visible=False, range=[-5, 108])

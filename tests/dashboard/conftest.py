@@ -26,7 +26,7 @@ def predictions_table(n: int = 240, seed: int = 0, models=MODELS) -> pd.DataFram
     })
     frames = []
     for index, model in enumerate(models):
-        noise = rng.normal(scale=1.5 - 0.3 * index, size=n)
+        noise = rng.normal(scale=1.5 / (1 + 0.3 * index), size=n)
         frames.append(patients.assign(model=model, classifier="LR", prob=1 / (1 + np.exp(-(latent + noise - 0.3)))))
     return pd.concat(frames, ignore_index=True)
 
