@@ -144,7 +144,7 @@ def train_network(crops: np.ndarray, labels: np.ndarray, settings: DeepFeatureSe
             rows = train[start : start + settings.batch_size]
             batch = _augment(x[rows], generator).to(device)
             optimiser.zero_grad()
-            with torch.autocast(device_type="cuda", enabled=use_amp):
+            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):  # bf16: no loss scaling needed
                 loss = loss_function(network(batch).squeeze(1), y[rows].to(device))
             loss.backward()
             optimiser.step()

@@ -87,7 +87,7 @@ def test_cohort_extraction_cache_and_workers_agree(small_cohort, tmp_path):
     serial, failures = extract_cohort(head, params, rings_mm={"ring3": 3}, workers=1, cache=cache)
     assert not failures and len(serial) == 6
     assert "arterial_tumour_original_firstorder_Mean" in serial and "delayed_ring3_original_glcm_Contrast" in serial
-    assert len(list((tmp_path / "cache").glob("*.parquet"))) == 6
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 6
     cached, _ = extract_cohort(head, params, rings_mm={"ring3": 3}, workers=2, cache=cache)
     parallel, _ = extract_cohort(head, params, rings_mm={"ring3": 3}, workers=2)
     np.testing.assert_allclose(cached.drop(columns="patient_id"), serial.drop(columns="patient_id"))
