@@ -29,7 +29,7 @@ def runs() -> pd.DataFrame:
 def run_tables(run_id: str) -> dict:
     run = store().load(run_id)
     return {"predictions": run.predictions, "grid": run.grid, "selected": run.selected, "metrics": run.metrics,
-            "provenance": run.provenance, "config": run.config}
+            "provenance": run.provenance, "config": run.config, "gradcam": run.gradcam()}
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the upload...")
@@ -70,3 +70,10 @@ def figure_bytes(figure_json: str, fmt: str) -> bytes:
     import plotly.io as pio
 
     return plots.export_figure(pio.from_json(figure_json), fmt)
+
+
+@st.cache_data(max_entries=4, show_spinner="Building the report (figures, tables, methods)...")
+def report(run_id: str) -> bytes:
+    from engine.report import report_zip
+
+    return report_zip(store().load(run_id))

@@ -1,4 +1,4 @@
-"""``python -m engine ...``: demo, cohort synth, extract, train, runs."""
+"""``python -m engine ...``: demo, cohort synth, extract, train, predict, report, runs."""
 
 from __future__ import annotations
 
@@ -123,6 +123,72 @@ def demo(
     bars.close()
     (Path(store) / "DEMO_RUN").write_text(run_id)
     typer.echo(run_id)
+
+
+@app.command()
+def predict(
+    run: str = typer.Option(..., help="run id"), manifest: Path = typer.Option(..., help="manifest of the new patients"),
+    store: Path = typer.Option(Path("store")), out: Path = typer.Option(Path("predictions_new.csv")), workers: int = typer.Option(2),
+) -> None:
+    """Apply a run's frozen pipelines to new patients (same feature extraction, no refitting)."""
+    from engine.store import RunStore
+    from engine.study import predict_new
+
+    bars = Bars()
+    try:
+        table = predict_new(RunStore(store).load(run), manifest, workers=workers, progress=bars)
+    except ValidationError as error:
+        bars.close()
+        _fail(error)
+    bars.close()
+    table.to_csv(out, index=False)
+    typer.echo(str(out))
+
+
+@app.command()
+def extract(
+    config: Path = typer.Option(..., help="study YAML"), out: Path = typer.Option(Path("radiomics.parquet")),
+    store: Path = typer.Option(Path("store"), help="its features/ folder is the cache"), workers: int = typer.Option(2),
+    scheduler: str = typer.Option(None, help="tcp://host:port of a Dask scheduler"),
+) -> None:
+    """Radiomics features of a study's cohort into a Parquet table (cached per patient)."""
+    from engine.cohort.manifest import load_manifest
+    from engine.config import load_config
+    from engine.features.cache import FeatureCache
+    from engine.features.radiomics import extract_cohort, load_params
+    from engine.store import RunStore
+
+    try:
+        study, base = load_config(config)
+        if not study.cohort.manifest:
+            raise ValidationError("extract needs cohort.manifest (images and masks) in the config.")
+        cohort = load_manifest(base / study.cohort.manifest, clinical=study.cohort.clinical or None)
+        with tqdm(total=len(cohort.table), desc="radiomics", unit="patient", file=sys.stderr) as bar:
+            table, failures = extract_cohort(
+                cohort, load_params(study.radiomics.preset, study.radiomics.overrides), rings_mm=study.radiomics.rings_mm,
+                eroded_mm=study.radiomics.eroded_mm, delta=study.radiomics.delta, cache=FeatureCache(RunStore(store).feature_cache_dir),
+                workers=workers, scheduler=scheduler, progress=bar.update)
+    except ValidationError as error:
+        _fail(error)
+    table.to_parquet(out, index=False)
+    for pid, reason in failures.items():
+        typer.secho(f"failed: {pid}: {reason}", fg="yellow", err=True)
+    typer.echo(f"{out} ({len(table)} patients, {table.shape[1] - 1} features, {len(failures)} failures)")
+
+
+@app.command()
+def report(run: str = typer.Option(..., help="run id"), store: Path = typer.Option(Path("store")),
+           out: Path = typer.Option(Path("report.zip"))) -> None:
+    """A self-contained HTML report with figures and a methods paragraph, zipped with the figure files."""
+    from engine.report import report_zip
+    from engine.store import RunStore
+
+    try:
+        data = report_zip(RunStore(store).load(run))
+    except ValidationError as error:
+        _fail(error)
+    out.write_bytes(data)
+    typer.echo(str(out))
 
 
 @runs_app.command("list")

@@ -152,10 +152,11 @@ def run_study(
         "device": device, "timings_s": timings, "engine": _version("engine"), "python": platform.python_version(),
         "packages": {name: _version(name) for name in ("numpy", "scikit-learn", "pyradiomics", "torch", "monai", "xgboost", "lightgbm")},
         "survival_endpoints": survival, "families": {k: len(v) for k, v in families.items()},
-        "clinical": families.get("clinical", []),
+        "clinical": families.get("clinical", []), "phases": list(cohort.phases) if cohort is not None else [],
     }
+    artifacts = [partial / name for name in ("gradcam.npz", "deep_network.pt") if (partial / name).exists()]
     store.write(run_id, config=config.canonical(), predictions=result.predictions, grid=result.grid, selected=result.selected,
-                metrics=metrics, provenance=provenance, pipelines=result.pipelines)
+                metrics=metrics, provenance=provenance, pipelines=result.pipelines, artifacts=artifacts)
     return run_id
 
 
@@ -202,7 +203,7 @@ def _radiomics_step(cohort, config, store, partial, frame, workers, scheduler, p
 
 
 def _deep_step(cohort, config, partial, frame, device, progress, timings):
-    from engine.features.deep import DeepFeatureSettings, deep_features, tumour_crops
+    from engine.features.deep import DeepFeatureSettings, deep_features, gradcam_maps, tumour_crops
 
     target = partial / "deep.parquet"
     start = time.perf_counter()
@@ -214,9 +215,69 @@ def _deep_step(cohort, config, partial, frame, device, progress, timings):
         progress("deep features: training", 0, 1)
         settings = DeepFeatureSettings(backbone=config.deep.backbone, width=config.deep.width, epochs=config.deep.epochs,
                                        folds=config.deep.folds, seed=config.seed, device=device, weights=config.deep.weights)
-        deep = deep_features(crops, cohort.table["label"].to_numpy(int), cohort.table["split"], settings, cohort.table["patient_id"])
+        deep, network = deep_features(crops, cohort.table["label"].to_numpy(int), cohort.table["split"], settings,
+                                      cohort.table["patient_id"], return_network=True)
+        import torch
+
+        torch.save(network.state_dict(), partial / "deep_network.pt")
+        shown = np.flatnonzero(cohort.table["split"].to_numpy() != "train")[:24]
+        np.savez_compressed(partial / "gradcam.npz", patient_id=cohort.table["patient_id"].to_numpy()[shown].astype(str),
+                            label=cohort.table["label"].to_numpy(int)[shown], crop=crops[shown], heatmap=gradcam_maps(network, crops[shown], device))
         deep.to_parquet(target, index=False)
         progress("deep features", 1, 1)
     timings["deep"] = time.perf_counter() - start
     columns = [c for c in deep.columns if c != "patient_id"]
     return frame.merge(deep, on="patient_id", how="left"), columns
+
+
+def predict_new(run, manifest: Path, *, workers: int = 1, progress: Progress = _noop) -> pd.DataFrame:
+    """Predictions of a stored run's frozen pipelines for the patients of a new manifest (same features, same
+    settings). Raises a clear error when columns or phases the run needs are missing."""
+    import torch
+
+    from engine.config import parse_config
+    from engine.features.deep import build_backbone, embed, tumour_crops
+    from engine.features.radiomics import extract_cohort, load_params
+
+    config = parse_config(run.config)
+    if not config.cohort.manifest:
+        raise ValidationError("this run was trained on a feature table; predict with its pipelines on a table of the same columns.")
+    cohort = load_manifest(manifest, clinical=run.provenance.get("clinical") or None)
+    trained = set(run.provenance.get("phases", []))
+    absent_phases = sorted(trained - set(cohort.phases))
+    if absent_phases:
+        raise ValidationError(f"the new manifest lacks the phases {absent_phases} the run was trained on (image_<phase> columns).")
+    frame = cohort.table.copy()
+    needed = set(run.provenance.get("clinical", []))
+    missing = sorted(needed - set(frame.columns))
+    if missing:
+        raise ValidationError(f"the new manifest lacks the clinical columns {missing} the run's models use; add them.")
+    if config.radiomics.enabled:
+        radiomics, failures = extract_cohort(
+            cohort, load_params(config.radiomics.preset, config.radiomics.overrides), rings_mm=config.radiomics.rings_mm,
+            eroded_mm=config.radiomics.eroded_mm, delta=config.radiomics.delta, workers=workers,
+            progress=lambda k: progress("radiomics", k, len(frame)))
+        if failures:
+            raise ValidationError(f"radiomics failed for {len(failures)} new patient(s): {failures}")
+        frame = frame.merge(radiomics, on="patient_id", how="left")
+    network_file = run.path / "deep_network.pt"
+    if config.deep.enabled:
+        if not network_file.exists():
+            raise ValidationError("this run has no stored deep network; re-run it with this engine version to predict new patients.")
+        crops = tumour_crops(cohort, size=config.deep.size, channels=config.deep.channels)
+        network = build_backbone(config.deep.backbone, crops.shape[1], width=config.deep.width)
+        network.load_state_dict(torch.load(network_file, map_location="cpu", weights_only=True))
+        values = embed(network.eval(), crops)
+        deep = pd.DataFrame(values, columns=[f"dl_{k:03d}" for k in range(values.shape[1])]).assign(patient_id=cohort.table["patient_id"].to_numpy())
+        frame = frame.merge(deep, on="patient_id", how="left")
+    rows = []
+    for model in run.provenance.get("models", []):
+        if model.startswith("Stacked"):
+            continue
+        pipeline = run.pipeline(model)
+        columns = list(pipeline.named_steps["prepare"].feature_names_in_)
+        absent = [c for c in columns if c not in frame]
+        if absent:
+            raise ValidationError(f"model {model} needs columns the new patients lack, e.g. {absent[:5]}: check phases and regions.")
+        rows.append(pd.DataFrame({"patient_id": frame["patient_id"], "model": model, "prob": pipeline.predict_proba(frame[columns])[:, 1]}))
+    return pd.concat(rows, ignore_index=True)

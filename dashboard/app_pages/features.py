@@ -1,6 +1,7 @@
 import streamlit as st
 
 from dashboard.state import download_table, require_study
+from engine import plots
 
 study = require_study()
 st.title("Selected features")
@@ -18,6 +19,15 @@ if len(intercept):
     formula = f"{intercept.iloc[0]:+.4f} " + " ".join(f"{c:+.4f} x {f}" for f, c in zip(terms["feature"], terms["coefficient"]))
     st.subheader(f"{model}-score (LASSO linear predictor, standardised features)")
     st.code(f"{model}-score = {formula}", language=None)
+gallery = study.run.get("gradcam")
+if gallery is not None:
+    st.subheader("Grad-CAM of the deep model (internal and external patients)")
+    columns = st.columns(4)
+    for index in range(min(len(gallery["patient_id"]), 12)):
+        with columns[index % 4]:
+            figure = plots.gradcam_figure(gallery["crop"][index], gallery["heatmap"][index],
+                                          f"{gallery['patient_id'][index]} (label {gallery['label'][index]})")
+            st.plotly_chart(figure, width="stretch", key=f"features_gradcam_{index}")
 provenance = study.run["provenance"]
 st.subheader("Provenance")
 st.json({k: provenance[k] for k in ("created", "seed", "device", "timings_s", "packages", "families") if k in provenance})

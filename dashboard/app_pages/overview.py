@@ -8,6 +8,9 @@ from engine import plots
 study = require_study()
 st.title("Overview")
 st.caption(f"Source: {study.source}")
+if study.run is not None and st.toggle("Build the report (HTML with all figures, tables and a methods paragraph, zipped with the figure files)", key="overview_report"):
+    run_id = study.source.split()[-1]
+    st.download_button("Download report.zip", cached.report(run_id), file_name=f"report_{run_id}.zip", key="overview_report_download")
 patients = study.predictions.drop_duplicates("patient_id")
 counts = patients.groupby("split").agg(patients=("patient_id", "size"), **({"events": ("label", "sum")} if study.has_binary else {})).reindex(study.splits)
 if study.has_binary:

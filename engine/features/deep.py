@@ -182,9 +182,29 @@ def embed(network, crops: np.ndarray, device: str = "cpu", batch_size: int = 64)
     return np.concatenate(outputs)
 
 
-def deep_features(crops: np.ndarray, labels: np.ndarray, split: Sequence[str], settings: DeepFeatureSettings = DeepFeatureSettings(), patient_ids: Sequence[str] | None = None) -> pd.DataFrame:
+def gradcam_maps(network, crops: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """Grad-CAM heat maps (n, H, W) in [0, 1] for the event logit, from the last convolutional stage
+    (MONAI ``GradCAM``; ``layer4`` of a ResNet, the final ReLU of a DenseNet)."""
+    import torch
+    from monai.visualize import GradCAM
+
+    layer = "layer4" if hasattr(network, "layer4") else "class_layers.relu"
+    cam = GradCAM(nn_module=network.eval(), target_layers=layer, postprocessing=lambda x: x)
+    maps = []
+    for start in range(0, len(crops), 32):
+        batch = torch.from_numpy(crops[start : start + 32]).float().to(device)
+        maps.append(cam(x=batch, class_idx=0).detach().float().cpu().numpy()[:, 0])
+    raw = np.concatenate(maps)
+    low = raw.reshape(len(raw), -1).min(axis=1)[:, None, None]
+    span = raw.reshape(len(raw), -1).max(axis=1)[:, None, None] - low
+    # min-max per patient; a constant map (no positive evidence anywhere) stays 0 rather than MONAI's 1
+    return np.where(span > 0, (raw - low) / np.where(span > 0, span, 1), 0.0)
+
+
+def deep_features(crops: np.ndarray, labels: np.ndarray, split: Sequence[str], settings: DeepFeatureSettings = DeepFeatureSettings(),
+                  patient_ids: Sequence[str] | None = None, *, return_network: bool = False):
     """``dl_000 ...`` features per patient: out-of-fold for ``split == "train"``, from the model trained on the
-    whole training split for every other patient."""
+    whole training split for every other patient. ``return_network=True`` also returns that final network."""
     from sklearn.model_selection import StratifiedKFold
 
     split = np.asarray(split)
@@ -206,4 +226,4 @@ def deep_features(crops: np.ndarray, labels: np.ndarray, split: Sequence[str], s
         features[others] = embed(final, crops[others], device)
     table = pd.DataFrame(features, columns=[f"dl_{k:03d}" for k in range(features.shape[1])])
     table.insert(0, "patient_id", list(patient_ids) if patient_ids is not None else np.arange(len(labels)).astype(str))
-    return table
+    return (table, final) if return_network else table

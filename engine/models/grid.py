@@ -58,7 +58,7 @@ def classifier_space(name: str, *, seed: int = 0, device: str = "cpu") -> tuple[
                        {"max_depth": [2, 3, 5, None], "min_samples_leaf": randint(1, 10), "max_features": ["sqrt", 0.3]}),
         "KNN": lambda: (KNeighborsClassifier(), {"n_neighbors": randint(5, 40), "weights": ["uniform", "distance"]}),
         "DT": lambda: (DecisionTreeClassifier(random_state=seed), {"max_depth": randint(2, 6), "min_samples_leaf": randint(3, 20)}),
-        "MLP": lambda: (MLPClassifier(max_iter=2000, early_stopping=True, random_state=seed),
+        "MLP": lambda: (MLPClassifier(max_iter=2000, random_state=seed),
                         {"alpha": loguniform(1e-4, 1e0), "hidden_layer_sizes": [(16,), (32,), (32, 16)]}),
         "AdaBoost": lambda: (AdaBoostClassifier(random_state=seed), {"n_estimators": randint(50, 200), "learning_rate": loguniform(0.01, 1)}),
         "GBDT": lambda: (GradientBoostingClassifier(random_state=seed),

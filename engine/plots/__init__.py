@@ -213,6 +213,17 @@ def line_figure(table: pd.DataFrame, *, x: str, y: str, group: str, title: str =
     return figure
 
 
+def gradcam_figure(crop: np.ndarray, heatmap: np.ndarray, title: str = "") -> go.Figure:
+    """A crop (first channel, grey) with its Grad-CAM map overlaid (half-transparent)."""
+    figure = go.Figure()
+    figure.add_trace(go.Heatmap(z=crop[0] if crop.ndim == 3 else crop, colorscale="gray", showscale=False, hoverinfo="skip"))
+    figure.add_trace(go.Heatmap(z=heatmap, colorscale="Jet", opacity=0.4, showscale=False, zmin=0, zmax=1, hoverinfo="skip"))
+    figure.update_layout(title=dict(text=title, font=dict(size=11)), width=240, height=260, margin=dict(l=5, r=5, t=30, b=5))
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
+    return figure
+
+
 def chromium_path() -> str | None:
     """The browser kaleido drives: BROWSER_PATH, or Debian's chromium."""
     for candidate in (os.environ.get("BROWSER_PATH"), shutil.which("chromium"), "/usr/bin/chromium"):

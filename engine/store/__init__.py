@@ -1,7 +1,8 @@
 """The run store: one folder per run, keyed by the hash of (config, data, engine version).
 
 A run holds ``config.json``, ``predictions.parquet`` (the long predictions table of DESIGN.md), ``grid.csv``,
-``selected_features.csv``, ``metrics.csv``, ``provenance.json`` and the fitted pipelines (``pipelines/*.skops``).
+``selected_features.csv``, ``metrics.csv``, ``provenance.json``, the fitted pipelines (``pipelines/*.skops``) and,
+with deep features, ``gradcam.npz`` (Grad-CAM maps of internal/external patients).
 A run is written into a staging folder and renamed into place, so a reader never sees half a run; finished
 steps of an interrupted run are kept in ``partial/<key>/`` and reused when it is started again.
 """
@@ -16,6 +17,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 import engine
@@ -41,6 +43,14 @@ class Run:
     selected: pd.DataFrame
     metrics: pd.DataFrame
     provenance: dict[str, Any]
+
+    def gradcam(self) -> dict[str, np.ndarray] | None:
+        """Grad-CAM gallery of the deep model (patient_id, label, crop, heatmap), when the run has one."""
+        path = self.path / "gradcam.npz"
+        if not path.exists():
+            return None
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
 
     def pipeline(self, model: str):
         """The fitted pipeline of ``model``, loaded with skops from this run's own folder only."""
@@ -79,7 +89,8 @@ class RunStore:
         return folder
 
     def write(self, run_id: str, *, config: dict[str, Any], predictions: pd.DataFrame, grid: pd.DataFrame,
-              selected: pd.DataFrame, metrics: pd.DataFrame, provenance: dict[str, Any], pipelines: dict[str, Any] | None = None) -> Path:
+              selected: pd.DataFrame, metrics: pd.DataFrame, provenance: dict[str, Any], pipelines: dict[str, Any] | None = None,
+              artifacts: list[Path] | None = None) -> Path:
         missing = [c for c in PREDICTION_COLUMNS if c not in predictions]
         if missing:
             raise ValidationError(f"predictions must have the columns {list(PREDICTION_COLUMNS)}; missing {missing}.")
@@ -96,6 +107,8 @@ class RunStore:
 
             for name, pipeline in pipelines.items():
                 sio.dump(pipeline, staging / "pipelines" / f"{_safe_name(name)}.skops")
+        for artifact in artifacts or []:
+            shutil.copy2(artifact, staging / Path(artifact).name)
         (staging / "provenance.json").write_text(json.dumps(provenance, indent=2, default=str))
         target = self.path(run_id)
         if target.exists():

@@ -102,3 +102,29 @@ def test_manifest_reports_every_problem_row_by_row(small_cohort, tmp_path):
     with pytest.raises(ValidationError) as info:
         load_manifest(folder / "manifest.csv")
     assert "image size" in str(info.value) and "mask is empty" in str(info.value)
+
+
+def test_dicom_series_and_png_frames_load(tmp_path):
+    """A DICOM series folder loads as a volume (no header field is copied); a PNG frame as a one-slice volume."""
+    volume = np.arange(4 * 16 * 16, dtype=np.int16).reshape(4, 16, 16)
+    series = tmp_path / "series"
+    series.mkdir()
+    for index in range(4):
+        image = sitk.GetImageFromArray(volume[index])
+        image.SetSpacing((0.7, 0.7))
+        image.SetMetaData("0010|0010", "DOE^JANE")  # patient name
+        image.SetMetaData("0020|0013", str(index + 1))
+        image.SetMetaData("0020|0032", f"0\\0\\{2.5 * index}")
+        image.SetMetaData("0020|000e", "1.2.826.0.1.3680043.2.1125.1")
+        writer = sitk.ImageFileWriter()
+        writer.KeepOriginalImageUIDOn()
+        writer.SetFileName(str(series / f"slice{index:02d}.dcm"))
+        writer.Execute(image)
+    loaded = read_image(series)
+    assert loaded.GetSize() == (16, 16, 4)
+    np.testing.assert_array_equal(np.sort(sitk.GetArrayFromImage(loaded).ravel()), np.sort(volume.ravel()))
+    assert not any("DOE" in loaded.GetMetaData(key) for key in loaded.GetMetaDataKeys())
+    frame = sitk.GetImageFromArray((np.arange(20 * 30) % 255).astype(np.uint8).reshape(20, 30))
+    sitk.WriteImage(frame, str(tmp_path / "frame.png"))
+    png = read_image(tmp_path / "frame.png")
+    assert png.GetSize() == (30, 20, 1)

@@ -60,3 +60,31 @@ def test_deep_features_are_deterministic_and_carry_signal(cohort_120):
     model = make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=5000)).fit(values[train], labels[train])
     held_out = auc(labels[~train], model.predict_proba(values[~train])[:, 1])
     assert held_out > 0.6, held_out
+
+
+def test_gradcam_maps_match_a_hand_computation():
+    """Grad-CAM (Selvaraju 2017) by hand: weights = spatial mean of d(logit)/d(layer4 activations); map =
+    ReLU(sum_k w_k A_k), upsampled bilinearly to the crop and scaled to [0, 1] per patient."""
+    import torch.nn.functional as F
+
+    from engine.features.deep import gradcam_maps, train_network
+
+    rng = np.random.default_rng(0)
+    crops = rng.random((60, 3, 64, 64)).astype(np.float32) * 0.2
+    labels = (np.arange(60) % 2).astype(int)
+    crops[labels == 1, :, 16:32, 16:32] += 0.8
+    network = train_network(crops, labels, DeepFeatureSettings(width=8, epochs=4, seed=0, device="cpu"))
+    maps = gradcam_maps(network, crops[:6])
+    assert maps.shape == (6, 64, 64) and maps.min() >= 0 and maps.max() <= 1 + 1e-6 and maps.std() > 0
+    stored = {}
+    handle = network.layer4.register_forward_hook(lambda module, inputs, output: stored.update(activation=output))
+    x = torch.from_numpy(crops[:6])
+    logit = network(x)[:, 0]
+    handle.remove()
+    gradients = torch.autograd.grad(logit.sum(), stored["activation"])[0]
+    weights = gradients.mean(dim=(2, 3), keepdim=True)
+    cam = torch.relu((weights * stored["activation"]).sum(dim=1, keepdim=True))
+    cam = F.interpolate(cam, size=(64, 64), mode="bilinear", align_corners=False)[:, 0].detach().numpy()
+    low, high = cam.reshape(6, -1).min(axis=1)[:, None, None], cam.reshape(6, -1).max(axis=1)[:, None, None]
+    expected = np.where(high > low, (cam - low) / np.where(high > low, high - low, 1), 0)
+    np.testing.assert_allclose(maps, expected, atol=1e-4)

@@ -108,3 +108,17 @@ def test_a_failing_patient_is_reported_and_the_others_kept(small_cohort, tmp_pat
     features, failures = extract_cohort(broken, load_params("ct_demo"), workers=2)
     assert list(failures) == [table["patient_id"].iloc[1]]
     assert len(features) == 3
+
+
+def test_extraction_on_a_local_dask_cluster(small_cohort):
+    """--scheduler tcp://...: the same features computed by the workers of a local Dask cluster."""
+    from distributed import LocalCluster
+
+    cohort = load_manifest(small_cohort)
+    head = cohort.__class__(cohort.root, cohort.table.head(3), cohort.phases, cohort.survival_endpoints, cohort.clinical)
+    params = load_params("ct_demo")
+    local, _ = extract_cohort(head, params, workers=1)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        remote, failures = extract_cohort(head, params, scheduler=cluster.scheduler_address)
+    assert not failures
+    np.testing.assert_allclose(remote.drop(columns="patient_id"), local.drop(columns="patient_id"), rtol=1e-10)

@@ -1,0 +1,143 @@
+"""A self-contained HTML report of a run (figures, tables and a methods paragraph from the run's config), zipped
+with the figure files (PNG at 300 dpi and SVG when Chromium is available, else interactive HTML figures)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import io
+import zipfile
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine import analysis, plots
+from engine.errors import ValidationError
+from engine.store import Run
+
+
+def methods_text(config: dict[str, Any], provenance: dict[str, Any]) -> str:
+    """A methods paragraph generated from the run's config and provenance."""
+    packages = provenance.get("packages", {})
+    cohort = config.get("cohort", {})
+    parts = []
+    if cohort.get("manifest"):
+        parts.append(
+            f"Patients from centre(s) {', '.join(cohort.get('external_centers') or []) or '(none)'} formed the external validation cohort; "
+            f"the remaining patients were split {int(100 * cohort.get('train_fraction', 0.7))}:{100 - int(100 * cohort.get('train_fraction', 0.7))} "
+            f"into training and internal validation cohorts, stratified by outcome (seed {config.get('seed', 0)})."
+        )
+    radiomics = config.get("radiomics", {})
+    if cohort.get("manifest") and radiomics.get("enabled", True):
+        rings = ", ".join(f"{v:g} mm" for v in (radiomics.get("rings_mm") or {}).values())
+        parts.append(
+            f"Radiomics features were extracted with PyRadiomics {packages.get('pyradiomics', '')} (parameter preset '{radiomics.get('preset')}') "
+            f"from the tumour{' and peritumoral rings of ' + rings if rings else ''} on every contrast phase"
+            f"{', with delta features between consecutive phases' if radiomics.get('delta') else ''}."
+        )
+    deep = config.get("deep", {})
+    if cohort.get("manifest") and deep.get("enabled", True):
+        parts.append(
+            f"Deep-learning features were taken from the penultimate layer of a {deep.get('backbone')} (MONAI {packages.get('monai', '')}, "
+            f"PyTorch {packages.get('torch', '')}) trained {'from local weights' if deep.get('weights') else 'from scratch'} on "
+            f"{deep.get('size')}x{deep.get('size')} tumour crops ({deep.get('channels')} as channels) of the training cohort, with flips, "
+            f"rotations and intensity augmentation and early stopping on validation loss; training patients received out-of-fold features "
+            f"({deep.get('folds')} folds)."
+        )
+    grid = config.get("grid", {})
+    parts.append(
+        "Within each training fold, features were standardised and selected by a variance filter, a Pearson correlation filter "
+        "(|r| > 0.8, keeping the feature more associated with the outcome), a univariate test (t-test or Mann-Whitney U by "
+        "Shapiro-Wilk normality, p < 0.05) and LASSO-penalised logistic regression with the penalty chosen by 5-fold "
+        f"cross-validation. Classifiers ({', '.join(grid.get('classifiers', []))}) were tuned by randomised search "
+        f"({grid.get('n_iter')} candidates, {grid.get('folds')}-fold stratified cross-validation on the training cohort) for each "
+        f"model ({', '.join(grid.get('models', {}))}); the classifier with the best cross-validated AUC was retained for each model"
+        f"{'; a late-fusion model stacked the family models’ out-of-fold probabilities by logistic regression' if grid.get('stacking') else ''}."
+    )
+    parts.append(
+        "Discrimination was summarised by the AUC with DeLong 95% confidence intervals and compared by paired DeLong tests with "
+        "Holm adjustment; reclassification by category-free NRI and IDI (Pencina); calibration by calibration curves, the "
+        "Hosmer-Lemeshow test, calibration intercept and slope, Brier score and Spiegelhalter's z; clinical usefulness by decision "
+        "curve analysis. For time-to-event endpoints, risk groups were defined by a cutoff learned on the training cohort and "
+        "compared by Kaplan-Meier curves, log-rank tests and Cox hazard ratios; discrimination by Harrell's C. Statistics were "
+        "computed with the study engine's statistics module, validated against R (pROC, Hmisc, rms, survival, riskRegression)."
+    )
+    return " ".join(parts)
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0, classes="table")
+
+
+def build_report(run: Run, *, splits: list[str] | None = None) -> tuple[str, dict[str, bytes]]:
+    """(HTML text, {figure file name: bytes}) for the run."""
+    predictions = run.predictions
+    models = list(dict.fromkeys(predictions["model"]))
+    splits = splits or [s for s in ("train", "internal", "external") if s in set(predictions["split"])]
+    figures: dict[str, Any] = {}
+    sections = [f"<h2>Methods</h2><p>{html.escape(methods_text(run.config, run.provenance))}</p>"]
+    metrics = pd.concat([analysis.model_metrics(predictions, split, models).assign(cohort=split) for split in splits], ignore_index=True)
+    sections.append("<h2>Discrimination</h2>" + _table(metrics[["cohort", "model", "n", "events", "auc", "ci_low", "ci_high"]]))
+    for split in splits:
+        curves, labels, _ = analysis.roc_curves(predictions, split, models)
+        figures[f"roc_{split}"] = plots.roc_figure(curves, labels, title=f"ROC, {split} cohort")
+    test_split = "internal" if "internal" in splits else splits[-1]
+    try:
+        _, _, pairs = analysis.pairwise_delong(predictions, test_split, models, "holm")
+        sections.append(f"<h2>DeLong tests ({test_split} cohort, Holm-adjusted)</h2>" + _table(pairs))
+    except ValidationError as error:
+        sections.append(f"<p>DeLong tests not computed: {html.escape(str(error))}</p>")
+    curves, table, values = analysis.calibration(predictions, test_split, models[:4])
+    figures[f"calibration_{test_split}"] = plots.calibration_figure(curves, values, title=f"Calibration, {test_split} cohort")
+    sections.append(f"<h2>Calibration ({test_split} cohort)</h2>" + _table(table[["model", "intercept", "slope", "brier", "hl_statistic", "hl_p", "eavg", "emax"]]))
+    dca = analysis.decision_curves(predictions, test_split, models[:4], np.round(np.arange(0, 0.81, 0.01), 2))
+    figures[f"decision_curve_{test_split}"] = plots.decision_curve_figure(dca, title=f"Decision curves, {test_split} cohort")
+    endpoints = [c[: -len("_time")] for c in predictions.columns if c.endswith("_time") and f"{c[:-5]}_event" in predictions]
+    for endpoint in endpoints:
+        c_table = analysis.concordance_table(predictions, endpoint, models)
+        sections.append(f"<h2>{endpoint.upper()}: Harrell's C</h2>" + _table(c_table))
+        model = "Combined" if "Combined" in models else models[0]
+        try:
+            _, result = analysis.survival_stratification(predictions, model, endpoint, test_split)
+            figures[f"km_{endpoint}_{test_split}"] = plots.km_figure(
+                result.curves, result.at_risk, title=f"{endpoint.upper()} by {model} risk group ({test_split})",
+                annotation=f"log-rank p = {result.logrank_p:.3g}<br>HR {result.hr:.2f} ({result.hr_ci_low:.2f}-{result.hr_ci_high:.2f})")
+        except ValidationError as error:
+            sections.append(f"<p>Risk groups for {endpoint} not shown: {html.escape(str(error))}</p>")
+    if len(run.selected):
+        sections.append("<h2>Selected features</h2>" + _table(run.selected))
+    body = []
+    for name, figure in figures.items():
+        body.append(f"<h3>{html.escape(name.replace('_', ' '))}</h3>" + figure.to_html(full_html=False, include_plotlyjs=False))
+    import plotly.offline
+
+    script = f"<script>{plotly.offline.get_plotlyjs()}</script>"
+    created = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Study report</title>"
+        "<style>body{font-family:Arial,sans-serif;max-width:1100px;margin:auto;padding:20px}"
+        ".table{border-collapse:collapse;font-size:13px}.table td,.table th{padding:3px 8px;border-bottom:1px solid #ddd}</style>"
+        f"{script}</head><body><h1>{html.escape(str(run.provenance.get('name', 'Study')))}</h1>"
+        f"<p>Run {run.run_id}, created {html.escape(str(run.provenance.get('created', '')))}; report {created}.</p>"
+        + "".join(sections) + "<h2>Figures</h2>" + "".join(body) + "</body></html>"
+    )
+    files: dict[str, bytes] = {}
+    for name, figure in figures.items():
+        if plots.chromium_path():
+            files[f"figures/{name}.png"] = plots.export_figure(figure, "png")
+            files[f"figures/{name}.svg"] = plots.export_figure(figure, "svg")
+        else:
+            files[f"figures/{name}.html"] = figure.to_html(include_plotlyjs="cdn").encode()
+    return page, files
+
+
+def report_zip(run: Run) -> bytes:
+    """report.html and the figure files in one zip."""
+    page, files = build_report(run)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("report.html", page)
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
