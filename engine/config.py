@@ -9,7 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticError, model_validator
 
 from engine.errors import ConfigError
-from engine.models.grid import ALL_CLASSIFIERS, DEFAULT_MODELS
+from engine.models.names import ALL_CLASSIFIERS, DEFAULT_MODELS
 
 
 class _Strict(BaseModel):

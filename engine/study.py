@@ -21,8 +21,6 @@ from engine.cohort.manifest import assign_splits, load_manifest, read_table
 from engine.config import StudyConfig, resolve_device
 from engine.errors import ValidationError
 from engine.features.cache import FeatureCache, file_digest
-from engine.models.grid import FeatureTable, run_grid
-from engine.stats import auc_ci, concordance_index
 from engine.store import RunStore, run_key
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -59,6 +57,8 @@ def _families_for_table(frame: pd.DataFrame, config: StudyConfig) -> dict[str, l
 
 def metrics_table(predictions: pd.DataFrame, survival_endpoints: list[str]) -> pd.DataFrame:
     """AUC (DeLong 95% CI) per model and cohort, and Harrell's C of the probability for each survival endpoint."""
+    from engine.stats import auc_ci, concordance_index
+
     rows = []
     for (model, split), group in predictions.groupby(["model", "split"], sort=False):
         row = {"model": model, "split": split, "classifier": group["classifier"].iloc[0], "n": len(group), "events": int(group["label"].sum())}
@@ -89,7 +89,6 @@ def run_study(
     """Run (or fetch from the store) the study described by ``config``; relative paths resolve against ``base``."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    device = resolve_device(config.device)
     if config.cohort.manifest:
         cohort = load_manifest(base / config.cohort.manifest, clinical=config.cohort.clinical or None)
         cohort = assign_splits(cohort, external_centers=config.cohort.external_centers, train_fraction=config.cohort.train_fraction, seed=config.seed)
@@ -114,6 +113,9 @@ def run_study(
     if store.exists(run_id) and not force:
         progress("served from the store", 1, 1)
         return run_id
+    from engine.models.grid import FeatureTable, run_grid
+
+    device = resolve_device(config.device)
     partial = store.partial(run_id)
     frame = table.drop(columns=path_columns)
     families: dict[str, list[str]] = {}

@@ -1,5 +1,13 @@
 """Models: interpretable regression models (logistic, Cox, LASSO-Cox) with summary tables; the classifier grid."""
 
-from engine.models.regression import CoxModel, LassoCoxModel, LogisticModel
+from typing import Any
 
 __all__ = ["CoxModel", "LassoCoxModel", "LogisticModel"]
+
+
+def __getattr__(name: str) -> Any:  # lazy: importing engine.models.names must not pull in scikit-learn
+    if name in __all__:
+        from engine.models import regression
+
+        return getattr(regression, name)
+    raise AttributeError(name)

@@ -34,18 +34,10 @@ from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
 from engine.errors import ValidationError
+from engine.models.names import ALL_CLASSIFIERS, DEFAULT_MODELS  # noqa: F401 - re-exported
 from engine.selection import CorrelationFilter, LassoSelector, UnivariateFilter, VarianceFilter
 from engine.stats import auc
 
-DEFAULT_MODELS = {
-    "Clinical": ["clinical"],
-    "Rad": ["radiomics"],
-    "DL": ["deep"],
-    "Clinical+Rad": ["clinical", "radiomics"],
-    "Clinical+DL": ["clinical", "deep"],
-    "Rad+DL": ["radiomics", "deep"],
-    "Combined": ["clinical", "radiomics", "deep"],
-}
 OVERFIT_GAP = 0.1
 
 
@@ -85,7 +77,6 @@ def _lightgbm(seed: int):
             {"num_leaves": randint(4, 32), "learning_rate": loguniform(0.01, 0.3), "min_child_samples": randint(5, 30)})
 
 
-ALL_CLASSIFIERS = ["LR", "SVM", "RF", "KNN", "DT", "MLP", "AdaBoost", "GBDT", "XGBoost", "LightGBM"]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,12 @@
+"""Names shared by the config and the grid (kept free of heavy imports so the CLI starts fast)."""
+
+DEFAULT_MODELS = {
+    "Clinical": ["clinical"],
+    "Rad": ["radiomics"],
+    "DL": ["deep"],
+    "Clinical+Rad": ["clinical", "radiomics"],
+    "Clinical+DL": ["clinical", "deep"],
+    "Rad+DL": ["radiomics", "deep"],
+    "Combined": ["clinical", "radiomics", "deep"],
+}
+ALL_CLASSIFIERS = ["LR", "SVM", "RF", "KNN", "DT", "MLP", "AdaBoost", "GBDT", "XGBoost", "LightGBM"]
