@@ -27,7 +27,7 @@ if gallery is not None:
         with columns[index % 4]:
             figure = plots.gradcam_figure(gallery["crop"][index], gallery["heatmap"][index],
                                           f"{gallery['patient_id'][index]} (label {gallery['label'][index]})")
-            st.plotly_chart(figure, width="stretch", key=f"features_gradcam_{index}")
+            st.plotly_chart(figure, width="stretch", key=f"features_gradcam_{index}", config={"displayModeBar": False})
 provenance = study.run["provenance"]
 st.subheader("Provenance")
 st.json({k: provenance[k] for k in ("created", "seed", "device", "timings_s", "packages", "families") if k in provenance})

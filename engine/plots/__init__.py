@@ -27,6 +27,12 @@ def _colour(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
+def _translucent(colour: str, alpha: float = 0.15) -> str:
+    """'#RRGGBB' -> 'rgba(r, g, b, alpha)' (a band's fill; trace opacity does not reach fills everywhere)."""
+    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, {alpha})"
+
+
 def roc_figure(curves: Mapping[str, pd.DataFrame], labels: Mapping[str, str], *, points: Mapping[str, tuple[float, float]] | None = None, title: str = "") -> go.Figure:
     """ROC curves (``fpr``, ``tpr`` per model) with legend labels such as "Rad: AUC 0.81 (0.74-0.88)"."""
     figure = go.Figure()
@@ -99,7 +105,7 @@ def decision_curve_figure(table: pd.DataFrame, *, threshold: float | None = None
         figure.add_trace(go.Scatter(x=rows["threshold"], y=rows[y], mode="lines", name=label, line=line))
         if "ci_low" in rows and name in models and y == "net_benefit":
             figure.add_trace(go.Scatter(x=np.r_[rows["threshold"], rows["threshold"][::-1]], y=np.r_[rows["ci_high"], rows["ci_low"][::-1]],
-                                        fill="toself", line=dict(width=0), fillcolor=line["color"], opacity=0.15, showlegend=False, hoverinfo="skip"))
+                                        fill="toself", line=dict(width=0), fillcolor=_translucent(line["color"]), showlegend=False, hoverinfo="skip"))
     if threshold is not None:
         figure.add_vline(x=threshold, line=dict(color="#444", dash="dot"), annotation_text=f"threshold {threshold:.2f}")
     top = table.loc[table["model"].isin(models), y].max() if models else 0.5
@@ -118,7 +124,7 @@ def km_figure(curves: pd.DataFrame, at_risk: pd.DataFrame | None = None, *, titl
         curve = curves[curves["group"] == group]
         colour = _colour(index)
         figure.add_trace(go.Scatter(x=curve["time"], y=curve["ci_high"], mode="lines", line=dict(width=0, shape="hv"), showlegend=False, hoverinfo="skip"), row=1, col=1)
-        figure.add_trace(go.Scatter(x=curve["time"], y=curve["ci_low"], mode="lines", line=dict(width=0, shape="hv"), fill="tonexty", fillcolor=colour, opacity=0.15,
+        figure.add_trace(go.Scatter(x=curve["time"], y=curve["ci_low"], mode="lines", line=dict(width=0, shape="hv"), fill="tonexty", fillcolor=_translucent(colour),
                                     showlegend=False, hoverinfo="skip"), row=1, col=1)
         figure.add_trace(go.Scatter(x=curve["time"], y=curve["survival"], mode="lines", line=dict(color=colour, width=2, shape="hv"), name=f"{group} risk"), row=1, col=1)
         censored = curve[curve["censored"] > 0]
@@ -214,10 +220,11 @@ def line_figure(table: pd.DataFrame, *, x: str, y: str, group: str, title: str =
 
 
 def gradcam_figure(crop: np.ndarray, heatmap: np.ndarray, title: str = "") -> go.Figure:
-    """A crop (first channel, grey) with its Grad-CAM map overlaid (half-transparent)."""
+    """A crop (first channel, grey) with its Grad-CAM map overlaid: transparent where the map is 0, red where 1."""
     figure = go.Figure()
     figure.add_trace(go.Heatmap(z=crop[0] if crop.ndim == 3 else crop, colorscale="gray", showscale=False, hoverinfo="skip"))
-    figure.add_trace(go.Heatmap(z=heatmap, colorscale="Jet", opacity=0.4, showscale=False, zmin=0, zmax=1, hoverinfo="skip"))
+    warm = [[0.0, "rgba(255, 0, 0, 0)"], [0.3, "rgba(255, 160, 0, 0.15)"], [1.0, "rgba(255, 0, 0, 0.65)"]]
+    figure.add_trace(go.Heatmap(z=heatmap, colorscale=warm, showscale=False, zmin=0, zmax=1, hoverinfo="skip"))
     figure.update_layout(title=dict(text=title, font=dict(size=11)), width=240, height=260, margin=dict(l=5, r=5, t=30, b=5))
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
