@@ -77,3 +77,8 @@ def report(run_id: str) -> bytes:
     from engine.report import report_zip
 
     return report_zip(store().load(run_id))
+
+
+@st.cache_data(max_entries=8, show_spinner="Refitting the model on bootstrap resamples of the training cohort...")
+def bias_corrected(run_id: str, model: str, n_boot: int):
+    return analysis.bias_corrected_calibration(store().load(run_id), model, n_boot=n_boot)

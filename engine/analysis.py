@@ -241,3 +241,17 @@ def table_one(predictions: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame
     table = table.reset_index()
     table.columns = ["variable", "level", *table.columns[2:]]
     return table.astype(str)
+
+
+def bias_corrected_calibration(run, model: str, *, n_boot: int = 40, seed: int = 0):
+    """rms::calibrate-style apparent and bias-corrected curves of a stored model, refitting its whole pipeline
+    (selection included) on bootstrap resamples of the training cohort."""
+    from engine.stats import calibration_bootstrap
+
+    features = run.features()
+    if features is None:
+        raise ValidationError("this run does not keep its training features; re-run it with this engine version.")
+    pipeline = run.pipeline(model)
+    columns = list(pipeline.named_steps["prepare"].feature_names_in_)
+    train = features[features["split"] == "train"]
+    return calibration_bootstrap(pipeline, train[columns], train["label"].to_numpy(int), n_boot=n_boot, seed=seed)

@@ -56,6 +56,7 @@ class GridConfig(_Strict):
     n_iter: int = Field(4, ge=1)
     folds: int = Field(5, ge=2)
     stacking: bool = True
+    smote: bool = False
 
     @model_validator(mode="after")
     def _known(self) -> GridConfig:

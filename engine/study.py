@@ -141,7 +141,7 @@ def run_study(
     start = time.perf_counter()
     result = run_grid(
         FeatureTable(frame, families), models=models, classifiers=config.grid.classifiers, n_iter=config.grid.n_iter,
-        folds=config.grid.folds, seed=config.seed, device=device, stacking=config.grid.stacking, progress=step,
+        folds=config.grid.folds, seed=config.seed, device=device, stacking=config.grid.stacking, smote=config.grid.smote, progress=step,
     )
     progress("model grid", total, total)
     timings["grid"] = time.perf_counter() - start
@@ -156,7 +156,9 @@ def run_study(
         "survival_endpoints": survival, "families": {k: len(v) for k, v in families.items()},
         "clinical": families.get("clinical", []), "phases": list(cohort.phases) if cohort is not None else [],
     }
-    artifacts = [partial / name for name in ("gradcam.npz", "deep_network.pt") if (partial / name).exists()]
+    feature_columns = [c for family in families.values() for c in family]
+    frame[["patient_id", "split", "label", *dict.fromkeys(feature_columns)]].to_parquet(partial / "features.parquet", index=False)
+    artifacts = [partial / name for name in ("gradcam.npz", "deep_network.pt", "features.parquet") if (partial / name).exists()]
     store.write(run_id, config=config.canonical(), predictions=result.predictions, grid=result.grid, selected=result.selected,
                 metrics=metrics, provenance=provenance, pipelines=result.pipelines, artifacts=artifacts)
     return run_id

@@ -21,7 +21,20 @@ try:
 except ValidationError as error:
     st.error(str(error))
     st.stop()
-figure = plots.calibration_figure(curves, values, title=f"Calibration, {split} cohort (apparent)")
+if study.run is not None and split == "train":
+    chosen = st.selectbox("Bias-corrected curve for", models, key="calibration_corrected_model")
+    if st.toggle("Compute the bias-corrected curve (rms::calibrate style: 40 bootstrap refits of the whole pipeline; about a minute)",
+                 key="calibration_corrected"):
+        try:
+            corrected = cached.bias_corrected(study.source.split()[-1], chosen, 40)
+            curve = corrected.curve
+            curves = {**curves, f"{chosen} apparent (in-sample refit)": curve[["predicted"]].assign(observed=curve["apparent"]),
+                      f"{chosen} bias-corrected": curve[["predicted"]].assign(observed=curve["bias_corrected"])}
+            st.caption(f"Bias-corrected mean absolute error {corrected.mean_abs_error:.3f} (90th percentile {corrected.e90:.3f}); "
+                       f"{corrected.n_boot} resamples, {corrected.n_failed} skipped.")
+        except ValidationError as error:
+            st.error(str(error))
+figure = plots.calibration_figure(curves, values, title=f"Calibration, {split} cohort")
 st.plotly_chart(figure, width="stretch")
 download_figure(figure, f"calibration_{split}", "calibration_figure")
 shown = table[["model", "intercept", "slope", "citl", "brier", "spiegelhalter_z", "spiegelhalter_p", "eavg", "e90", "emax", "hl_statistic", "hl_dof", "hl_p"]]

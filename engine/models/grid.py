@@ -104,19 +104,22 @@ def preprocessor(frame: pd.DataFrame, columns: Sequence[str]) -> ColumnTransform
     return ColumnTransformer(parts, verbose_feature_names_out=False)
 
 
-def model_pipeline(frame: pd.DataFrame, columns: Sequence[str], classifier: Any, *, seed: int = 0, memory: Any = None) -> Pipeline:
-    """Preprocessing, selection and classifier: every step learns from the training fold only."""
-    return Pipeline(
-        [
-            ("prepare", preprocessor(frame, columns)),
-            ("variance", VarianceFilter()),
-            ("correlation", CorrelationFilter(0.8)),
-            ("univariate", UnivariateFilter(0.05, min_features=2)),
-            ("lasso", LassoSelector(cv=5, min_features=1, seed=seed)),
-            ("classifier", classifier),
-        ],
-        memory=memory,
-    )
+def model_pipeline(frame: pd.DataFrame, columns: Sequence[str], classifier: Any, *, seed: int = 0, memory: Any = None, smote: bool = False) -> Pipeline:
+    """Preprocessing, selection and classifier: every step learns from the training fold only. ``smote=True``
+    oversamples the minority class (imbalanced-learn SMOTE) after selection, during fitting only."""
+    steps = [
+        ("prepare", preprocessor(frame, columns)),
+        ("variance", VarianceFilter()),
+        ("correlation", CorrelationFilter(0.8)),
+        ("univariate", UnivariateFilter(0.05, min_features=2)),
+        ("lasso", LassoSelector(cv=5, min_features=1, seed=seed)),
+    ]
+    if smote:
+        from imblearn.over_sampling import SMOTE
+        from imblearn.pipeline import Pipeline as ResamplingPipeline
+
+        return ResamplingPipeline([*steps, ("smote", SMOTE(random_state=seed)), ("classifier", classifier)], memory=memory)
+    return Pipeline([*steps, ("classifier", classifier)], memory=memory)
 
 
 @dataclasses.dataclass
@@ -138,6 +141,7 @@ def run_grid(
     seed: int = 0,
     device: str = "cpu",
     stacking: bool = True,
+    smote: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> GridResult:
     """Tune every classifier for every model on the training split; return predictions for every cohort."""
@@ -165,7 +169,7 @@ def run_grid(
                 if progress:
                     progress(f"{model_name} x {classifier_name}")
                 estimator, space = classifier_space(classifier_name, seed=seed, device=device)
-                pipeline = model_pipeline(frame, columns, estimator, seed=seed, memory=cache_dir)
+                pipeline = model_pipeline(frame, columns, estimator, seed=seed, memory=cache_dir, smote=smote)
                 search = RandomizedSearchCV(
                     pipeline, {f"classifier__{k}": v for k, v in space.items()}, n_iter=n_iter, scoring="roc_auc",
                     cv=cv, random_state=seed, n_jobs=1, error_score=np.nan,

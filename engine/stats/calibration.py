@@ -241,6 +241,7 @@ def _curve_at(p: np.ndarray, outcome: np.ndarray, grid: np.ndarray) -> np.ndarra
 
 def calibration_bootstrap(estimator: Any, X: Any, y: Any, *, n_boot: int = 200, grid_size: int = 50, seed: int | None = None) -> BootstrapCalibration:
     """Bootstrap optimism-corrected calibration curve of a refittable scikit-learn classifier (``rms::calibrate``).
+    ``X`` may be a DataFrame (pipelines that select columns by name).
 
     The model is fitted on the data (apparent curve = lowess of y on its predictions, on a grid of 50
     predicted values across their range). For each of ``n_boot`` resamples it is refitted; optimism = curve on
@@ -249,7 +250,7 @@ def calibration_bootstrap(estimator: Any, X: Any, y: Any, *, n_boot: int = 200, 
     """
     event = check_binary_outcome(y)
     outcome = event.astype(float)
-    features = X.to_numpy() if isinstance(X, pd.DataFrame) else np.asarray(X)
+    features = X.reset_index(drop=True) if isinstance(X, pd.DataFrame) else np.asarray(X)
     if features.ndim != 2 or features.shape[0] != event.size:
         raise ValidationError(
             f"X must be a 2-D table with one row per patient ({event.size}); got shape {features.shape}. "
@@ -269,8 +270,9 @@ def calibration_bootstrap(estimator: Any, X: Any, y: Any, *, n_boot: int = 200, 
         if event[rows].all() or not event[rows].any():
             failed += 1
             continue
-        boot_model = clone(estimator).fit(features[rows], event[rows].astype(int))
-        on_boot = _curve_at(boot_model.predict_proba(features[rows])[:, 1], outcome[rows], grid)
+        sample = features.iloc[rows] if isinstance(features, pd.DataFrame) else features[rows]
+        boot_model = clone(estimator).fit(sample, event[rows].astype(int))
+        on_boot = _curve_at(boot_model.predict_proba(sample)[:, 1], outcome[rows], grid)
         on_original = _curve_at(boot_model.predict_proba(features)[:, 1], outcome, grid)
         optimism.append(on_boot - on_original)
     if not optimism:

@@ -52,6 +52,11 @@ class Run:
         with np.load(path, allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
 
+    def features(self) -> pd.DataFrame | None:
+        """The feature table the grid was trained on (patient_id, split, label, features), when stored."""
+        path = self.path / "features.parquet"
+        return pd.read_parquet(path) if path.exists() else None
+
     def pipeline(self, model: str):
         """The fitted pipeline of ``model``, loaded with skops from this run's own folder only."""
         import skops.io as sio

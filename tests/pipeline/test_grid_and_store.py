@@ -15,17 +15,19 @@ from engine.store import RunStore
 from engine.study import run_study
 
 
-def test_pure_noise_gives_chance_auc_held_out():
-    """300 noise features, 200 patients: with selection inside the folds, CV and held-out AUCs stay near 0.5
-    (selecting on all patients first would push the CV AUC far above 0.5)."""
+@pytest.mark.parametrize("smote", [False, True])
+def test_pure_noise_gives_chance_auc_held_out(smote):
+    """300 noise features, 200 patients: with selection (and SMOTE) inside the folds, CV and held-out AUCs stay
+    near 0.5 (selecting or oversampling on all patients first would push the CV AUC far above 0.5)."""
     rng = np.random.default_rng(0)
     n, p = 200, 300
     frame = pd.DataFrame(rng.normal(size=(n, p)), columns=[f"f{i}" for i in range(p)])
     frame.insert(0, "patient_id", [str(i) for i in range(n)])
     frame.insert(1, "split", np.where(np.arange(n) < 140, "train", "internal"))
-    frame.insert(2, "label", rng.integers(0, 2, n))
+    frame.insert(2, "label", (rng.random(n) < (0.25 if smote else 0.5)).astype(int))
     result = run_grid(FeatureTable(frame, {"radiomics": [f"f{i}" for i in range(p)]}), models={"Rad": ["radiomics"]},
-                      classifiers=["LR"], n_iter=2, stacking=False)
+                      classifiers=["LR"], n_iter=2, stacking=False, smote=smote)
+    assert ("smote" in result.pipelines["Rad"].named_steps) == smote
     row = result.grid.iloc[0]
     assert abs(row["cv_auc"] - 0.5) < 0.15
     assert abs(row["internal_auc"] - 0.5) < 0.17

@@ -70,3 +70,17 @@ def test_report_zip(image_run):
     page = archive.read("report.html").decode()
     assert "Methods" in page and "PyRadiomics" in page and "DeLong" in page and "Harrell" in page
     assert "ResNet" in methods_text(run.config, run.provenance) or "resnet10" in methods_text(run.config, run.provenance)
+
+
+def test_bias_corrected_calibration_of_a_stored_model(image_run):
+    """The stored pipeline is refitted (selection included) on bootstrap resamples of the training cohort."""
+    from engine.analysis import bias_corrected_calibration
+
+    run, _ = image_run
+    train = run.features().query("split == 'train'")
+    assert len(train) == (run.predictions.query("model == 'Rad'")["split"] == "train").sum()
+    result = bias_corrected_calibration(run, "Rad", n_boot=10)
+    curve = result.curve.dropna()
+    assert len(curve) > 10 and result.n_boot == 10
+    assert np.isfinite(curve["bias_corrected"]).all() and (curve["ideal"] == curve["predicted"]).all()
+    assert not np.allclose(curve["bias_corrected"], curve["apparent"])
