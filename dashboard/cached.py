@@ -29,7 +29,7 @@ def runs() -> pd.DataFrame:
 def run_tables(run_id: str) -> dict:
     run = store().load(run_id)
     return {"predictions": run.predictions, "grid": run.grid, "selected": run.selected, "metrics": run.metrics,
-            "provenance": run.provenance, "config": run.config, "gradcam": run.gradcam()}
+            "provenance": run.provenance, "config": run.config, "gradcam": run.gradcam(), "survival": run.survival_predictions()}
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the upload...")

@@ -57,6 +57,8 @@ class GridConfig(_Strict):
     folds: int = Field(5, ge=2)
     stacking: bool = True
     smote: bool = False
+    survival_models: bool = False
+    survival_methods: list[str] = Field(default_factory=lambda: ["LASSO-Cox", "RSF"])
 
     @model_validator(mode="after")
     def _known(self) -> GridConfig:

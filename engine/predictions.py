@@ -155,3 +155,13 @@ def wide(predictions: pd.DataFrame, split: str | None = None) -> pd.DataFrame:
     table = rows.pivot_table(index=index, columns="model", values="prob", aggfunc="first").reset_index()
     table.columns.name = None
     return table.dropna()
+
+
+def survival_as_predictions(survival: pd.DataFrame, endpoint: str) -> pd.DataFrame:
+    """Survival-model risks of one endpoint in the shape of the predictions table (``prob`` = the risk score, which
+    is not a probability) so that the survival comparisons run on them unchanged."""
+    rows = survival[survival["endpoint"] == endpoint].copy()
+    rows = rows.rename(columns={"risk": "prob", "time": f"{endpoint}_time", "event": f"{endpoint}_event"})
+    rows["model"] = rows["model"] + " (" + rows["method"] + ")"
+    rows["classifier"] = rows["method"]
+    return rows.drop(columns=["endpoint", "method"])

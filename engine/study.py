@@ -147,6 +147,17 @@ def run_study(
     timings["grid"] = time.perf_counter() - start
     survival = [e for e in (config.survival_endpoints or list(cohort.survival_endpoints if cohort else [])) if f"{e}_time" in result.predictions]
     metrics = metrics_table(result.predictions, survival)
+    if config.grid.survival_models and survival:
+        from engine.models.survival_grid import run_survival_grid
+
+        start = time.perf_counter()
+        family_models = {name: parts for name, parts in models.items()}
+        outputs = [run_survival_grid(FeatureTable(frame, families), endpoint, models=family_models, methods=config.grid.survival_methods,
+                                     seed=config.seed, progress=lambda label: progress(f"survival models: {label}", 0, 1))
+                   for endpoint in survival]
+        pd.concat([o.predictions for o in outputs], ignore_index=True).to_parquet(partial / "survival_predictions.parquet", index=False)
+        pd.concat([o.grid for o in outputs], ignore_index=True).to_csv(partial / "survival_grid.csv", index=False)
+        timings["survival_models"] = time.perf_counter() - start
     timings["total"] = time.perf_counter() - started
     provenance = {
         "name": config.name, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -158,7 +169,8 @@ def run_study(
     }
     feature_columns = [c for family in families.values() for c in family]
     frame[["patient_id", "split", "label", *dict.fromkeys(feature_columns)]].to_parquet(partial / "features.parquet", index=False)
-    artifacts = [partial / name for name in ("gradcam.npz", "deep_network.pt", "features.parquet") if (partial / name).exists()]
+    artifacts = [partial / name for name in ("gradcam.npz", "deep_network.pt", "features.parquet", "survival_predictions.parquet",
+                                             "survival_grid.csv") if (partial / name).exists()]
     store.write(run_id, config=config.canonical(), predictions=result.predictions, grid=result.grid, selected=result.selected,
                 metrics=metrics, provenance=provenance, pipelines=result.pipelines, artifacts=artifacts)
     return run_id

@@ -4,6 +4,7 @@ from dashboard import cached
 from dashboard.state import download_figure, download_table, require_study
 from engine import plots
 from engine.errors import ValidationError
+from engine.predictions import model_names, survival_as_predictions
 
 study = require_study()
 st.title("Survival: risk groups, C-index, time-dependent AUC")
@@ -11,19 +12,29 @@ if not study.endpoints:
     st.info("This study has no time-to-event endpoint (<name>_time and <name>_event columns).")
     st.stop()
 endpoint = st.selectbox("Endpoint", study.endpoints, format_func=lambda e: e.upper() or "time/event", key="survival_endpoint")
-preferred = [m for m in ("Combined", "Rad") if m in study.models]
-model = st.selectbox("Risk score of model", study.models, index=study.models.index(preferred[0]) if preferred else 0, key="survival_model")
+predictions = study.predictions
+source_key = "binary"
+survival_models = study.run.get("survival") if study.run is not None else None
+if survival_models is not None and endpoint in set(survival_models["endpoint"]):
+    source = st.radio("Risk score from", ["binary models (probability)", "survival models (LASSO-Cox / RSF)"], horizontal=True, key="survival_source")
+    if source.startswith("survival"):
+        source_key = "survival"
+        predictions = survival_as_predictions(survival_models[survival_models["patient_id"].isin(study.predictions["patient_id"])], endpoint)
+models = model_names(predictions)
+preferred = [m for m in models if m.split(" (")[0] in ("Combined", "Rad")]
+model = st.selectbox("Risk score of model", models, index=models.index(preferred[0]) if preferred else 0, key=f"survival_model_{source_key}")
 split = st.selectbox("Cohort shown", study.splits, index=min(1, len(study.splits) - 1), key="survival_split")
-method = st.radio("Cutoff (learned on the training cohort)", ["median", "youden", "maxstat", "slider"], horizontal=True, key="survival_method")
+methods = ["median", "youden", "maxstat", "slider"] if predictions is study.predictions else ["median", "youden", "maxstat"]
+method = st.radio("Cutoff (learned on the training cohort)", methods, horizontal=True, key="survival_method")
 time_column = f"{endpoint}_time" if endpoint else "time"
 horizon = None
 cutoff = None
 if method == "youden":
-    horizon = st.number_input("Horizon for the status (same units as time)", value=float(study.predictions[time_column].median()), key="survival_horizon")
+    horizon = st.number_input("Horizon for the status (same units as time)", value=float(predictions[time_column].median()), key="survival_horizon")
 if method == "slider":
     cutoff = st.slider("Cutoff on the model's probability", 0.0, 1.0, 0.5, 0.01, key="survival_cutoff")
 try:
-    learned, result = cached.survival_stratification(study.predictions, model, endpoint, split, "median" if method == "slider" else method, cutoff, horizon)
+    learned, result = cached.survival_stratification(predictions, model, endpoint, split, "median" if method == "slider" else method, cutoff, horizon)
 except ValidationError as error:
     st.error(str(error))
     st.stop()
@@ -36,16 +47,19 @@ if learned is not None and learned.method == "maxstat":
     st.info(f"maxstat cutoff: naive log-rank p {learned.p_value_unadjusted:.3g} is optimistic after a cutpoint search; "
             f"adjusted ({learned.adjustment}) p = {learned.p_value_adjusted:.3g}.")
 st.subheader("C-index (Harrell) by cohort")
-c_table = cached.concordance_table(study.predictions, endpoint, study.models)
+c_table = cached.concordance_table(predictions, endpoint, models)
 st.dataframe(c_table.round(3), width="stretch", hide_index=True)
 download_table(c_table, f"c_index_{endpoint}", "survival_c")
 st.subheader("Time-dependent AUC")
-default = [round(q, 1) for q in study.predictions[time_column].quantile([0.25, 0.5, 0.75])]
+default = [round(q, 1) for q in predictions[time_column].quantile([0.25, 0.5, 0.75])]
 text = st.text_input("Horizons (comma-separated)", ", ".join(str(v) for v in default), key="survival_horizons")
-chosen = st.multiselect("Models", study.models, default=study.models[:3], key="survival_td_models")
+chosen = st.multiselect("Models", models, default=models[:3], key=f"survival_td_models_{source_key}")
+if not chosen:
+    st.info("Pick at least one model.")
+    st.stop()
 try:
     horizons = [float(v) for v in text.split(",") if v.strip()]
-    table = cached.time_auc_table(study.predictions, endpoint, split, chosen, horizons, 100)
+    table = cached.time_auc_table(predictions, endpoint, split, chosen, horizons, 100)
     figure = plots.line_figure(table, x="time", y="auc", group="model", title=f"Cumulative/dynamic AUC, {split} cohort", y_title="AUC")
     st.plotly_chart(figure, width="stretch")
     download_figure(figure, f"td_auc_{endpoint}_{split}", "survival_td")

@@ -29,8 +29,9 @@ def is_categorical(values: pd.Series) -> bool:
     return isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object or values.dtype == bool or pd.api.types.is_string_dtype(values)
 
 
-def learn_terms(frame: pd.DataFrame) -> list[Term]:
-    """Numeric columns stay; categorical columns get their sorted levels (the first is the reference)."""
+def learn_terms(frame: pd.DataFrame, *, drop_constant: bool = False) -> list[Term]:
+    """Numeric columns stay; categorical columns get their sorted levels (the first is the reference).
+    ``drop_constant=True`` skips columns with a single value (a small training fold) instead of raising."""
     if not isinstance(frame, pd.DataFrame):
         raise ValidationError(f"X must be a pandas DataFrame with named predictors; got {type(frame).__name__}.")
     terms = []
@@ -44,8 +45,12 @@ def learn_terms(frame: pd.DataFrame) -> list[Term]:
             else:
                 levels = tuple(sorted(str(v) for v in column.unique()))
             if len(levels) < 2:
+                if drop_constant:
+                    continue
                 raise ValidationError(f"X[{name!r}] must have at least two levels; got {list(levels)}. Drop the column.")
             terms.append(Term(str(name), "categorical", levels))
+        elif drop_constant and column.nunique() < 2:
+            continue
         else:
             terms.append(Term(str(name), "numeric"))
     return terms

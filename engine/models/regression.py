@@ -178,7 +178,7 @@ class LassoCoxModel(BaseEstimator):
         from sklearn.model_selection import KFold
 
         t, e = as_time_event(y)
-        self.terms_ = learn_terms(X)
+        self.terms_ = learn_terms(X, drop_constant=True)
         design = design_matrix(X, self.terms_)
         self.feature_names_ = list(design.columns)
         values = design.to_numpy()

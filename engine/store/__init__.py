@@ -57,6 +57,11 @@ class Run:
         path = self.path / "features.parquet"
         return pd.read_parquet(path) if path.exists() else None
 
+    def survival_predictions(self) -> pd.DataFrame | None:
+        """Risk scores of the survival models (LASSO-Cox / RSF per model and endpoint), when the run has them."""
+        path = self.path / "survival_predictions.parquet"
+        return pd.read_parquet(path) if path.exists() else None
+
     def pipeline(self, model: str):
         """The fitted pipeline of ``model``, loaded with skops from this run's own folder only."""
         import skops.io as sio

@@ -40,7 +40,11 @@ def app_store(tmp_path_factory):
                           "params": "{}", "chosen": c == "LR", "overfit": False} for m in MODELS for c in ("LR", "SVM")])
     selected = pd.DataFrame([{"model": "Rad", "feature": "arterial_tumour_original_glcm_Contrast", "coefficient": 0.8},
                              {"model": "Rad", "feature": "(intercept)", "coefficient": -0.4}])
+    survival = predictions[predictions["model"].isin(["Rad", "Combined"])].rename(columns={"prob": "risk", "rfs_time": "time", "rfs_event": "event"})
+    survival = survival.assign(endpoint="rfs", method="LASSO-Cox", risk=np.log(survival["risk"] / (1 - survival["risk"]))).drop(columns=["label", "classifier"])
+    survival.to_parquet(root / "survival_predictions.parquet", index=False)
     store.write("testrun0000000001", config={"name": "test"}, predictions=predictions, grid=grid, selected=selected,
-                metrics=pd.DataFrame({"model": MODELS}), provenance={"name": "App test run", "created": "now", "patients": 240, "models": MODELS})
+                metrics=pd.DataFrame({"model": MODELS}), provenance={"name": "App test run", "created": "now", "patients": 240, "models": MODELS},
+                artifacts=[root / "survival_predictions.parquet"])
     (root / "DEMO_RUN").write_text("testrun0000000001")
     return root

@@ -21,7 +21,7 @@ def image_run(small_cohort, tmp_path_factory):
         "radiomics": {"preset": "ct_demo", "rings_mm": {"ring3": 3}},
         "deep": {"width": 8, "epochs": 3, "folds": 2, "size": 32},
         "grid": {"models": {"Clinical": ["clinical"], "Rad": ["radiomics"], "DL": ["deep"], "Combined": ["clinical", "radiomics", "deep"]},
-                 "classifiers": ["LR"], "n_iter": 1, "folds": 3},
+                 "classifiers": ["LR"], "n_iter": 1, "folds": 3, "survival_models": True, "survival_methods": ["LASSO-Cox"]},
         "device": "cpu",
     })
     store = RunStore(tmp_path_factory.mktemp("store"))
@@ -38,6 +38,9 @@ def test_image_study_stores_everything(image_run):
     assert (run.path / "deep_network.pt").exists() and (run.path / "pipelines" / "Rad.skops").exists()
     assert set(run.metrics["split"]) == {"train", "internal", "external"} and "rfs_c_index" in run.metrics
     assert run.provenance["timings_s"]["radiomics"] > 0 and run.provenance["phases"] == ["arterial", "portal", "delayed"]
+    survival = run.survival_predictions()
+    assert set(survival["endpoint"]) == {"rfs", "os"} and set(survival["method"]) == {"LASSO-Cox"}
+    assert len(survival) == 2 * 4 * 48
 
 
 def test_predict_reproduces_stored_test_predictions(image_run):
