@@ -141,7 +141,7 @@ def run_study(
     start = time.perf_counter()
     result = run_grid(
         FeatureTable(frame, families), models=models, classifiers=config.grid.classifiers, n_iter=config.grid.n_iter,
-        folds=config.grid.folds, seed=config.seed, device=device, stacking=config.grid.stacking, smote=config.grid.smote, progress=step,
+        folds=config.grid.folds, seed=config.seed, device=device, stacking=config.grid.stacking, smote=config.grid.smote, n_jobs=max(1, workers), progress=step,
     )
     progress("model grid", total, total)
     timings["grid"] = time.perf_counter() - start

@@ -142,9 +142,11 @@ def run_grid(
     device: str = "cpu",
     stacking: bool = True,
     smote: bool = False,
+    n_jobs: int = 1,
     progress: Callable[[str], None] | None = None,
 ) -> GridResult:
-    """Tune every classifier for every model on the training split; return predictions for every cohort."""
+    """Tune every classifier for every model on the training split; return predictions for every cohort.
+    ``n_jobs`` worker processes share the cross-validation fits (joblib)."""
     frame = table.frame
     if "split" not in frame or "label" not in frame:
         raise ValidationError("the feature table needs split and label columns.")
@@ -172,7 +174,7 @@ def run_grid(
                 pipeline = model_pipeline(frame, columns, estimator, seed=seed, memory=cache_dir, smote=smote)
                 search = RandomizedSearchCV(
                     pipeline, {f"classifier__{k}": v for k, v in space.items()}, n_iter=n_iter, scoring="roc_auc",
-                    cv=cv, random_state=seed, n_jobs=1, error_score=np.nan,
+                    cv=cv, random_state=seed, n_jobs=n_jobs, error_score=np.nan,
                 ).fit(X[train], y[train])
                 fitted = search.best_estimator_
                 prob = fitted.predict_proba(X)[:, 1]
@@ -185,7 +187,7 @@ def run_grid(
                 if best is None or row["cv_auc"] > best[0]["cv_auc"]:
                     best = (row, fitted, prob)
             row, fitted, prob = best
-            oof_prob = cross_val_predict(clone(fitted), X[train], y[train], cv=cv, method="predict_proba")[:, 1]
+            oof_prob = cross_val_predict(clone(fitted), X[train], y[train], cv=cv, method="predict_proba", n_jobs=n_jobs)[:, 1]
             prob = prob.copy()
             prob[train] = oof_prob
             oof[model_name] = prob
