@@ -1,3 +1,4 @@
+import pandas as pd
 import streamlit as st
 
 from dashboard import cached
@@ -28,8 +29,6 @@ for name, key in (("Category-free NRI", "continuous"), ("Categorical NRI", "cate
 i = results["idi"]
 rows.append({"statistic": "IDI", "estimate": i.idi, "ci_low": i.ci_low, "ci_high": i.ci_high, "p_value": i.p_value,
              "events component": i.improvement_events, "non-events component": i.improvement_nonevents})
-import pandas as pd  # noqa: E402
-
 summary = pd.DataFrame(rows)
 st.dataframe(summary.round(4), width="stretch", hide_index=True)
 download_table(summary, f"nri_idi_{split}", "nri_summary")
