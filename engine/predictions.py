@@ -1,7 +1,8 @@
 """The predictions table (DESIGN.md): long form ``patient_id, split, model, prob`` + outcomes + cohort columns.
 
-Uploads may be wide (one probability column per model); ``read_predictions`` turns them into the long form and
-reports every problem in one message. Files are parsed as data only (CSV or XLSX; no pickle, no eval).
+Uploads may be wide (one probability column per model: a float column at least half within [0, 1]; other columns are
+cohort columns for the what-if filters); ``read_predictions`` turns them into the long form and reports every
+problem in one message. Files are parsed as data only (CSV or XLSX; no pickle, no eval).
 """
 
 from __future__ import annotations
@@ -58,6 +59,15 @@ def read_predictions(data: bytes, filename: str) -> pd.DataFrame:
     return to_long(frame)
 
 
+def _looks_like_probabilities(values: pd.Series) -> bool:
+    """A wide table's model column: floats, mostly (at least half) within [0, 1]. Cohort columns such as age are not;
+    a model column with a few values outside [0, 1] is, and those values are reported."""
+    if not pd.api.types.is_float_dtype(values):
+        return False
+    numbers = values.dropna()
+    return len(numbers) > 0 and float(numbers.between(0, 1).mean()) >= 0.5
+
+
 def to_long(frame: pd.DataFrame, *, model_columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Validate a wide or long predictions table and return the long form (with ``classifier`` and ``split``)."""
     frame = frame.copy()
@@ -74,7 +84,7 @@ def to_long(frame: pd.DataFrame, *, model_columns: Sequence[str] | None = None) 
     else:
         reserved = {"patient_id", "split", "center", OUTCOME, "classifier", *outcome_columns(frame)}
         candidates = list(model_columns) if model_columns else [
-            c for c in frame.columns if c not in reserved and pd.api.types.is_float_dtype(frame[c])
+            c for c in frame.columns if c not in reserved and _looks_like_probabilities(frame[c])
         ]
         models = candidates
         if not models:

@@ -65,18 +65,48 @@ def test_a_filter_changes_n(app_store, monkeypatch):
     assert after.startswith(f"{n_female} of 240")
 
 
-def test_an_uploaded_wide_table_drives_the_pages(app_store, monkeypatch, tmp_path):
-    """The upload path: a wide table becomes the long form (engine.predictions), pages render on it."""
-    from engine.predictions import to_long
+class _UploadedFile:
+    def __init__(self, name: str, data: bytes):
+        self.name, self._data = name, data
 
-    table = predictions_table(n=120).pivot_table(index=["patient_id", "split", "label", "rfs_time", "rfs_event", "sex"], columns="model", values="prob").reset_index()
+    def getvalue(self) -> bytes:
+        return self._data
+
+
+def _wide_upload(n: int = 120) -> bytes:
+    table = predictions_table(n=n).pivot_table(index=["patient_id", "split", "label", "rfs_time", "rfs_event", "sex", "age"],
+                                               columns="model", values="prob").reset_index()
     table.columns.name = None
-    long = to_long(table)
-    assert set(long["model"]) == {"Clinical", "Rad", "DL", "Combined"} and len(long) == 4 * 120
-    monkeypatch.setattr("dashboard.cached.upload", lambda data, name: long)
-    at = app(app_store, monkeypatch)
+    return table.to_csv(index=False).encode()
+
+
+def uploaded_app(store, monkeypatch, data: bytes, name: str = "predictions.csv") -> AppTest:
+    """The app with a file in the sidebar's uploader (AppTest cannot drive a file uploader itself)."""
+    from streamlit.delta_generator import DeltaGenerator
+
+    monkeypatch.setattr(DeltaGenerator, "file_uploader", lambda self, *args, **kwargs: _UploadedFile(name, data))
+    at = app(store, monkeypatch)
     at.radio(key="sidebar_source").set_value("Upload a predictions table").run()
+    return at
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_an_uploaded_wide_table(app_store, monkeypatch, page):
+    at = uploaded_app(app_store, monkeypatch, _wide_upload())
+    at.switch_page(f"app_pages/{page}.py").run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert any("120 of 120 patients" in c.value for c in at.sidebar.caption)
+
+
+def test_a_bad_upload_shows_one_message_and_nothing_breaks(app_store, monkeypatch):
+    bad = b"patient_id,split,label,Rad\nP1,train,1,0.4\nP1,train,0,1.7\nP2,internal,1,0.2\nP3,internal,1,0.3\n"
+    at = uploaded_app(app_store, monkeypatch, bad)
     assert not at.exception
+    messages = [e.value for e in at.sidebar.error]
+    assert len(messages) == 1 and "duplicate patient_id: P1" in messages[0] and "outside [0, 1]" in messages[0]
+    at.switch_page("app_pages/roc.py").run()
+    assert not at.exception and "Choose a run" in at.info[0].value
 
 
 def test_a_bad_upload_lists_every_problem():
