@@ -46,6 +46,8 @@ class DeepConfig(_Strict):
     epochs: int = 12
     folds: int = 3
     size: int = 64
+    spatial_dims: int = Field(2, ge=2, le=3)
+    depth: int = 16
     channels: str = "phases"
     weights: str | None = None
 

@@ -219,7 +219,7 @@ def _radiomics_step(cohort, config, store, partial, frame, workers, scheduler, p
 
 
 def _deep_step(cohort, config, partial, frame, device, progress, timings):
-    from engine.features.deep import DeepFeatureSettings, deep_features, gradcam_maps, tumour_crops
+    from engine.features.deep import DeepFeatureSettings, deep_features, gradcam_maps, tumour_crops, tumour_crops_3d
 
     target = partial / "deep.parquet"
     start = time.perf_counter()
@@ -227,7 +227,10 @@ def _deep_step(cohort, config, partial, frame, device, progress, timings):
         deep = pd.read_parquet(target)
     else:
         progress("deep features: crops", 0, 1)
-        crops = tumour_crops(cohort, size=config.deep.size, channels=config.deep.channels)
+        if config.deep.spatial_dims == 3:
+            crops = tumour_crops_3d(cohort, size=config.deep.size, depth=config.deep.depth)
+        else:
+            crops = tumour_crops(cohort, size=config.deep.size, channels=config.deep.channels)
         progress("deep features: training", 0, 1)
         settings = DeepFeatureSettings(backbone=config.deep.backbone, width=config.deep.width, epochs=config.deep.epochs,
                                        folds=config.deep.folds, seed=config.seed, device=device, weights=config.deep.weights)
@@ -237,8 +240,9 @@ def _deep_step(cohort, config, partial, frame, device, progress, timings):
 
         torch.save(network.state_dict(), partial / "deep_network.pt")
         shown = np.flatnonzero(cohort.table["split"].to_numpy() != "train")[:24]
-        np.savez_compressed(partial / "gradcam.npz", patient_id=cohort.table["patient_id"].to_numpy()[shown].astype(str),
-                            label=cohort.table["label"].to_numpy(int)[shown], crop=crops[shown], heatmap=gradcam_maps(network, crops[shown], device))
+        if crops.ndim == 4:  # the Grad-CAM gallery shows 2-D crops
+            np.savez_compressed(partial / "gradcam.npz", patient_id=cohort.table["patient_id"].to_numpy()[shown].astype(str),
+                                label=cohort.table["label"].to_numpy(int)[shown], crop=crops[shown], heatmap=gradcam_maps(network, crops[shown], device))
         deep.to_parquet(target, index=False)
         progress("deep features", 1, 1)
     timings["deep"] = time.perf_counter() - start
@@ -252,7 +256,7 @@ def predict_new(run, manifest: Path, *, workers: int = 1, progress: Progress = _
     import torch
 
     from engine.config import parse_config
-    from engine.features.deep import build_backbone, embed, tumour_crops
+    from engine.features.deep import build_backbone, embed, tumour_crops, tumour_crops_3d
     from engine.features.radiomics import extract_cohort, load_params
 
     config = parse_config(run.config)
@@ -280,8 +284,11 @@ def predict_new(run, manifest: Path, *, workers: int = 1, progress: Progress = _
     if config.deep.enabled:
         if not network_file.exists():
             raise ValidationError("this run has no stored deep network; re-run it with this engine version to predict new patients.")
-        crops = tumour_crops(cohort, size=config.deep.size, channels=config.deep.channels)
-        network = build_backbone(config.deep.backbone, crops.shape[1], width=config.deep.width)
+        if config.deep.spatial_dims == 3:
+            crops = tumour_crops_3d(cohort, size=config.deep.size, depth=config.deep.depth)
+        else:
+            crops = tumour_crops(cohort, size=config.deep.size, channels=config.deep.channels)
+        network = build_backbone(config.deep.backbone, crops.shape[1], spatial_dims=crops.ndim - 2, width=config.deep.width)
         network.load_state_dict(torch.load(network_file, map_location="cpu", weights_only=True))
         values = embed(network.eval(), crops)
         deep = pd.DataFrame(values, columns=[f"dl_{k:03d}" for k in range(values.shape[1])]).assign(patient_id=cohort.table["patient_id"].to_numpy())

@@ -35,11 +35,34 @@ def resolve_device(device: str = "auto") -> str:
     return device
 
 
+def tumour_crops_3d(cohort: Cohort, *, size: int = 32, depth: int = 16, margin_mm: float = 10.0, window: tuple[float, float] = HU_WINDOW) -> np.ndarray:
+    """3-D crops (n, phases, depth, size, size): the tumour's bounding box plus a margin in every direction,
+    one channel per phase, resampled trilinearly, intensities in [0, 1]."""
+    import SimpleITK as sitk
+    import torch
+    import torch.nn.functional as F
+
+    crops = []
+    for _, row in cohort.table.iterrows():
+        first = cohort.phases[0]
+        mask = sitk.GetArrayFromImage(read_image(row[cohort.mask_column(first)])) > 0
+        spacing = read_image(row[f"image_{first}"]).GetSpacing()
+        zs, ys, xs = np.nonzero(mask)
+        margins = [int(round(margin_mm / spacing[2])), int(round(margin_mm / spacing[1])), int(round(margin_mm / spacing[0]))]
+        bounds = [(max(v.min() - m, 0), min(v.max() + m + 1, n)) for v, m, n in zip((zs, ys, xs), margins, mask.shape)]
+        volumes = [sitk.GetArrayFromImage(read_image(row[f"image_{phase}"])) for phase in cohort.phases]
+        stack = np.stack([v[bounds[0][0]:bounds[0][1], bounds[1][0]:bounds[1][1], bounds[2][0]:bounds[2][1]] for v in volumes]).astype(np.float32)
+        stack = (np.clip(stack, *window) - window[0]) / (window[1] - window[0])
+        resized = F.interpolate(torch.from_numpy(stack)[None], size=(depth, size, size), mode="trilinear", align_corners=False)[0]
+        crops.append(resized.numpy())
+    return np.stack(crops)
+
+
 def tumour_crops(cohort: Cohort, *, size: int = 64, margin_mm: float = 10.0, channels: str = "phases", window: tuple[float, float] = HU_WINDOW) -> np.ndarray:
     """2-D crops (n, channels, size, size) around each patient's largest tumour slice, intensities in [0, 1].
 
     ``channels="phases"``: one channel per phase (three phases -> an RGB-like crop);
-    ``"slices"``: three adjacent slices of the first phase.
+    ``"slices"``: three adjacent slices of the first phase. ``tumour_crops_3d`` gives 3-D crops.
     """
     import SimpleITK as sitk
     import torch

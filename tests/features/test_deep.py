@@ -88,3 +88,13 @@ def test_gradcam_maps_match_a_hand_computation():
     low, high = cam.reshape(6, -1).min(axis=1)[:, None, None], cam.reshape(6, -1).max(axis=1)[:, None, None]
     expected = np.where(high > low, (cam - low) / np.where(high > low, high - low, 1), 0)
     np.testing.assert_allclose(maps, expected, atol=1e-4)
+
+
+def test_three_dimensional_crops_train_a_3d_network(cohort_120):
+    from engine.features.deep import tumour_crops_3d
+
+    crops = tumour_crops_3d(cohort_120, size=24, depth=8)
+    assert crops.shape == (120, 3, 8, 24, 24) and 0 <= crops.min() and crops.max() <= 1
+    labels, split = cohort_120.table["label"].to_numpy(), cohort_120.table["split"].to_numpy()
+    table = deep_features(crops, labels, split, DeepFeatureSettings(backbone="resnet10", width=8, epochs=2, folds=2, device="cpu"))
+    assert table.shape[0] == 120 and table.drop(columns="patient_id").to_numpy().std() > 0
