@@ -37,6 +37,8 @@ class RadiomicsConfig(_Strict):
     rings_mm: dict[str, float] = Field(default_factory=lambda: {"ring5": 5.0})
     eroded_mm: float | None = None
     delta: bool = False
+    icc_threshold: float | None = Field(None, gt=0, lt=1)
+    icc_kind: str = "2,1"
 
 
 class DeepConfig(_Strict):

@@ -124,6 +124,8 @@ def run_study(
         families["clinical"] = clinical
         if config.radiomics.enabled:
             frame, families["radiomics"] = _radiomics_step(cohort, config, store, partial, frame, workers, scheduler, progress, timings)
+            if config.radiomics.icc_threshold is not None:
+                families["radiomics"] = _icc_step(cohort, config, store, partial, frame, families["radiomics"], workers, scheduler, progress)
         if config.deep.enabled:
             frame, families["deep"] = _deep_step(cohort, config, partial, frame, device, progress, timings)
     else:
@@ -170,7 +172,7 @@ def run_study(
     feature_columns = [c for family in families.values() for c in family]
     frame[["patient_id", "split", "label", *dict.fromkeys(feature_columns)]].to_parquet(partial / "features.parquet", index=False)
     artifacts = [partial / name for name in ("gradcam.npz", "deep_network.pt", "features.parquet", "survival_predictions.parquet",
-                                             "survival_grid.csv") if (partial / name).exists()]
+                                             "survival_grid.csv", "icc.csv") if (partial / name).exists()]
     store.write(run_id, config=config.canonical(), predictions=result.predictions, grid=result.grid, selected=result.selected,
                 metrics=metrics, provenance=provenance, pipelines=result.pipelines, artifacts=artifacts)
     return run_id
@@ -216,6 +218,35 @@ def _radiomics_step(cohort, config, store, partial, frame, workers, scheduler, p
     timings["radiomics"] = time.perf_counter() - start
     columns = [c for c in radiomics.columns if c != "patient_id"]
     return frame.merge(radiomics, on="patient_id", how="left"), columns
+
+
+def _icc_step(cohort, config, store, partial, frame, columns, workers, scheduler, progress) -> list[str]:
+    """Keep the radiomics features reproducible between readers: ICC between the two readers' features on the
+    training patients (no outcome is used, so filtering before the grid leaks nothing)."""
+    from engine.cohort.manifest import Cohort
+    from engine.features.radiomics import extract_cohort, load_params
+    from engine.selection import icc
+
+    readers = {cohort.second_reader_column(phase) for phase in cohort.phases}
+    if None in readers or len(readers) != 1:
+        raise ValidationError("radiomics.icc_threshold needs a second reader's mask (mask2, or mask2_<phase> for every phase) in the manifest.")
+    target = partial / "icc.csv"
+    if not target.exists():
+        train = cohort.table[cohort.table["split"] == "train"]
+        second, failures = extract_cohort(
+            Cohort(cohort.root, train, cohort.phases, cohort.survival_endpoints, cohort.clinical),
+            load_params(config.radiomics.preset, config.radiomics.overrides), rings_mm=config.radiomics.rings_mm,
+            eroded_mm=config.radiomics.eroded_mm, delta=config.radiomics.delta, mask_column=readers.pop(),
+            cache=FeatureCache(store.feature_cache_dir), workers=workers, scheduler=scheduler,
+            progress=lambda k: progress("second reader", k, len(train)))
+        if failures:
+            raise ValidationError(f"second-reader radiomics failed for {len(failures)} patient(s): {failures}")
+        first = frame.set_index("patient_id").loc[second["patient_id"], columns]
+        values = icc(first.reset_index(drop=True), second[columns].reset_index(drop=True), config.radiomics.icc_kind)
+        values.rename("icc").rename_axis("feature").reset_index().to_csv(target, index=False)
+    table = pd.read_csv(target)
+    kept = set(table.loc[table["icc"] >= config.radiomics.icc_threshold, "feature"])
+    return [c for c in columns if c in kept]
 
 
 def _deep_step(cohort, config, partial, frame, device, progress, timings):

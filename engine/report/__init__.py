@@ -36,6 +36,11 @@ def methods_text(config: dict[str, Any], provenance: dict[str, Any]) -> str:
             f"from the tumour{' and peritumoral rings of ' + rings if rings else ''} on every contrast phase"
             f"{', with delta features between consecutive phases' if radiomics.get('delta') else ''}."
         )
+        if radiomics.get("icc_threshold") is not None:
+            parts.append(
+                f"Features were extracted again from a second reader's segmentations of the training patients; only features "
+                f"with ICC({radiomics.get('icc_kind', '2,1')}) >= {radiomics['icc_threshold']} between readers were kept."
+            )
     deep = config.get("deep", {})
     if cohort.get("manifest") and deep.get("enabled", True):
         parts.append(

@@ -5,6 +5,7 @@ import io
 import zipfile
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from engine.config import parse_config
@@ -18,7 +19,7 @@ from engine.study import predict_new, run_study
 def image_run(small_cohort, tmp_path_factory):
     config = parse_config({
         "name": "small image study", "cohort": {"manifest": "manifest.csv", "external_centers": ["C3"]},
-        "radiomics": {"preset": "ct_demo", "rings_mm": {"ring3": 3}},
+        "radiomics": {"preset": "ct_demo", "rings_mm": {"ring3": 3}, "icc_threshold": 0.75},
         "deep": {"width": 8, "epochs": 3, "folds": 2, "size": 32},
         "grid": {"models": {"Clinical": ["clinical"], "Rad": ["radiomics"], "DL": ["deep"], "Combined": ["clinical", "radiomics", "deep"]},
                  "classifiers": ["LR"], "n_iter": 1, "folds": 3, "survival_models": True, "survival_methods": ["LASSO-Cox"]},
@@ -38,6 +39,10 @@ def test_image_study_stores_everything(image_run):
     assert (run.path / "deep_network.pt").exists() and (run.path / "pipelines" / "Rad.skops").exists()
     assert set(run.metrics["split"]) == {"train", "internal", "external"} and "rfs_c_index" in run.metrics
     assert run.provenance["timings_s"]["radiomics"] > 0 and run.provenance["phases"] == ["arterial", "portal", "delayed"]
+    icc = pd.read_csv(run.path / "icc.csv")
+    assert len(icc) > 100 and icc["icc"].max() > 0.9
+    kept = set(icc.loc[icc["icc"] >= 0.75, "feature"])
+    assert 0 < run.provenance["families"]["radiomics"] == len(kept) < len(icc)
     survival = run.survival_predictions()
     assert set(survival["endpoint"]) == {"rfs", "os"} and set(survival["method"]) == {"LASSO-Cox"}
     assert len(survival) == 2 * 4 * 48
