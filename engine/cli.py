@@ -155,7 +155,7 @@ def extract(
     from engine.cohort.manifest import load_manifest
     from engine.config import load_config
     from engine.features.cache import FeatureCache
-    from engine.features.radiomics import extract_cohort, load_params
+    from engine.features.radiomics import extract_cohort
     from engine.store import RunStore
 
     try:
@@ -165,8 +165,7 @@ def extract(
         cohort = load_manifest(base / study.cohort.manifest, clinical=study.cohort.clinical or None)
         with tqdm(total=len(cohort.table), desc="radiomics", unit="patient", file=sys.stderr) as bar:
             table, failures = extract_cohort(
-                cohort, load_params(study.radiomics.preset, study.radiomics.overrides), rings_mm=study.radiomics.rings_mm,
-                eroded_mm=study.radiomics.eroded_mm, delta=study.radiomics.delta, cache=FeatureCache(RunStore(store).feature_cache_dir),
+                cohort, **study.radiomics.extraction_options(), cache=FeatureCache(RunStore(store).feature_cache_dir),
                 workers=workers, scheduler=scheduler, progress=bar.update)
     except ValidationError as error:
         _fail(error)

@@ -40,6 +40,12 @@ class RadiomicsConfig(_Strict):
     icc_threshold: float | None = Field(None, gt=0, lt=1)
     icc_kind: str = "2,1"
 
+    def extraction_options(self) -> dict[str, Any]:
+        """Keyword arguments of ``engine.features.radiomics.extract_cohort`` for these settings."""
+        from engine.features.radiomics import load_params
+
+        return {"params": load_params(self.preset, self.overrides), "rings_mm": self.rings_mm, "eroded_mm": self.eroded_mm, "delta": self.delta}
+
 
 class DeepConfig(_Strict):
     enabled: bool = True
@@ -52,6 +58,14 @@ class DeepConfig(_Strict):
     depth: int = 16
     channels: str = "phases"
     weights: str | None = None
+
+    def crops(self, cohort: Any):
+        """The tumour crops these settings ask for: 2-D (largest slice) or 3-D (the tumour's box)."""
+        from engine.features.deep import tumour_crops, tumour_crops_3d
+
+        if self.spatial_dims == 3:
+            return tumour_crops_3d(cohort, size=self.size, depth=self.depth)
+        return tumour_crops(cohort, size=self.size, channels=self.channels)
 
 
 class GridConfig(_Strict):

@@ -190,7 +190,7 @@ def _version(name: str) -> str:
 
 
 def _radiomics_step(cohort, config, store, partial, frame, workers, scheduler, progress, timings):
-    from engine.features.radiomics import extract_cohort, load_params
+    from engine.features.radiomics import extract_cohort
 
     target = partial / "radiomics.parquet"
     start = time.perf_counter()
@@ -204,8 +204,7 @@ def _radiomics_step(cohort, config, store, partial, frame, workers, scheduler, p
             progress("radiomics", done[0], total)
 
         radiomics, failures = extract_cohort(
-            cohort, load_params(config.radiomics.preset, config.radiomics.overrides), rings_mm=config.radiomics.rings_mm,
-            eroded_mm=config.radiomics.eroded_mm, delta=config.radiomics.delta, cache=FeatureCache(store.feature_cache_dir),
+            cohort, **config.radiomics.extraction_options(), cache=FeatureCache(store.feature_cache_dir),
             workers=workers, scheduler=scheduler, progress=tick,
         )
         if failures:
@@ -224,7 +223,7 @@ def _icc_step(cohort, config, store, partial, frame, columns, workers, scheduler
     """Keep the radiomics features reproducible between readers: ICC between the two readers' features on the
     training patients (no outcome is used, so filtering before the grid leaks nothing)."""
     from engine.cohort.manifest import Cohort
-    from engine.features.radiomics import extract_cohort, load_params
+    from engine.features.radiomics import extract_cohort
     from engine.selection import icc
 
     readers = {cohort.second_reader_column(phase) for phase in cohort.phases}
@@ -235,8 +234,7 @@ def _icc_step(cohort, config, store, partial, frame, columns, workers, scheduler
         train = cohort.table[cohort.table["split"] == "train"]
         second, failures = extract_cohort(
             Cohort(cohort.root, train, cohort.phases, cohort.survival_endpoints, cohort.clinical),
-            load_params(config.radiomics.preset, config.radiomics.overrides), rings_mm=config.radiomics.rings_mm,
-            eroded_mm=config.radiomics.eroded_mm, delta=config.radiomics.delta, mask_column=readers.pop(),
+            **config.radiomics.extraction_options(), mask_column=readers.pop(),
             cache=FeatureCache(store.feature_cache_dir), workers=workers, scheduler=scheduler,
             progress=lambda k: progress("second reader", k, len(train)))
         if failures:
@@ -250,7 +248,7 @@ def _icc_step(cohort, config, store, partial, frame, columns, workers, scheduler
 
 
 def _deep_step(cohort, config, partial, frame, device, progress, timings):
-    from engine.features.deep import DeepFeatureSettings, deep_features, gradcam_maps, tumour_crops, tumour_crops_3d
+    from engine.features.deep import DeepFeatureSettings, deep_features, gradcam_maps
 
     target = partial / "deep.parquet"
     start = time.perf_counter()
@@ -258,10 +256,7 @@ def _deep_step(cohort, config, partial, frame, device, progress, timings):
         deep = pd.read_parquet(target)
     else:
         progress("deep features: crops", 0, 1)
-        if config.deep.spatial_dims == 3:
-            crops = tumour_crops_3d(cohort, size=config.deep.size, depth=config.deep.depth)
-        else:
-            crops = tumour_crops(cohort, size=config.deep.size, channels=config.deep.channels)
+        crops = config.deep.crops(cohort)
         progress("deep features: training", 0, 1)
         settings = DeepFeatureSettings(backbone=config.deep.backbone, width=config.deep.width, epochs=config.deep.epochs,
                                        folds=config.deep.folds, seed=config.seed, device=device, weights=config.deep.weights)
@@ -287,8 +282,8 @@ def predict_new(run, manifest: Path, *, workers: int = 1, progress: Progress = _
     import torch
 
     from engine.config import parse_config
-    from engine.features.deep import build_backbone, embed, tumour_crops, tumour_crops_3d
-    from engine.features.radiomics import extract_cohort, load_params
+    from engine.features.deep import build_backbone, embed
+    from engine.features.radiomics import extract_cohort
 
     config = parse_config(run.config)
     if not config.cohort.manifest:
@@ -305,8 +300,7 @@ def predict_new(run, manifest: Path, *, workers: int = 1, progress: Progress = _
         raise ValidationError(f"the new manifest lacks the clinical columns {missing} the run's models use; add them.")
     if config.radiomics.enabled:
         radiomics, failures = extract_cohort(
-            cohort, load_params(config.radiomics.preset, config.radiomics.overrides), rings_mm=config.radiomics.rings_mm,
-            eroded_mm=config.radiomics.eroded_mm, delta=config.radiomics.delta, workers=workers,
+            cohort, **config.radiomics.extraction_options(), workers=workers,
             progress=lambda k: progress("radiomics", k, len(frame)))
         if failures:
             raise ValidationError(f"radiomics failed for {len(failures)} new patient(s): {failures}")
@@ -315,10 +309,7 @@ def predict_new(run, manifest: Path, *, workers: int = 1, progress: Progress = _
     if config.deep.enabled:
         if not network_file.exists():
             raise ValidationError("this run has no stored deep network; re-run it with this engine version to predict new patients.")
-        if config.deep.spatial_dims == 3:
-            crops = tumour_crops_3d(cohort, size=config.deep.size, depth=config.deep.depth)
-        else:
-            crops = tumour_crops(cohort, size=config.deep.size, channels=config.deep.channels)
+        crops = config.deep.crops(cohort)
         network = build_backbone(config.deep.backbone, crops.shape[1], spatial_dims=crops.ndim - 2, width=config.deep.width)
         network.load_state_dict(torch.load(network_file, map_location="cpu", weights_only=True))
         values = embed(network.eval(), crops)

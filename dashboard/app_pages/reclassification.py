@@ -3,7 +3,6 @@ import streamlit as st
 
 from dashboard import cached
 from dashboard.state import download_table, require_study
-from engine.errors import ValidationError
 
 study = require_study()
 st.title("Reclassification: NRI and IDI")

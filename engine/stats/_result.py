@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 
 def _plain(value: Any) -> Any:
@@ -34,3 +35,13 @@ class Result:
             if not isinstance(value, (list, tuple, dict))
         }
         return pd.DataFrame([row])
+
+
+def normal_z_and_p(estimate: float, se: float) -> tuple[float, float]:
+    """z = estimate / se and the two-sided normal p; a zero standard error gives z = 0 (p = 1) for a zero
+    estimate and +-inf (p = 0) otherwise, instead of a division by zero."""
+    if se > 0:
+        z = estimate / se
+    else:
+        z = 0.0 if estimate == 0 else float(np.copysign(np.inf, estimate))
+    return float(z), float(2 * sps.norm.sf(abs(z)))

@@ -14,7 +14,7 @@ import numpy as np
 from scipy import stats as sps
 
 from engine.stats._checks import check_binary_outcome, check_level, check_scores
-from engine.stats._result import Result
+from engine.stats._result import Result, normal_z_and_p
 from engine.stats.roc import delong_variance, placements
 
 
@@ -35,15 +35,6 @@ class DeLongResult(Result):
     level: float
 
 
-def _z_and_p(diff: float, se: float) -> tuple[float, float]:
-    """z and two-sided p; a zero standard error gives z = 0 (p = 1) for equal AUCs, +-inf (p = 0) otherwise."""
-    if se > 0:
-        z = diff / se
-    else:
-        z = 0.0 if diff == 0 else float(np.copysign(np.inf, diff))
-    return float(z), float(2 * sps.norm.sf(abs(z)))
-
-
 def delong_test(y: Any, score_a: Any, score_b: Any, *, level: float = 0.95, pos_label: Any = None) -> DeLongResult:
     """Paired DeLong test for two scores on the same patients.
 
@@ -62,7 +53,7 @@ def delong_test(y: Any, score_a: Any, score_b: Any, *, level: float = 0.95, pos_
     variance = cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]
     se = float(np.sqrt(max(variance, 0.0)))
     diff = a.auc - b.auc
-    z, p = _z_and_p(diff, se)
+    z, p = normal_z_and_p(diff, se)
     half = sps.norm.ppf(0.5 + level / 2) * se
     return DeLongResult(
         auc_a=a.auc, auc_b=b.auc, diff=diff, se=se, z=z, p_value=p,
@@ -106,7 +97,7 @@ def delong_test_unpaired(y_a: Any, score_a: Any, y_b: Any, score_b: Any, *, leve
         p = float(2 * sps.t.sf(abs(t), df))
         half = float(sps.t.ppf(0.5 + level / 2, df) * se)
     else:
-        t, p = _z_and_p(diff, se)
+        t, p = normal_z_and_p(diff, se)
         df, half = np.inf, 0.0
     return UnpairedDeLongResult(
         auc_a=a.auc, auc_b=b.auc, diff=diff, se=se, t=float(t), df=float(df), p_value=p,

@@ -22,7 +22,7 @@ from scipy import stats as sps
 
 from engine.errors import ValidationError
 from engine.stats._checks import check_binary_outcome, check_level, check_probabilities
-from engine.stats._result import Result
+from engine.stats._result import Result, normal_z_and_p
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,11 +120,11 @@ def nri(y: Any, prob_old: Any, prob_new: Any, *, cutoffs: Sequence[float] | None
     var_ne = (down_ne + up_ne) / n0**2 - (down_ne - up_ne) ** 2 / n0**3
     total = nri_ev + nri_ne
     se = float(np.sqrt(var_ev + var_ne))
-    z = total / se if se > 0 else (0.0 if total == 0 else float(np.copysign(np.inf, total)))
+    z, p_value = normal_z_and_p(total, se)
     half = sps.norm.ppf(0.5 + level / 2) * se
     return NRIResult(
-        nri=float(total), nri_events=float(nri_ev), nri_nonevents=float(nri_ne), se=se, z=float(z),
-        p_value=float(2 * sps.norm.sf(abs(z))), ci_low=float(total - half), ci_high=float(total + half),
+        nri=float(total), nri_events=float(nri_ev), nri_nonevents=float(nri_ne), se=se, z=z,
+        p_value=p_value, ci_low=float(total - half), ci_high=float(total + half),
         se_events=float(np.sqrt(var_ev)), se_nonevents=float(np.sqrt(var_ne)),
         up_events=up_ev, down_events=down_ev, up_nonevents=up_ne, down_nonevents=down_ne,
         n_events=n1, n_nonevents=n0, cutoffs=tuple(cut.tolist()), level=level, table=table,
@@ -159,10 +159,10 @@ def idi(y: Any, prob_old: Any, prob_new: Any, *, level: float = 0.95, pos_label:
     d_ev, d_ne = d[event], d[~event]
     value = float(d_ev.mean() - d_ne.mean())
     se = float(np.sqrt(np.var(d_ev, ddof=1) / d_ev.size + np.var(d_ne, ddof=1) / d_ne.size))
-    z = value / se if se > 0 else (0.0 if value == 0 else float(np.copysign(np.inf, value)))
+    z, p_value = normal_z_and_p(value, se)
     half = sps.norm.ppf(0.5 + level / 2) * se
     return IDIResult(
-        idi=value, se=se, z=float(z), p_value=float(2 * sps.norm.sf(abs(z))),
+        idi=value, se=se, z=z, p_value=p_value,
         ci_low=value - half, ci_high=value + half,
         improvement_events=float(d_ev.mean()), improvement_nonevents=float(-d_ne.mean()), level=level,
     )

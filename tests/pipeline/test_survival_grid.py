@@ -1,7 +1,6 @@
 """Survival models in the grid on real public data: scikit-survival's GBSG2 (German Breast Cancer Study Group 2)."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from engine.models.grid import FeatureTable
