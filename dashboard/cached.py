@@ -9,7 +9,6 @@ import pandas as pd
 import streamlit as st
 
 from engine import analysis, plots
-from engine.predictions import read_predictions
 from engine.store import RunStore
 
 STORE = Path(os.environ.get("HCC_STORE", "store"))
@@ -30,11 +29,6 @@ def run_tables(run_id: str) -> dict:
     run = store().load(run_id)
     return {"predictions": run.predictions, "grid": run.grid, "selected": run.selected, "metrics": run.metrics,
             "provenance": run.provenance, "config": run.config, "gradcam": run.gradcam(), "survival": run.survival_predictions()}
-
-
-@st.cache_data(max_entries=8, show_spinner="Reading the upload...")
-def upload(data: bytes, name: str) -> pd.DataFrame:
-    return read_predictions(data, name)
 
 
 def _cached(function):
@@ -73,10 +67,17 @@ def figure_bytes(figure_json: str, fmt: str) -> bytes:
 
 
 @st.cache_data(max_entries=4, show_spinner="Building the report (figures, tables, methods)...")
-def report(run_id: str) -> bytes:
-    from engine.report import report_zip
+def report(run_id: str, filters: dict) -> bytes:
+    from engine.report import ReportInput, report_zip
 
-    return report_zip(store().load(run_id))
+    return report_zip(ReportInput.from_run(store().load(run_id), filters=filters))
+
+
+@st.cache_data(max_entries=4, show_spinner="Building the report (figures, tables, methods)...")
+def upload_report(predictions: pd.DataFrame, source: str, filters: dict) -> bytes:
+    from engine.report import ReportInput, report_zip
+
+    return report_zip(ReportInput.from_upload(predictions, source, filters=filters))
 
 
 @st.cache_data(max_entries=8, show_spinner="Refitting the model on bootstrap resamples of the training cohort...")

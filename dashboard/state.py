@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 from typing import Any
 
@@ -11,7 +12,7 @@ import streamlit as st
 
 from dashboard import cached
 from engine.errors import ValidationError
-from engine.predictions import filter_predictions, filterable_columns, model_names, survival_endpoints
+from engine.predictions import filter_predictions, filterable_columns, model_names, read_predictions, survival_endpoints
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +23,11 @@ class Study:
     predictions: pd.DataFrame
     unfiltered: pd.DataFrame
     run: dict[str, Any] | None
+    filters: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def run_id(self) -> str | None:
+        return self.source.split()[-1] if self.run is not None else None
 
     @property
     def models(self) -> list[str]:
@@ -61,11 +67,21 @@ def _source() -> tuple[str, pd.DataFrame | None, dict | None]:
         st.sidebar.caption("Wide: patient_id, label and/or time/event, optional split and cohort columns, one probability column per model.")
         return "none", None, None
     try:
-        return f"upload {file.name}", cached.upload(file.getvalue(), file.name), None
+        return f"upload {file.name}", _parsed_upload(file.getvalue(), file.name), None
     except ValidationError as error:
         st.sidebar.error(str(error))
         st.session_state["upload_error"] = str(error)
         return "error", None, None
+
+
+def _parsed_upload(data: bytes, name: str) -> pd.DataFrame:
+    """The upload parsed as data (engine.predictions; no pickle, no eval), kept in this browser session only."""
+    digest = hashlib.sha256(data).hexdigest()
+    kept = st.session_state.get("upload_parsed")
+    if kept is None or kept[0] != digest:
+        kept = (digest, read_predictions(data, name))
+        st.session_state["upload_parsed"] = kept
+    return kept[1]
 
 
 def _filters(predictions: pd.DataFrame) -> dict[str, Any]:
@@ -95,7 +111,7 @@ def study() -> Study | None:
     filtered = filter_predictions(predictions, filters)
     n = filtered["patient_id"].nunique()
     st.sidebar.caption(f"{n} of {predictions['patient_id'].nunique()} patients" + (" (filtered)" if filters else ""))
-    return Study(source=source, predictions=filtered, unfiltered=predictions, run=run)
+    return Study(source=source, predictions=filtered, unfiltered=predictions, run=run, filters=filters)
 
 
 def require_study() -> Study:

@@ -26,7 +26,7 @@ if study.run is not None and split == "train":
     if st.toggle("Compute the bias-corrected curve (rms::calibrate style: 40 bootstrap refits of the whole pipeline; about a minute)",
                  key="calibration_corrected"):
         try:
-            corrected = cached.bias_corrected(study.source.split()[-1], chosen, 40)
+            corrected = cached.bias_corrected(study.run_id, chosen, 40)
             curve = corrected.curve
             curves = {**curves, f"{chosen} apparent (in-sample refit)": curve[["predicted"]].assign(observed=curve["apparent"]),
                       f"{chosen} bias-corrected": curve[["predicted"]].assign(observed=curve["bias_corrected"])}

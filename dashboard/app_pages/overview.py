@@ -3,13 +3,23 @@ import streamlit as st
 from dashboard import cached
 from dashboard.state import download_figure, download_table, require_study
 from engine import plots
+from engine.errors import ValidationError
 
 study = require_study()
 st.title("Overview")
 st.caption(f"Source: {study.source}")
-if study.run is not None and st.toggle("Build the report (HTML with all figures, tables and a methods paragraph, zipped with the figure files)", key="overview_report"):
-    run_id = study.source.split()[-1]
-    st.download_button("Download report.zip", cached.report(run_id), file_name=f"report_{run_id}.zip", key="overview_report_download")
+report_label = "Build the report (HTML with all figures, tables and a methods paragraph, zipped with the figure files)"
+if study.filters:
+    report_label += "; restricted to the what-if sub-cohort"
+if st.toggle(report_label, key="overview_report"):
+    try:
+        if study.run is not None:
+            report = cached.report(study.run_id, study.filters)
+        else:
+            report = cached.upload_report(study.unfiltered, study.source.removeprefix("upload "), study.filters)
+        st.download_button("Download report.zip", report, file_name=f"report_{study.run_id or 'upload'}.zip", key="overview_report_download")
+    except ValidationError as error:
+        st.error(str(error))
 patients = study.predictions.drop_duplicates("patient_id")
 counts = patients.groupby("split").agg(patients=("patient_id", "size"), **({"events": ("label", "sum")} if study.has_binary else {})).reindex(study.splits)
 if study.has_binary:

@@ -1,8 +1,12 @@
-"""A self-contained HTML report of a run (figures, tables and a methods paragraph from the run's config), zipped
-with the figure files (PNG at 300 dpi and SVG when Chromium is available, else interactive HTML figures)."""
+"""A self-contained HTML report (figures, tables and a methods paragraph), zipped with the figure files (PNG at
+300 dpi and SVG when Chromium is available, else interactive HTML figures).
+
+The report is built from a long predictions table: a run's (with its config, provenance and selected features)
+or an uploaded one; what-if filters, when given, restrict every analysis and are stated in the report."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
 import io
@@ -14,6 +18,7 @@ import pandas as pd
 
 from engine import analysis, plots
 from engine.errors import ValidationError
+from engine.predictions import filter_predictions
 from engine.store import Run
 
 
@@ -60,28 +65,90 @@ def methods_text(config: dict[str, Any], provenance: dict[str, Any]) -> str:
         f"model ({', '.join(grid.get('models', {}))}); the classifier with the best cross-validated AUC was retained for each model"
         f"{'; a late-fusion model stacked the family models’ out-of-fold probabilities by logistic regression' if grid.get('stacking') else ''}."
     )
-    parts.append(
-        "Discrimination was summarised by the AUC with DeLong 95% confidence intervals and compared by paired DeLong tests with "
-        "Holm adjustment; reclassification by category-free NRI and IDI (Pencina); calibration by calibration curves, the "
-        "Hosmer-Lemeshow test, calibration intercept and slope, Brier score and Spiegelhalter's z; clinical usefulness by decision "
-        "curve analysis. For time-to-event endpoints, risk groups were defined by a cutoff learned on the training cohort and "
-        "compared by Kaplan-Meier curves, log-rank tests and Cox hazard ratios; discrimination by Harrell's C. Statistics were "
-        "computed with the study engine's statistics module, validated against R (pROC, Hmisc, rms, survival, riskRegression)."
-    )
+    parts.append(STATISTICS_TEXT)
     return " ".join(parts)
+
+
+def upload_methods_text(source: str) -> str:
+    """The methods paragraph for an uploaded predictions table (the models were fitted elsewhere)."""
+    return (
+        f"Predicted probabilities were read from the table '{source}'; the models were developed outside this tool, so "
+        "their feature selection and fitting are described in the study's own methods. "
+    )
+
+
+STATISTICS_TEXT = (
+    "Discrimination was summarised by the AUC with DeLong 95% confidence intervals and compared by paired DeLong tests with "
+    "Holm adjustment; reclassification by category-free NRI and IDI (Pencina); calibration by calibration curves, the "
+    "Hosmer-Lemeshow test, calibration intercept and slope, Brier score and Spiegelhalter's z; clinical usefulness by decision "
+    "curve analysis. For time-to-event endpoints, risk groups were defined by a cutoff learned on the training cohort and "
+    "compared by Kaplan-Meier curves, log-rank tests and Cox hazard ratios; discrimination by Harrell's C. Statistics were "
+    "computed with the study engine's statistics module, validated against R (pROC, Hmisc, rms, survival, riskRegression)."
+)
+
+
+def filters_text(filters: dict[str, Any] | None) -> str:
+    """The what-if restriction in words ('' when there is none)."""
+    if not filters:
+        return ""
+    parts = []
+    for column, wanted in filters.items():
+        if isinstance(wanted, tuple):
+            parts.append(f"{column} between {wanted[0]:g} and {wanted[1]:g}")
+        else:
+            parts.append(f"{column} in {{{', '.join(str(w) for w in wanted)}}}")
+    return "All analyses are restricted to the sub-cohort with " + "; ".join(parts) + "."
 
 
 def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0, classes="table")
 
 
-def build_report(run: Run, *, splits: list[str] | None = None) -> tuple[str, dict[str, bytes]]:
-    """(HTML text, {figure file name: bytes}) for the run."""
-    predictions = run.predictions
+@dataclasses.dataclass(frozen=True)
+class ReportInput:
+    """What a report is built from: the (filtered) predictions and whatever context the source has."""
+
+    predictions: pd.DataFrame
+    title: str
+    subtitle: str
+    methods: str
+    selected: pd.DataFrame | None = None
+    filters: dict[str, Any] | None = None
+
+    @classmethod
+    def from_run(cls, run: Run, *, filters: dict[str, Any] | None = None) -> ReportInput:
+        return cls(filter_predictions(run.predictions, filters or {}), str(run.provenance.get("name", "Study")),
+                   f"Run {run.run_id}, created {run.provenance.get('created', '')}",
+                   methods_text(run.config, run.provenance), run.selected, filters)
+
+    @classmethod
+    def from_upload(cls, predictions: pd.DataFrame, source: str, *, filters: dict[str, Any] | None = None) -> ReportInput:
+        return cls(filter_predictions(predictions, filters or {}), "Model comparison", f"Predictions from {source}",
+                   upload_methods_text(source) + STATISTICS_TEXT, None, filters)
+
+
+def build_report(source: Run | ReportInput, *, splits: list[str] | None = None) -> tuple[str, dict[str, bytes]]:
+    """(HTML text, {figure file name: bytes}) for a run or a :class:`ReportInput`."""
+    report = ReportInput.from_run(source) if isinstance(source, Run) else source
+    predictions = report.predictions
+    if predictions.empty:
+        raise ValidationError("the report needs at least one patient; the what-if filters leave none. Widen the filters.")
     models = list(dict.fromkeys(predictions["model"]))
     splits = splits or [s for s in ("train", "internal", "external") if s in set(predictions["split"])]
     figures: dict[str, Any] = {}
-    sections = [f"<h2>Methods</h2><p>{html.escape(methods_text(run.config, run.provenance))}</p>"]
+    restriction = filters_text(report.filters)
+    sections = [f"<h2>Methods</h2><p>{html.escape(report.methods + (' ' + restriction if restriction else ''))}</p>"]
+    if "label" in predictions:
+        sections += _binary_sections(predictions, models, splits, figures)
+    test_split = "internal" if "internal" in splits else splits[-1]
+    sections += _survival_sections(predictions, models, test_split, figures)
+    if report.selected is not None and len(report.selected):
+        sections.append("<h2>Selected features</h2>" + _table(report.selected))
+    return _page(report, sections, figures), _figure_files(figures)
+
+
+def _binary_sections(predictions: pd.DataFrame, models: list[str], splits: list[str], figures: dict[str, Any]) -> list[str]:
+    sections = []
     metrics = pd.concat([analysis.model_metrics(predictions, split, models).assign(cohort=split) for split in splits], ignore_index=True)
     sections.append("<h2>Discrimination</h2>" + _table(metrics[["cohort", "model", "n", "events", "auc", "ci_low", "ci_high"]]))
     for split in splits:
@@ -98,6 +165,11 @@ def build_report(run: Run, *, splits: list[str] | None = None) -> tuple[str, dic
     sections.append(f"<h2>Calibration ({test_split} cohort)</h2>" + _table(table[["model", "intercept", "slope", "brier", "hl_statistic", "hl_p", "eavg", "emax"]]))
     dca = analysis.decision_curves(predictions, test_split, models[:4], np.round(np.arange(0, 0.81, 0.01), 2))
     figures[f"decision_curve_{test_split}"] = plots.decision_curve_figure(dca, title=f"Decision curves, {test_split} cohort")
+    return sections
+
+
+def _survival_sections(predictions: pd.DataFrame, models: list[str], test_split: str, figures: dict[str, Any]) -> list[str]:
+    sections = []
     endpoints = [c[: -len("_time")] for c in predictions.columns if c.endswith("_time") and f"{c[:-5]}_event" in predictions]
     for endpoint in endpoints:
         c_table = analysis.concordance_table(predictions, endpoint, models)
@@ -110,8 +182,10 @@ def build_report(run: Run, *, splits: list[str] | None = None) -> tuple[str, dic
                 annotation=f"log-rank p = {result.logrank_p:.3g}<br>HR {result.hr:.2f} ({result.hr_ci_low:.2f}-{result.hr_ci_high:.2f})")
         except ValidationError as error:
             sections.append(f"<p>Risk groups for {endpoint} not shown: {html.escape(str(error))}</p>")
-    if len(run.selected):
-        sections.append("<h2>Selected features</h2>" + _table(run.selected))
+    return sections
+
+
+def _page(report: ReportInput, sections: list[str], figures: dict[str, Any]) -> str:
     body = []
     for name, figure in figures.items():
         body.append(f"<h3>{html.escape(name.replace('_', ' '))}</h3>" + figure.to_html(full_html=False, include_plotlyjs=False))
@@ -123,10 +197,14 @@ def build_report(run: Run, *, splits: list[str] | None = None) -> tuple[str, dic
         "<!doctype html><html><head><meta charset='utf-8'><title>Study report</title>"
         "<style>body{font-family:Arial,sans-serif;max-width:1100px;margin:auto;padding:20px}"
         ".table{border-collapse:collapse;font-size:13px}.table td,.table th{padding:3px 8px;border-bottom:1px solid #ddd}</style>"
-        f"{script}</head><body><h1>{html.escape(str(run.provenance.get('name', 'Study')))}</h1>"
-        f"<p>Run {run.run_id}, created {html.escape(str(run.provenance.get('created', '')))}; report {created}.</p>"
+        f"{script}</head><body><h1>{html.escape(report.title)}</h1>"
+        f"<p>{html.escape(report.subtitle)}; report {created}.</p>"
         + "".join(sections) + "<h2>Figures</h2>" + "".join(body) + "</body></html>"
     )
+    return page
+
+
+def _figure_files(figures: dict[str, Any]) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for name, figure in figures.items():
         if plots.chromium_path():
@@ -134,12 +212,12 @@ def build_report(run: Run, *, splits: list[str] | None = None) -> tuple[str, dic
             files[f"figures/{name}.svg"] = plots.export_figure(figure, "svg")
         else:
             files[f"figures/{name}.html"] = figure.to_html(include_plotlyjs="cdn").encode()
-    return page, files
+    return files
 
 
-def report_zip(run: Run) -> bytes:
+def report_zip(source: Run | ReportInput) -> bytes:
     """report.html and the figure files in one zip."""
-    page, files = build_report(run)
+    page, files = build_report(source)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("report.html", page)

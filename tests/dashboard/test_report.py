@@ -1,0 +1,49 @@
+"""The report on an uploaded table and on a what-if sub-cohort: the numbers are those of the filtered patients."""
+
+import io
+import re
+import zipfile
+
+import pytest
+
+from engine.errors import ValidationError
+from engine.report import ReportInput, build_report, filters_text, report_zip
+from engine.stats import auc
+from tests.dashboard.conftest import predictions_table
+
+
+def _auc_cell(page: str, cohort: str, model: str) -> float:
+    """The AUC printed in the Discrimination table's row for (cohort, model)."""
+    row = re.search(rf"<td>{cohort}</td>\s*<td>{model}</td>\s*<td>(\d+)</td>\s*<td>(\d+)</td>\s*<td>([0-9.]+)</td>", page)
+    assert row, f"no row for {cohort} / {model}"
+    return int(row.group(1)), float(row.group(3))
+
+
+def test_report_of_an_upload_restricted_to_a_sub_cohort():
+    predictions = predictions_table()
+    filters = {"sex": ["M"], "age": (40.0, 70.0)}
+    page, figures = build_report(ReportInput.from_upload(predictions, "mine.csv", filters=filters))
+    assert "mine.csv" in page and "developed outside this tool" in page and "PyRadiomics" not in page
+    assert "sex in {M}; age between 40 and 70" in page
+    kept = predictions.query("sex == 'M' and 40 <= age <= 70 and split == 'internal' and model == 'Rad'")
+    n, value = _auc_cell(page, "internal", "Rad")
+    assert n == len(kept) < (predictions.query("split == 'internal' and model == 'Rad'")).shape[0]
+    assert value == pytest.approx(auc(kept["label"], kept["prob"]), abs=5e-4)
+    assert "RFS: Harrell" in page and any(name.startswith("figures/km_rfs") for name in figures)
+
+
+def test_report_zip_of_an_upload_holds_the_page_and_figures():
+    archive = zipfile.ZipFile(io.BytesIO(report_zip(ReportInput.from_upload(predictions_table(n=120), "t.csv"))))
+    names = archive.namelist()
+    assert "report.html" in names and any(n.startswith("figures/roc_internal") for n in names)
+    assert "restricted" not in archive.read("report.html").decode()
+
+
+def test_a_filter_that_leaves_nobody_is_a_clear_error():
+    with pytest.raises(ValidationError, match="filters leave none"):
+        build_report(ReportInput.from_upload(predictions_table(n=60), "t.csv", filters={"age": (500.0, 600.0)}))
+
+
+def test_filters_text():
+    assert filters_text({}) == ""
+    assert filters_text({"center": ["C1", "C2"]}) == "All analyses are restricted to the sub-cohort with center in {C1, C2}."
