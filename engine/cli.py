@@ -57,7 +57,7 @@ def cohort_synth(
     seed: int = typer.Option(0),
 ) -> None:
     """Write the synthetic HCC cohort (images, masks, clinical data, outcomes) and its manifest."""
-    from engine.cohort.synth import SynthSpec, synthesize_cohort
+    from engine.cohort.synth import SYNTH_VERSION, SynthSpec, synthesize_cohort
 
     try:
         spec = SynthSpec(n=n, centers=centers, phases=tuple(p.strip() for p in phases.split(",")), modality=modality, seed=seed)
@@ -100,13 +100,13 @@ def demo(
     device: str = typer.Option("auto"),
 ) -> None:
     """The demo study: synthetic cohort -> extraction -> model grid -> store (seconds on later starts)."""
-    from engine.cohort.synth import SynthSpec, synthesize_cohort
+    from engine.cohort.synth import SYNTH_VERSION, SynthSpec, synthesize_cohort
     from engine.config import parse_config
     from engine.store import RunStore
     from engine.study import run_study
 
     spec = SynthSpec(n=n, seed=0)
-    marker = out / f".complete-n{n}"
+    marker = out / f".complete-n{n}-v{SYNTH_VERSION}"
     if not marker.exists():
         shutil.rmtree(out, ignore_errors=True)
         with tqdm(total=n, desc="synthetic cohort", unit="patient", file=sys.stderr) as bar:

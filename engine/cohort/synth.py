@@ -3,16 +3,20 @@ clinical variables and outcomes, deterministic per seed. It is the product's emb
 
 What carries information (tests assert that the pipeline finds it):
 
-- Each patient has two latent traits. ``heterogeneity`` (standard normal) drives the tumour's internal texture
+- Each patient has three latent traits. ``heterogeneity`` (standard normal) drives the tumour's internal texture
   (amplitude of smooth noise), its shape irregularity and AFP; ``invasiveness`` (standard normal, independent)
-  drives arterial hyper-enhancement, portal/delayed washout, peritumoral (rim) enhancement, tumour size and the
-  number of tumours. Handcrafted texture features see heterogeneity best; the enhancement pattern and the rim
-  are spread over the crop, where deep features see them; so radiomics and deep features carry partly
-  different information and fusion can help.
-- Early recurrence: logit = -0.9 + 1.0 heterogeneity + 1.0 invasiveness + 0.4 cirrhosis + 0.3 log10(AFP) - 0.6
-  (AFP's mean contribution) + noise. Recurrence-free and overall survival: exponential times with hazards
-  exp(0.7 heterogeneity + 0.7 invasiveness + 0.3 cirrhosis), administrative censoring at 60 months and
-  uniform drop-out.
+  drives arterial hyper-enhancement, portal/delayed washout, the enhancing rim just outside the tumour, tumour
+  size and the number of tumours; ``mvi`` (microvascular invasion, present in about 40% of patients,
+  independent) shows as a wedge of arterial-phase peritumoral hyper-enhancement 6 to 10 mm outside the tumour
+  (a perfusion anomaly), on one side of it.
+- What each feature family can see: radiomics of the tumour and a 5 mm ring (the demo's regions) sees
+  heterogeneity and invasiveness but not the wedge, which lies beyond the ring; the deep network's crop (the
+  tumour plus a 10 mm margin) sees the wedge. So radiomics and deep features carry partly different information
+  and fusion helps; a radiomics config with a 10 mm ring (``rings_mm: {ring10: 10}``) sees the wedge too.
+- Early recurrence: logit = -1.3 + 1.0 heterogeneity + 1.0 invasiveness + 1.5 mvi + 0.4 cirrhosis
+  + 0.3 log10(AFP) - 0.6 (AFP's mean contribution) + noise. Recurrence-free and overall survival: exponential
+  times with hazards exp(0.7 heterogeneity + 0.7 invasiveness + 0.8 mvi + 0.3 cirrhosis), administrative
+  censoring at 60 months and uniform drop-out.
 - Centers differ in intensity offset, noise level and blur, so the external center is harder than internal
   validation.
 """
@@ -27,6 +31,8 @@ import pandas as pd
 from scipy import ndimage
 
 from engine.errors import ValidationError
+
+SYNTH_VERSION = 2  # bump when the images or tables a seed gives change (the demo regenerates its cohort)
 
 PHASE_BASE = {  # mean HU of liver parenchyma and of the tumour's arterial enhancement, per phase
     "arterial": {"liver": 75.0, "tumour_shift": 35.0, "washout": 0.0},
@@ -69,9 +75,10 @@ def clinical_table(spec: SynthSpec) -> pd.DataFrame:
     afp = 10 ** np.clip(1.3 + 0.7 * heterogeneity + rng.normal(scale=0.8, size=n), 0.3, 5.0)
     size_mm = np.clip(np.exp(np.log(22) + 0.25 * invasiveness + rng.normal(scale=0.2, size=n)), 10, 45)
     n_tumours = 1 + (rng.random(n) < 1 / (1 + np.exp(-(invasiveness - 1.5)))).astype(int)
-    logit = -0.9 + 1.0 * heterogeneity + 1.0 * invasiveness + 0.4 * cirrhosis + 0.3 * np.log10(afp) - 0.6
+    mvi = (np.random.default_rng([spec.seed, 3]).random(n) < 0.4).astype(int)  # own stream: other draws unchanged
+    logit = -1.3 + 1.0 * heterogeneity + 1.0 * invasiveness + 1.5 * mvi + 0.4 * cirrhosis + 0.3 * np.log10(afp) - 0.6
     label = (rng.random(n) < 1 / (1 + np.exp(-(logit + rng.normal(scale=0.5, size=n))))).astype(int)
-    hazard = np.exp(0.7 * heterogeneity + 0.7 * invasiveness + 0.3 * cirrhosis)
+    hazard = np.exp(0.7 * heterogeneity + 0.7 * invasiveness + 0.8 * mvi + 0.3 * cirrhosis)
     dropout = rng.uniform(12, 120, size=n)
 
     def survival(scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -105,6 +112,7 @@ def clinical_table(spec: SynthSpec) -> pd.DataFrame:
             "os_event": os_event,
             "latent_heterogeneity": heterogeneity,
             "latent_invasiveness": invasiveness,
+            "latent_mvi": mvi,
         }
     )
 
@@ -121,6 +129,15 @@ def _tumour_mask(rng, shape, spacing, centre_mm, radius_mm, irregularity) -> np.
     theta, phi = np.arctan2(dy, dx), np.arccos(np.clip(dz / (distance + 1e-9), -1, 1))
     lobes = sum(rng.normal() * np.cos(k * theta + rng.uniform(0, 6.3)) * np.sin(phi) ** k for k in (2, 3, 5))
     return distance <= radius_mm * (1 + irregularity * 0.12 * lobes)
+
+
+def _perfusion_wedge(rng, tumour: np.ndarray, spacing) -> np.ndarray:
+    """Liver 6 to 10 mm outside the tumour, within a 150-degree sector (in-plane) pointing a random way."""
+    distance = ndimage.distance_transform_edt(~tumour, sampling=(spacing[2], spacing[1], spacing[0]))
+    zs, ys, xs = np.nonzero(tumour)
+    _, y, x = np.indices(tumour.shape, dtype=float)
+    angle = np.arctan2((y - ys.mean()) * spacing[1], (x - xs.mean()) * spacing[0]) - rng.uniform(-np.pi, np.pi)
+    return (distance > 6.0) & (distance <= 10.0) & (np.cos(angle) > np.cos(np.radians(75)))
 
 
 def patient_volumes(row: pd.Series, spec: SynthSpec, center_index: int) -> dict[str, np.ndarray]:
@@ -142,6 +159,7 @@ def patient_volumes(row: pd.Series, spec: SynthSpec, center_index: int) -> dict[
     if tumour.sum() < 20:
         tumour = _tumour_mask(rng, shape, spacing, extent / 2, 6.0, 0.0)
     rim = ndimage.binary_dilation(tumour, iterations=2) & ~tumour & liver
+    wedge = _perfusion_wedge(rng, tumour, spacing) & liver if row["latent_mvi"] else np.zeros(shape, bool)
     reader2 = ndimage.binary_dilation(tumour) if rng.random() < 0.5 else ndimage.binary_erosion(tumour)
     reader2 = reader2 ^ (ndimage.binary_dilation(tumour) & ~ndimage.binary_erosion(tumour) & (rng.random(shape) < 0.15))
     if reader2.sum() < 10:
@@ -160,7 +178,7 @@ def patient_volumes(row: pd.Series, spec: SynthSpec, center_index: int) -> dict[
         enhancement = base["tumour_shift"] * (1 + 0.45 * invasiveness) + base["washout"] * (1 + 0.5 * invasiveness)
         volume = np.where(tumour, base["liver"] + enhancement + tumour_texture, volume)
         if phase == "arterial":
-            volume = volume + rim * (10 + 12 * max(invasiveness, -0.5))
+            volume = volume + rim * (10 + 12 * max(invasiveness, -0.5)) + wedge * 35.0
         if center_blur:
             volume = ndimage.gaussian_filter(volume, center_blur)
         volume = volume + center_offset + rng.normal(scale=center_noise, size=shape)
@@ -206,7 +224,8 @@ def synthesize_cohort(out: str | Path, spec: SynthSpec = SynthSpec(), progress=N
         rows.append(entry)
         if progress is not None:
             progress(1)
-    manifest = pd.concat([table.drop(columns=["latent_heterogeneity", "latent_invasiveness"]), pd.DataFrame(rows)], axis=1)
+    latent = ["latent_heterogeneity", "latent_invasiveness", "latent_mvi"]
+    manifest = pd.concat([table.drop(columns=latent), pd.DataFrame(rows)], axis=1)
     manifest.to_csv(out / "manifest.csv", index=False)
-    table[["patient_id", "latent_heterogeneity", "latent_invasiveness"]].to_csv(out / "truth.csv", index=False)
+    table[["patient_id", *latent]].to_csv(out / "truth.csv", index=False)
     return out / "manifest.csv"

@@ -226,8 +226,11 @@ def gradcam_maps(network, crops: np.ndarray, device: str = "cpu") -> np.ndarray:
 
 def deep_features(crops: np.ndarray, labels: np.ndarray, split: Sequence[str], settings: DeepFeatureSettings = DeepFeatureSettings(),
                   patient_ids: Sequence[str] | None = None, *, return_network: bool = False):
-    """``dl_000 ...`` features per patient: out-of-fold for ``split == "train"``, from the model trained on the
-    whole training split for every other patient. ``return_network=True`` also returns that final network."""
+    """Penultimate-layer features per patient: ``dl_000 ...`` from the network trained on the whole training split
+    (every patient); ``dlfold<k>_000 ...`` from the network trained without fold ``k`` (training patients only) and
+    ``deep_fold``, each training patient's fold (-1 elsewhere). Each network has its own feature space, so the
+    grid fits on one block at a time (engine.models.deep_folds). ``return_network=True`` also returns the final
+    network."""
     from sklearn.model_selection import StratifiedKFold
 
     split = np.asarray(split)
@@ -235,18 +238,21 @@ def deep_features(crops: np.ndarray, labels: np.ndarray, split: Sequence[str], s
     if train.size < 10 or len(np.unique(labels[train])) < 2:
         raise ValidationError("the training split must hold at least 10 patients of both classes to train a CNN.")
     device = resolve_device(settings.device)
-    features = None
+    fold_of = np.full(len(labels), -1)
+    blocks = {}
     folds = StratifiedKFold(settings.folds, shuffle=True, random_state=settings.seed)
-    for inner_train, held_out in folds.split(train, labels[train]):
+    for k, (inner_train, held_out) in enumerate(folds.split(train, labels[train])):
+        fold_of[train[held_out]] = k
         network = train_network(crops[train[inner_train]], labels[train[inner_train]], settings)
-        values = embed(network, crops[train[held_out]], device)
-        if features is None:
-            features = np.zeros((len(labels), values.shape[1]), dtype=np.float32)
-        features[train[held_out]] = values
+        embedded = embed(network, crops[train], device)
+        values = np.full((len(labels), embedded.shape[1]), np.nan, dtype=np.float32)
+        values[train] = embedded
+        blocks[k] = values
     final = train_network(crops[train], labels[train], settings)
-    others = np.flatnonzero(split != "train")
-    if others.size:
-        features[others] = embed(final, crops[others], device)
-    table = pd.DataFrame(features, columns=[f"dl_{k:03d}" for k in range(features.shape[1])])
+    features = embed(final, crops, device)
+    table = pd.DataFrame(features, columns=[f"dl_{j:03d}" for j in range(features.shape[1])])
+    for k, values in blocks.items():
+        table = pd.concat([table, pd.DataFrame(values, columns=[f"dlfold{k}_{j:03d}" for j in range(values.shape[1])])], axis=1)
+    table["deep_fold"] = fold_of
     table.insert(0, "patient_id", list(patient_ids) if patient_ids is not None else np.arange(len(labels)).astype(str))
     return (table, final) if return_network else table

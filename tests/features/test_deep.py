@@ -51,12 +51,16 @@ def test_deep_features_are_deterministic_and_carry_signal(cohort_120):
     first = deep_features(crops, labels, split, settings, cohort_120.table["patient_id"])
     second = deep_features(crops, labels, split, settings, cohort_120.table["patient_id"])
     np.testing.assert_array_equal(first.drop(columns="patient_id"), second.drop(columns="patient_id"))
+    train = split == "train"
+    assert set(first["deep_fold"][train]) == {0, 1, 2} and (first["deep_fold"][~train] == -1).all()
+    fold_block = first.filter(regex="^dlfold0_").to_numpy()
+    assert fold_block.shape[1] == first.filter(regex="^dl_").shape[1]
+    assert np.isfinite(fold_block[train]).all() and np.isnan(fold_block[~train]).all()
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    values = first.drop(columns="patient_id").to_numpy()
-    train = split == "train"
+    values = first.filter(regex="^dl_").to_numpy()
     model = make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=5000)).fit(values[train], labels[train])
     held_out = auc(labels[~train], model.predict_proba(values[~train])[:, 1])
     assert held_out > 0.6, held_out
@@ -97,4 +101,4 @@ def test_three_dimensional_crops_train_a_3d_network(cohort_120):
     assert crops.shape == (120, 3, 8, 24, 24) and 0 <= crops.min() and crops.max() <= 1
     labels, split = cohort_120.table["label"].to_numpy(), cohort_120.table["split"].to_numpy()
     table = deep_features(crops, labels, split, DeepFeatureSettings(backbone="resnet10", width=8, epochs=2, folds=2, device="cpu"))
-    assert table.shape[0] == 120 and table.drop(columns="patient_id").to_numpy().std() > 0
+    assert table.shape[0] == 120 and table.filter(regex="^dl_").to_numpy().std() > 0
