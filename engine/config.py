@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticError, field_validator, model_validator
 
 from engine.errors import ConfigError
-from engine.models.names import ALL_CLASSIFIERS, DEFAULT_MODELS
+from engine.models.names import ALL_CLASSIFIERS, DEFAULT_MODELS, DEFAULT_SELECTION, SELECTION_STEPS, SURVIVAL_METHODS
 
 
 class _Strict(BaseModel):
@@ -68,21 +68,51 @@ class DeepConfig(_Strict):
         return tumour_crops(cohort, size=self.size, channels=self.channels)
 
 
+class SelectionConfig(_Strict):
+    """Feature selection inside every training fold, in this order (engine.selection)."""
+
+    steps: list[str] = Field(default_factory=lambda: list(DEFAULT_SELECTION))
+    correlation_threshold: float = Field(0.8, gt=0, le=1)
+    univariate_p: float = Field(0.05, gt=0, le=1)
+    rfe_features: int = Field(10, ge=1)
+
+    @model_validator(mode="after")
+    def _known(self) -> SelectionConfig:
+        unknown = [s for s in self.steps if s not in SELECTION_STEPS]
+        if unknown:
+            raise ValueError(f"unknown selection steps {unknown}; choose from {list(SELECTION_STEPS)}")
+        if len(set(self.steps)) != len(self.steps):
+            raise ValueError(f"selection steps repeat: {self.steps}; name each step once")
+        return self
+
+
 class GridConfig(_Strict):
     models: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_MODELS))
     classifiers: list[str] = Field(default_factory=lambda: ["LR", "SVM", "RF", "XGBoost"])
+    selection: SelectionConfig = Field(default_factory=SelectionConfig)
+    search: Literal["random", "refined"] = "refined"
     n_iter: int = Field(4, ge=1)
     folds: int = Field(5, ge=2)
+    repeats: int = Field(1, ge=1)
     stacking: bool = True
     smote: bool = False
     survival_models: bool = False
-    survival_methods: list[str] = Field(default_factory=lambda: ["LASSO-Cox", "RSF"])
+    survival_methods: list[str] = Field(default_factory=lambda: ["Cox", "LASSO-Cox", "RSF"])
+
+    @field_validator("survival_methods")
+    @classmethod
+    def _survival_methods(cls, methods: list[str]) -> list[str]:
+        unknown = [m for m in methods if m not in SURVIVAL_METHODS]
+        if unknown:
+            raise ValueError(f"unknown survival methods {unknown}; choose from {list(SURVIVAL_METHODS)}")
+        return methods
 
     @model_validator(mode="after")
     def _known(self) -> GridConfig:
         unknown = [c for c in self.classifiers if c not in ALL_CLASSIFIERS]
         if unknown:
             raise ValueError(f"unknown classifiers {unknown}; choose from {ALL_CLASSIFIERS}")
+
         families = {"clinical", "radiomics", "deep"}
         for name, parts in self.models.items():
             bad = [p for p in parts if p not in families and not p.startswith("prefix:")]

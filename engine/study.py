@@ -113,7 +113,7 @@ def run_study(
     if store.exists(run_id) and not force:
         progress("served from the store", 1, 1)
         return run_id
-    from engine.models.grid import FeatureTable, run_grid
+    from engine.models.grid import FeatureTable, Selection, run_grid
 
     device = resolve_device(config.device)
     partial = store.partial(run_id)
@@ -143,7 +143,8 @@ def run_study(
     start = time.perf_counter()
     result = run_grid(
         FeatureTable(frame, families), models=models, classifiers=config.grid.classifiers, n_iter=config.grid.n_iter,
-        folds=config.grid.folds, seed=config.seed, device=device, stacking=config.grid.stacking, smote=config.grid.smote, n_jobs=max(1, workers), progress=step,
+        folds=config.grid.folds, repeats=config.grid.repeats, search=config.grid.search, selection=Selection(**config.grid.selection.model_dump()),
+        seed=config.seed, device=device, stacking=config.grid.stacking, smote=config.grid.smote, n_jobs=max(1, workers), progress=step,
     )
     progress("model grid", total, total)
     timings["grid"] = time.perf_counter() - start
@@ -272,7 +273,7 @@ def _deep_step(cohort, config, partial, frame, device, progress, timings):
         deep.to_parquet(target, index=False)
         progress("deep features", 1, 1)
     timings["deep"] = time.perf_counter() - start
-    columns = [c for c in deep.columns if c != "patient_id"]
+    columns = [c for c in deep.columns if c.startswith("dl_")]  # the fold blocks travel in the frame (engine.models.deep_folds)
     return frame.merge(deep, on="patient_id", how="left"), columns
 
 

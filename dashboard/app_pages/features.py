@@ -1,7 +1,9 @@
 import streamlit as st
 
-from dashboard.state import download_table, require_study
+from dashboard import cached
+from dashboard.state import download_figure, download_table, require_study
 from engine import plots
+from engine.errors import ValidationError
 
 study = require_study()
 st.title("Selected features")
@@ -19,6 +21,15 @@ if len(intercept):
     formula = f"{intercept.iloc[0]:+.4f} " + " ".join(f"{c:+.4f} x {f}" for f, c in zip(terms["feature"], terms["coefficient"]))
     st.subheader(f"{model}-score (LASSO linear predictor, standardised features)")
     st.code(f"{model}-score = {formula}", language=None)
+if model in set(study.run["predictions"]["model"]) and not model.startswith("Stacked"):
+    with st.expander("LASSO path (coefficients and cross-validated AUC over the penalty)"):
+        try:
+            path, cv, chosen = cached.lasso_path(study.run_id, model)
+            figure = plots.lasso_path_figure(path, cv, chosen, title=f"LASSO path, {model} (training cohort)")
+            st.plotly_chart(figure, width="stretch")
+            download_figure(figure, f"lasso_path_{model}", "features_lasso_path")
+        except ValidationError as error:
+            st.info(str(error))
 gallery = study.run.get("gradcam")
 if gallery is not None:
     st.subheader("Grad-CAM of the deep model (internal and external patients)")

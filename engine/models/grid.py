@@ -1,9 +1,10 @@
 """The model grid: feature families x classifiers, tuned by cross-validation on the training split only.
 
 For each model (a named combination of feature families, e.g. ``Clinical+Rad``) and each classifier, a Pipeline
-(impute -> scale -> variance -> correlation -> univariate -> LASSO -> classifier) is tuned by randomised search
-with stratified 5-fold CV on the training split. The classifier with the best CV AUC is the model's choice
-(never chosen on a test cohort). Its training predictions are out-of-fold; internal and external patients
+(impute -> scale -> the selection steps, by default variance -> correlation -> univariate -> LASSO -> classifier)
+is tuned on the training split by stratified k-fold CV (optionally repeated): a randomised search, then, with
+``search="refined"``, a second search on a small grid around the best candidate (log-scale parameters x/÷ 2,
+integers ± 1). The classifier with the best CV AUC is the model's choice (never chosen on a test cohort). Its training predictions are out-of-fold; internal and external patients
 get the pipeline refitted on the whole training split. A late-fusion model stacks the family models'
 out-of-fold probabilities with a logistic regression.
 """
@@ -25,7 +26,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import AdaBoostClassifier, GradientBoostingClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import RandomizedSearchCV, StratifiedKFold, cross_val_predict
+from sklearn.model_selection import RandomizedSearchCV, RepeatedStratifiedKFold, StratifiedKFold, cross_val_predict
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -34,8 +35,9 @@ from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
 from engine.errors import ValidationError
-from engine.models.names import ALL_CLASSIFIERS, DEFAULT_MODELS  # noqa: F401 - re-exported
-from engine.selection import CorrelationFilter, LassoSelector, UnivariateFilter, VarianceFilter
+from engine.models.deep_folds import FoldedDeepFeatures, deep_cv, fold_columns, has_deep_folds
+from engine.models.names import ALL_CLASSIFIERS, DEFAULT_MODELS, DEFAULT_SELECTION, SELECTION_STEPS  # noqa: F401 - re-exported
+from engine.selection import CorrelationFilter, LassoSelector, RFESelector, UnivariateFilter, VarianceFilter
 from engine.stats import auc
 
 OVERFIT_GAP = 0.1
@@ -79,6 +81,48 @@ def _lightgbm(seed: int):
 
 
 
+def refined_space(space: Mapping[str, Any], best: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """A small grid around the best candidate of a randomised search: log-uniform parameters x 1/2, 1, 2 and
+    integer parameters -1, 0, +1 (both kept inside the distribution's support); list parameters stay at the
+    best value."""
+    refined = {}
+    for name, distribution in space.items():
+        value = best[name]
+        if isinstance(distribution, list) or not hasattr(distribution, "support"):
+            refined[name] = [value]
+            continue
+        low, high = distribution.support()
+        if distribution.dist.name == "randint":
+            candidates = [value - 1, value, value + 1]
+        else:
+            candidates = [value / 2, value, value * 2]
+        refined[name] = sorted({type(value)(min(max(c, low), high)) for c in candidates})
+    return refined
+
+
+@dataclasses.dataclass(frozen=True)
+class Selection:
+    """The selection steps (engine.models.names.SELECTION_STEPS) and their settings."""
+
+    steps: Sequence[str] = DEFAULT_SELECTION
+    correlation_threshold: float = 0.8
+    univariate_p: float = 0.05
+    rfe_features: int = 10
+
+    def transformers(self, seed: int) -> list[tuple[str, Any]]:
+        unknown = [s for s in self.steps if s not in SELECTION_STEPS]
+        if unknown:
+            raise ValidationError(f"selection steps must be among {list(SELECTION_STEPS)}; got {unknown}.")
+        make = {
+            "variance": lambda: VarianceFilter(),
+            "correlation": lambda: CorrelationFilter(self.correlation_threshold),
+            "univariate": lambda: UnivariateFilter(self.univariate_p, min_features=2),
+            "lasso": lambda: LassoSelector(cv=5, min_features=1, seed=seed),
+            "rfe": lambda: RFESelector(self.rfe_features, seed=seed),
+        }
+        return [(step, make[step]()) for step in self.steps]
+
+
 @dataclasses.dataclass(frozen=True)
 class FeatureTable:
     """Features per patient with the family of each column, outcome and split."""
@@ -104,15 +148,14 @@ def preprocessor(frame: pd.DataFrame, columns: Sequence[str]) -> ColumnTransform
     return ColumnTransformer(parts, verbose_feature_names_out=False)
 
 
-def model_pipeline(frame: pd.DataFrame, columns: Sequence[str], classifier: Any, *, seed: int = 0, memory: Any = None, smote: bool = False) -> Pipeline:
+def model_pipeline(frame: pd.DataFrame, columns: Sequence[str], classifier: Any, *, seed: int = 0, memory: Any = None, smote: bool = False,
+                   deep_folds: bool = False, selection: Selection = Selection()) -> Pipeline:
     """Preprocessing, selection and classifier: every step learns from the training fold only. ``smote=True``
-    oversamples the minority class (imbalanced-learn SMOTE) after selection, during fitting only."""
-    steps = [
+    oversamples the minority class (imbalanced-learn SMOTE) after selection, during fitting only. ``deep_folds``
+    puts :class:`FoldedDeepFeatures` first (deep features learned per fold; see engine.models.deep_folds)."""
+    steps = [*([("deep_folds", FoldedDeepFeatures())] if deep_folds else []),
         ("prepare", preprocessor(frame, columns)),
-        ("variance", VarianceFilter()),
-        ("correlation", CorrelationFilter(0.8)),
-        ("univariate", UnivariateFilter(0.05, min_features=2)),
-        ("lasso", LassoSelector(cv=5, min_features=1, seed=seed)),
+        *selection.transformers(seed),
     ]
     if smote:
         from imblearn.over_sampling import SMOTE
@@ -125,7 +168,7 @@ def model_pipeline(frame: pd.DataFrame, columns: Sequence[str], classifier: Any,
 @dataclasses.dataclass
 class GridResult:
     predictions: pd.DataFrame  # long form: patient_id, split, model, classifier, prob, label (+ outcome columns)
-    grid: pd.DataFrame  # model, classifier, cv_auc, train_auc, internal_auc, external_auc, chosen, overfit
+    grid: pd.DataFrame  # model, classifier, cv_auc, cv_auc_sd, train_auc, internal_auc, external_auc, search, chosen, overfit
     selected: pd.DataFrame  # model, feature, coefficient (LASSO step of the chosen pipeline)
     pipelines: dict[str, Pipeline]
     timings: dict[str, float]
@@ -138,6 +181,9 @@ def run_grid(
     classifiers: Sequence[str] = ("LR", "SVM", "RF", "XGBoost"),
     n_iter: int = 4,
     folds: int = 5,
+    repeats: int = 1,
+    search: str = "random",
+    selection: Selection = Selection(),
     seed: int = 0,
     device: str = "cpu",
     stacking: bool = True,
@@ -146,7 +192,11 @@ def run_grid(
     progress: Callable[[str], None] | None = None,
 ) -> GridResult:
     """Tune every classifier for every model on the training split; return predictions for every cohort.
-    ``n_jobs`` worker processes share the cross-validation fits (joblib)."""
+    ``repeats`` > 1 repeats the tuning CV with new shuffles (training predictions stay out-of-fold from one
+    k-fold partition); ``search`` is ``random`` or ``refined``; ``n_jobs`` worker processes share the
+    cross-validation fits (joblib)."""
+    if search not in ("random", "refined"):
+        raise ValidationError(f"search must be 'random' or 'refined'; got {search!r}.")
     frame = table.frame
     if "split" not in frame or "label" not in frame:
         raise ValidationError("the feature table needs split and label columns.")
@@ -156,6 +206,7 @@ def run_grid(
         raise ValidationError(f"the training split must hold at least 20 patients of both classes; got {int(train.sum())}.")
     models = dict(models or {k: v for k, v in DEFAULT_MODELS.items() if all(f in table.families for f in v)})
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    tuning_cv = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed) if repeats > 1 else cv
     grid_rows, prediction_frames, selected_rows = [], [], []
     pipelines, timings, oof = {}, {}, {}
     outcome_columns = [c for c in frame.columns if c == "label" or c.endswith(("_time", "_event"))]
@@ -165,21 +216,26 @@ def run_grid(
         for model_name, families in models.items():
             start = time.perf_counter()
             columns = table.columns(families)
-            X = frame[columns]
+            folded = has_deep_folds(frame) and any(c in table.families.get("deep", ()) for c in columns)
+            X = frame[columns + fold_columns(frame)] if folded else frame[columns]
+            model_cv = deep_cv(frame, train) if folded else cv  # deep features: the network's folds, not repeatable
             best = None
             for classifier_name in classifiers:
                 if progress:
                     progress(f"{model_name} x {classifier_name}")
                 estimator, space = classifier_space(classifier_name, seed=seed, device=device)
-                pipeline = model_pipeline(frame, columns, estimator, seed=seed, memory=cache_dir, smote=smote)
-                search = RandomizedSearchCV(
-                    pipeline, {f"classifier__{k}": v for k, v in space.items()}, n_iter=n_iter, scoring="roc_auc",
-                    cv=cv, random_state=seed, n_jobs=n_jobs, error_score=np.nan,
-                ).fit(X[train], y[train])
-                fitted = search.best_estimator_
+                pipeline = model_pipeline(frame, columns, estimator, seed=seed, memory=cache_dir, smote=smote, deep_folds=folded, selection=selection)
+                space = {f"classifier__{k}": v for k, v in space.items()}
+                found, stage = _search(pipeline, space, n_iter, model_cv if folded else tuning_cv, seed, n_jobs, X[train], y[train]), "random"
+                if search == "refined":
+                    refined = _search(pipeline, refined_space(space, found.best_params_), n_iter, model_cv if folded else tuning_cv, seed, n_jobs, X[train], y[train])
+                    if refined.best_score_ > found.best_score_:
+                        found, stage = refined, "refined"
+                fitted = found.best_estimator_
                 prob = fitted.predict_proba(X)[:, 1]
-                row = {"model": model_name, "classifier": classifier_name, "cv_auc": float(search.best_score_),
-                       "train_auc": auc(y[train], prob[train]), "params": str(search.best_params_)}
+                row = {"model": model_name, "classifier": classifier_name, "cv_auc": float(found.best_score_),
+                       "cv_auc_sd": float(found.cv_results_["std_test_score"][found.best_index_]),
+                       "train_auc": auc(y[train], prob[train]), "search": stage, "params": str(found.best_params_)}
                 for split in ("internal", "external"):
                     mask = (frame["split"] == split).to_numpy()
                     row[f"{split}_auc"] = auc(y[mask], prob[mask]) if mask.any() and len(np.unique(y[mask])) == 2 else np.nan
@@ -187,7 +243,7 @@ def run_grid(
                 if best is None or row["cv_auc"] > best[0]["cv_auc"]:
                     best = (row, fitted, prob)
             row, fitted, prob = best
-            oof_prob = cross_val_predict(clone(fitted), X[train], y[train], cv=cv, method="predict_proba", n_jobs=n_jobs)[:, 1]
+            oof_prob = cross_val_predict(clone(fitted), X[train], y[train], cv=model_cv, method="predict_proba", n_jobs=n_jobs)[:, 1]
             prob = prob.copy()
             prob[train] = oof_prob
             oof[model_name] = prob
@@ -212,6 +268,12 @@ def run_grid(
     return GridResult(pd.concat(prediction_frames, ignore_index=True), grid, pd.DataFrame(selected_rows), pipelines, timings)
 
 
+def _search(pipeline: Pipeline, space: Mapping[str, Any], n_iter: int, cv: Any, seed: int, n_jobs: int, X: pd.DataFrame, y: np.ndarray) -> RandomizedSearchCV:
+    """Randomised search (every combination when the space is a grid no larger than ``n_iter``)."""
+    return RandomizedSearchCV(pipeline, space, n_iter=n_iter, scoring="roc_auc", cv=cv, random_state=seed, n_jobs=n_jobs,
+                              error_score=np.nan).fit(X, y)
+
+
 def _long(frame: pd.DataFrame, outcome_columns: list[str], model: str, classifier: str, prob: np.ndarray, extra: list[str]) -> pd.DataFrame:
     out = frame[["patient_id", "split", *outcome_columns, *extra]].copy()
     out.insert(2, "model", model)
@@ -221,11 +283,19 @@ def _long(frame: pd.DataFrame, outcome_columns: list[str], model: str, classifie
 
 
 def _selected(pipeline: Pipeline, model_name: str) -> list[dict[str, Any]]:
-    """Features surviving every selection step, with the LASSO coefficients (standardised scale)."""
+    """Features surviving every selection step, with the LASSO coefficients (standardised scale; NaN when the
+    selection has no LASSO step, e.g. RFE only)."""
     names = np.asarray(pipeline.named_steps["prepare"].get_feature_names_out())
-    for step in ("variance", "correlation", "univariate"):
-        names = names[pipeline.named_steps[step].support_]
-    lasso = pipeline.named_steps["lasso"]
-    rows = [{"model": model_name, "feature": str(n), "coefficient": float(c)} for n, c in zip(names, lasso.coef_) if c != 0]
-    rows.append({"model": model_name, "feature": "(intercept)", "coefficient": lasso.intercept_})
+    coefficients = np.full(len(names), np.nan)
+    intercept = None
+    for step in [s for s in pipeline.named_steps if s in SELECTION_STEPS]:
+        selector = pipeline.named_steps[step]
+        if step == "lasso":
+            coefficients, intercept = selector.coef_, selector.intercept_
+        elif coefficients.size == len(names):
+            coefficients = coefficients[selector.support_]
+        names = names[selector.support_]
+    rows = [{"model": model_name, "feature": str(n), "coefficient": float(c)} for n, c in zip(names, coefficients) if c != 0]
+    if intercept is not None:
+        rows.append({"model": model_name, "feature": "(intercept)", "coefficient": intercept})
     return rows

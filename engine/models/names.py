@@ -10,3 +10,8 @@ DEFAULT_MODELS = {
     "Combined": ["clinical", "radiomics", "deep"],
 }
 ALL_CLASSIFIERS = ["LR", "SVM", "RF", "KNN", "DT", "MLP", "AdaBoost", "GBDT", "XGBoost", "LightGBM"]
+# Feature selection steps (engine.selection), applied in the order given, inside every training fold.
+SELECTION_STEPS = ("variance", "correlation", "univariate", "lasso", "rfe")
+DEFAULT_SELECTION = ("variance", "correlation", "univariate", "lasso")
+# Survival models: plain Cox (small families only), LASSO-penalised Cox, random survival forest.
+SURVIVAL_METHODS = ("Cox", "LASSO-Cox", "RSF")

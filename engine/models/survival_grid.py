@@ -1,6 +1,7 @@
-"""Survival models for time-to-event endpoints: for each model (a combination of feature families) a LASSO-Cox
-(penalty by cross-validated partial likelihood) and a random survival forest, chosen by out-of-fold Harrell's C
-on the training split only. Training risks are out-of-fold; internal and external patients get the model refitted
+"""Survival models for time-to-event endpoints: for each model (a combination of feature families) a plain Cox
+model (families of at most ``MAX_COX_PREDICTORS`` columns, e.g. the clinical one), a LASSO-Cox (penalty by
+cross-validated partial likelihood) and a random survival forest, chosen by out-of-fold Harrell's C on the
+training split only. Training risks are out-of-fold; internal and external patients get the model refitted
 on the whole training split. A higher risk means an earlier event.
 """
 
@@ -13,17 +14,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from engine.errors import ValidationError
+from engine.models.deep_folds import FoldedDeepFeatures, deep_cv, fold_columns, has_deep_folds
 from engine.models.grid import FeatureTable, preprocessor
-from engine.models.regression import LassoCoxModel
+from engine.models.names import SURVIVAL_METHODS
+from engine.models.regression import CoxModel, LassoCoxModel
 from engine.selection import VarianceFilter
 from engine.stats import concordance_index
 
-SURVIVAL_METHODS = ("LASSO-Cox", "RSF")
+MAX_COX_PREDICTORS = 15  # an unpenalised Cox fit on more columns than this is left to LASSO-Cox
 
 
 class _RandomSurvivalForest(BaseEstimator):
@@ -47,7 +50,21 @@ class _RandomSurvivalForest(BaseEstimator):
         return self.forest_.predict(X)
 
 
+class _ImputedCox(BaseEstimator):
+    """The plain Cox model (engine.models.regression.CoxModel) with training medians / modes for missing values."""
+
+    def fit(self, X: pd.DataFrame, y: pd.DataFrame) -> _ImputedCox:
+        self.fill_ = {c: (X[c].median() if pd.api.types.is_numeric_dtype(X[c]) else X[c].mode().iloc[0]) for c in X}
+        self.cox_ = CoxModel().fit(X.fillna(self.fill_), y)
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.cox_.predict(X.fillna(self.fill_))
+
+
 def survival_estimator(method: str, frame: pd.DataFrame, columns: Sequence[str], *, seed: int = 0) -> Any:
+    if method == "Cox":
+        return _ImputedCox()
     if method == "LASSO-Cox":
         return LassoCoxModel(cv=5, seed=seed)
     if method == "RSF":
@@ -90,17 +107,25 @@ def run_survival_grid(
         warnings.simplefilter("ignore")
         for model_name, families in models.items():
             columns = table.columns(families)
-            X = frame[columns]
+            folded = has_deep_folds(frame) and any(c in table.families.get("deep", ()) for c in columns)
+            X = frame[columns + fold_columns(frame)] if folded else frame[columns]
+            splits = list((deep_cv(frame, train) if folded else splitter).split(train_rows, e[train_rows]))
+
+            def make(method: str) -> Any:
+                estimator = survival_estimator(method, frame, columns, seed=seed)
+                return Pipeline([("deep_folds", FoldedDeepFeatures()), ("model", estimator)]) if folded else estimator
+
             best = None
             for method in methods:
+                if method == "Cox" and len(columns) > MAX_COX_PREDICTORS:
+                    continue
                 if progress:
                     progress(f"{endpoint}: {model_name} x {method}")
                 out_of_fold = np.zeros(train_rows.size)
-                for inner, held in splitter.split(train_rows, e[train_rows]):
-                    estimator = clone(survival_estimator(method, frame, columns, seed=seed))
-                    estimator.fit(X.iloc[train_rows[inner]], target.iloc[train_rows[inner]])
+                for inner, held in splits:
+                    estimator = make(method).fit(X.iloc[train_rows[inner]], target.iloc[train_rows[inner]])
                     out_of_fold[held] = estimator.predict(X.iloc[train_rows[held]])
-                estimator = clone(survival_estimator(method, frame, columns, seed=seed)).fit(X.iloc[train_rows], target.iloc[train_rows])
+                estimator = make(method).fit(X.iloc[train_rows], target.iloc[train_rows])
                 risk = estimator.predict(X).astype(float)
                 risk[train_rows] = out_of_fold
                 row = {"endpoint": endpoint, "model": model_name, "method": method,
@@ -111,6 +136,8 @@ def run_survival_grid(
                 rows.append(row)
                 if best is None or row["cv_c_index"] > best[0]["cv_c_index"]:
                     best = (row, estimator, risk)
+            if best is None:  # only plain Cox was asked for, and the family is too large for it
+                continue
             row, estimator, risk = best
             fitted[model_name] = estimator
             frames.append(frame[["patient_id", "split", *extra]].assign(

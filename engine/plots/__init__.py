@@ -219,6 +219,26 @@ def line_figure(table: pd.DataFrame, *, x: str, y: str, group: str, title: str =
     return figure
 
 
+def lasso_path_figure(path: pd.DataFrame, cv: pd.DataFrame, chosen: float, *, title: str = "", label_top: int = 8) -> go.Figure:
+    """glmnet-style: cross-validated AUC (mean +/- SD) over log(lambda) above, coefficient paths below, the
+    chosen penalty marked on both; the ``label_top`` features with the largest coefficients are named."""
+    figure = make_subplots(rows=2, cols=1, row_heights=[0.35, 0.65], shared_xaxes=True, vertical_spacing=0.05)
+    figure.add_trace(go.Scatter(x=cv["log_lambda"], y=cv["cv_auc"], mode="markers", name="CV AUC", marker=dict(color="#c0392b"),
+                                error_y=dict(type="data", array=cv["cv_auc_sd"], thickness=1)), row=1, col=1)
+    largest = path.groupby("feature")["coefficient"].apply(lambda c: c.abs().max()).sort_values(ascending=False)
+    named = set(largest.index[:label_top])
+    for index, (feature, rows) in enumerate(path.groupby("feature", sort=False)):
+        figure.add_trace(go.Scatter(x=rows["log_lambda"], y=rows["coefficient"], mode="lines", name=feature, showlegend=feature in named,
+                                    line=dict(color=_colour(index), width=1.5)), row=2, col=1)
+    for row in (1, 2):
+        figure.add_vline(x=chosen, line=dict(color="#555555", dash="dash"), row=row, col=1)
+    figure.update_layout(title=title, width=760, height=640, **LAYOUT)
+    figure.update_yaxes(title="CV AUC", row=1, col=1)
+    figure.update_yaxes(title="Coefficient", row=2, col=1)
+    figure.update_xaxes(title="log(lambda)", row=2, col=1)
+    return figure
+
+
 def gradcam_figure(crop: np.ndarray, heatmap: np.ndarray, title: str = "") -> go.Figure:
     """A crop (first channel, grey) with its Grad-CAM map overlaid: transparent where the map is 0, red where 1."""
     figure = go.Figure()

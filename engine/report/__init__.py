@@ -52,21 +52,47 @@ def methods_text(config: dict[str, Any], provenance: dict[str, Any]) -> str:
             f"Deep-learning features were taken from the penultimate layer of a {deep.get('backbone')} (MONAI {packages.get('monai', '')}, "
             f"PyTorch {packages.get('torch', '')}) trained {'from local weights' if deep.get('weights') else 'from scratch'} on "
             f"{deep.get('size')}x{deep.get('size')} tumour crops ({deep.get('channels')} as channels) of the training cohort, with flips, "
-            f"rotations and intensity augmentation and early stopping on validation loss; training patients received out-of-fold features "
-            f"({deep.get('folds')} folds)."
+            f"rotations and intensity augmentation and early stopping on validation loss. One network was trained per fold of the "
+            f"training cohort ({deep.get('folds')} folds) and one on the whole training cohort; models using deep features were "
+            f"cross-validated on these folds, each fold scored with features from the network trained without it, and internal and "
+            f"external patients received the final network's features."
         )
     grid = config.get("grid", {})
-    parts.append(
-        "Within each training fold, features were standardised and selected by a variance filter, a Pearson correlation filter "
-        "(|r| > 0.8, keeping the feature more associated with the outcome), a univariate test (t-test or Mann-Whitney U by "
-        "Shapiro-Wilk normality, p < 0.05) and LASSO-penalised logistic regression with the penalty chosen by 5-fold "
-        f"cross-validation. Classifiers ({', '.join(grid.get('classifiers', []))}) were tuned by randomised search "
-        f"({grid.get('n_iter')} candidates, {grid.get('folds')}-fold stratified cross-validation on the training cohort) for each "
-        f"model ({', '.join(grid.get('models', {}))}); the classifier with the best cross-validated AUC was retained for each model"
-        f"{'; a late-fusion model stacked the family models’ out-of-fold probabilities by logistic regression' if grid.get('stacking') else ''}."
-    )
+    parts.append(selection_text(grid.get("selection", {})) + " " + tuning_text(grid))
     parts.append(STATISTICS_TEXT)
     return " ".join(parts)
+
+
+SELECTION_WORDS = {
+    "variance": "a variance filter",
+    "correlation": "a Pearson correlation filter (|r| > {correlation_threshold:g}, keeping the feature more associated with the outcome)",
+    "univariate": "a univariate test (t-test or Mann-Whitney U by Shapiro-Wilk normality, p < {univariate_p:g})",
+    "lasso": "LASSO-penalised logistic regression with the penalty chosen by 5-fold cross-validated AUC",
+    "rfe": "recursive feature elimination with a decision tree (down to {rfe_features} features)",
+}
+
+
+def selection_text(selection: dict[str, Any]) -> str:
+    """The selection steps of the config in words."""
+    settings = {"steps": ["variance", "correlation", "univariate", "lasso"], "correlation_threshold": 0.8, "univariate_p": 0.05,
+                "rfe_features": 10, **selection}
+    words = [SELECTION_WORDS[step].format(**settings) for step in settings["steps"]]
+    listed = ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1] if words else "no selection step"
+    return f"Within each training fold, features were standardised and selected by {listed}."
+
+
+def tuning_text(grid: dict[str, Any]) -> str:
+    """How the classifiers were tuned and chosen, in words."""
+    repeats = int(grid.get("repeats", 1))
+    cv = f"{grid.get('folds', 5)}-fold stratified cross-validation{f' repeated {repeats} times' if repeats > 1 else ''} on the training cohort"
+    search = f"randomised search ({grid.get('n_iter')} candidates"
+    if grid.get("search", "random") == "refined":
+        search += f", then up to {grid.get('n_iter')} candidates on a grid around the best one"
+    return (
+        f"Classifiers ({', '.join(grid.get('classifiers', []))}) were tuned by {search}; {cv}) for each model "
+        f"({', '.join(grid.get('models', {}))}); the classifier with the best cross-validated AUC was retained for each model"
+        f"{'; a late-fusion model stacked the family models’ out-of-fold probabilities by logistic regression' if grid.get('stacking') else ''}."
+    )
 
 
 def upload_methods_text(source: str) -> str:

@@ -182,6 +182,10 @@ class LassoSelector(_Selector):
         ).fit(np.asarray(X, dtype=float), np.asarray(y).astype(int))
         self.coef_ = model.coef_.ravel()
         self.intercept_ = float(model.intercept_[0])
+        self.C_ = float(np.ravel(model.C_)[0])
+        self.Cs_ = np.asarray(model.Cs_, dtype=float)
+        scores = np.asarray(next(iter(model.scores_.values())), dtype=float).reshape(self.cv, len(self.Cs_))
+        self.cv_auc_, self.cv_auc_sd_ = scores.mean(axis=0), scores.std(axis=0)
         self.support_ = self._keep_top(np.abs(self.coef_), self.coef_ != 0, self.min_features)
         return self
 

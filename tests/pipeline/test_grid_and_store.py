@@ -61,6 +61,65 @@ def test_icc_against_hand_computation():
     assert icc(a, a, "2,1")["x"] == pytest.approx(1.0)
 
 
+def _signal_table(n: int = 160, p: int = 40, seed: int = 2) -> FeatureTable:
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=(n, p))
+    label = (values[:, 0] + values[:, 1] + rng.normal(scale=1.0, size=n) > 0).astype(int)
+    frame = pd.DataFrame(values, columns=[f"f{i}" for i in range(p)])
+    frame.insert(0, "patient_id", [str(i) for i in range(n)])
+    frame.insert(1, "split", np.where(np.arange(n) < 110, "train", "internal"))
+    frame.insert(2, "label", label)
+    return FeatureTable(frame, {"radiomics": [f"f{i}" for i in range(p)]})
+
+
+def test_refined_search_space_brackets_the_best_candidate():
+    from scipy.stats import loguniform, randint
+
+    from engine.models.grid import refined_space
+
+    space = {"C": loguniform(1e-3, 1e2), "depth": randint(2, 6), "kind": ["a", "b"]}
+    assert refined_space(space, {"C": 0.5, "depth": 3, "kind": "b"}) == {"C": [0.25, 0.5, 1.0], "depth": [2, 3, 4], "kind": ["b"]}
+    assert refined_space(space, {"C": 80.0, "depth": 5, "kind": "a"}) == {"C": [40.0, 80.0, 100.0], "depth": [4, 5], "kind": ["a"]}
+
+
+def test_refined_search_never_scores_below_the_random_search():
+    table = _signal_table()
+    random = run_grid(table, models={"Rad": ["radiomics"]}, classifiers=["SVM"], n_iter=3, stacking=False, search="random")
+    refined = run_grid(table, models={"Rad": ["radiomics"]}, classifiers=["SVM"], n_iter=3, stacking=False, search="refined")
+    assert refined.grid.iloc[0]["cv_auc"] >= random.grid.iloc[0]["cv_auc"]
+    assert refined.grid.iloc[0]["search"] in {"random", "refined"} and random.grid.iloc[0]["search"] == "random"
+
+
+def test_repeated_cv_and_rfe_selection_from_the_settings():
+    """repeats=3: the tuning CV has 3 x 5 splits (the SD is over them); RFE alone keeps exactly rfe_features
+    columns and records no coefficients; the true signal columns survive."""
+    from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score
+
+    from engine.models.grid import Selection
+
+    table = _signal_table()
+    result = run_grid(table, models={"Rad": ["radiomics"]}, classifiers=["LR"], n_iter=1, stacking=False, repeats=3,
+                      selection=Selection(steps=("variance", "rfe"), rfe_features=4))
+    pipeline = result.pipelines["Rad"]
+    assert [s for s in pipeline.named_steps] == ["prepare", "variance", "rfe", "classifier"]
+    selected = result.selected
+    assert len(selected) == 4 and selected["coefficient"].isna().all() and {"f0", "f1"} <= set(selected["feature"])
+    frame = table.frame
+    train = frame[frame["split"] == "train"]
+    scores = cross_val_score(pipeline, train[table.families["radiomics"]], train["label"], scoring="roc_auc",
+                             cv=RepeatedStratifiedKFold(n_splits=5, n_repeats=3, random_state=0))
+    row = result.grid.iloc[0]
+    assert row["cv_auc"] == pytest.approx(scores.mean()) and row["cv_auc_sd"] == pytest.approx(scores.std())
+
+
+def test_unknown_selection_steps_and_search_are_config_errors():
+    with pytest.raises(ConfigError) as info:
+        parse_config({"cohort": {"feature_table": "t.csv"}, "grid": {"selection": {"steps": ["lasso", "pca"]}, "search": "optuna",
+                                                                      "survival_methods": ["DeepSurv"]}})
+    message = str(info.value)
+    assert "pca" in message and "search" in message and "DeepSurv" in message
+
+
 @pytest.fixture(scope="module")
 def breast_study(tmp_path_factory):
     from sklearn.datasets import load_breast_cancer

@@ -92,3 +92,19 @@ def test_bias_corrected_calibration_of_a_stored_model(image_run):
     assert len(curve) > 10 and result.n_boot == 10
     assert np.isfinite(curve["bias_corrected"]).all() and (curve["ideal"] == curve["predicted"]).all()
     assert not np.allclose(curve["bias_corrected"], curve["apparent"])
+
+
+def test_lasso_path_of_a_stored_model(image_run):
+    """At the chosen penalty the refitted path reproduces the stored LASSO coefficients; the penalty search's CV
+    AUC is kept per penalty; fewer features survive a larger penalty."""
+    from engine.analysis import lasso_path
+
+    run, _ = image_run
+    path, cv, chosen = lasso_path(run, "Rad")
+    lasso = run.pipeline("Rad").named_steps["lasso"]
+    at_chosen = path[np.isclose(path["log_lambda"], chosen)]
+    np.testing.assert_allclose(at_chosen["coefficient"].to_numpy(), lasso.coef_, atol=1e-6)
+    assert len(cv) == len(lasso.Cs_) and cv["cv_auc"].between(0, 1).all()
+    assert chosen == pytest.approx(cv["log_lambda"].to_numpy()[np.argmax(lasso.cv_auc_)])
+    nonzero = path.assign(nz=path["coefficient"] != 0).groupby("log_lambda")["nz"].sum()
+    assert nonzero.iloc[0] >= nonzero.iloc[-1] and nonzero.iloc[-1] <= 1  # small lambda: many; largest: at most one

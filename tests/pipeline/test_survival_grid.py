@@ -21,6 +21,7 @@ def gbsg2_result():
     rng = np.random.default_rng(0)
     frame["split"] = np.where(rng.random(len(frame)) < 0.7, "train", "internal")
     clinical = list(X.columns)
+    frame.attrs["clinical"] = clinical
     return frame, run_survival_grid(FeatureTable(frame, {"clinical": clinical}), "rfs", models={"Clinical": ["clinical"]})
 
 
@@ -32,7 +33,7 @@ def test_gbsg2_c_index_held_out(gbsg2_result):
     assert c >= 0.65
     chosen = result.grid[result.grid["chosen"]].iloc[0]
     assert chosen["internal_c_index"] == pytest.approx(c)
-    assert set(result.grid["method"]) == {"LASSO-Cox", "RSF"}
+    assert set(result.grid["method"]) == {"Cox", "LASSO-Cox", "RSF"}
 
 
 def test_training_risks_are_out_of_fold(gbsg2_result):
@@ -42,3 +43,25 @@ def test_training_risks_are_out_of_fold(gbsg2_result):
     chosen = result.grid[result.grid["chosen"]].iloc[0]
     assert concordance_index(train["time"], train["event"], train["risk"]).c_index == pytest.approx(chosen["cv_c_index"])
     assert len(train) == (frame["split"] == "train").sum()
+
+
+def test_plain_cox_is_the_unpenalised_cox_fit_on_training(gbsg2_result):
+    """Method "Cox": internal risks equal the linear predictor of engine's CoxModel (checked against R's coxph)
+    fitted on the training patients; a family wider than MAX_COX_PREDICTORS is left to LASSO-Cox."""
+    from engine.models.regression import CoxModel
+    from engine.models.survival_grid import MAX_COX_PREDICTORS
+
+    frame, _ = gbsg2_result
+    clinical = frame.attrs["clinical"]
+    result = run_survival_grid(FeatureTable(frame, {"clinical": clinical}), "rfs", models={"Clinical": ["clinical"]}, methods=["Cox"])
+    train = frame[frame["split"] == "train"]
+    cox = CoxModel().fit(train[clinical], train[["rfs_time", "rfs_event"]].set_axis(["time", "event"], axis=1))
+    internal = frame[frame["split"] == "internal"]
+    stored = result.predictions.query("split == 'internal'")
+    np.testing.assert_allclose(stored["risk"].to_numpy(), cox.predict(internal[clinical]), rtol=1e-9)
+    wide = frame.assign(**{f"noise{i}": np.random.default_rng(i).normal(size=len(frame)) for i in range(MAX_COX_PREDICTORS)})
+    noise = [f"noise{i}" for i in range(MAX_COX_PREDICTORS)]
+    result = run_survival_grid(FeatureTable(wide, {"clinical": clinical, "noise": noise}), "rfs",
+                               models={"Clinical": ["clinical"], "Wide": ["clinical", "noise"]}, methods=["Cox", "LASSO-Cox"])
+    assert set(result.grid.query("model == 'Wide'")["method"]) == {"LASSO-Cox"}
+    assert set(result.grid.query("model == 'Clinical'")["method"]) == {"Cox", "LASSO-Cox"}
