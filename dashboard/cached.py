@@ -28,7 +28,8 @@ def runs() -> pd.DataFrame:
 def run_tables(run_id: str) -> dict:
     run = store().load(run_id)
     return {"predictions": run.predictions, "grid": run.grid, "selected": run.selected, "metrics": run.metrics,
-            "provenance": run.provenance, "config": run.config, "gradcam": run.gradcam(), "survival": run.survival_predictions()}
+            "provenance": run.provenance, "config": run.config, "gradcam": run.gradcam(), "survival": run.survival_predictions(),
+            "cutoffs": run.risk_cutoffs()}
 
 
 def _cached(function):

@@ -184,6 +184,26 @@ def survival_stratification(predictions: pd.DataFrame, model: str, endpoint: str
     return learned, stratify(rows[t], rows[e], rows["prob"], cutoff, at_risk_times=at_risk_times)
 
 
+def training_cutoffs(predictions: pd.DataFrame, endpoints: Sequence[str], *, source: str = "binary", methods: Sequence[str] = ("median", "maxstat")) -> pd.DataFrame:
+    """Risk cutoffs of every model for every endpoint, learned on the training cohort (stored with a run so that the
+    same cutoff is applied to later cohorts and new patients). One row per endpoint, model and method."""
+    rows = []
+    for endpoint in endpoints:
+        t, e = time_column(endpoint), event_column(endpoint)
+        if t not in predictions:
+            continue
+        for model, train in predictions[predictions["split"] == "train"].groupby("model", sort=False):
+            for method in methods:
+                try:
+                    learned = risk_cutoff(train[t], train[e], train["prob"], method=method)
+                except ValidationError as error:
+                    rows.append({"endpoint": endpoint, "source": source, "model": model, "method": method, "cutoff": np.nan, "note": str(error)})
+                    continue
+                rows.append({"endpoint": endpoint, "source": source, "model": model, "method": method, "cutoff": learned.cutoff,
+                             "n_train": len(train), "p_value_adjusted": learned.p_value_adjusted, "note": ""})
+    return pd.DataFrame(rows)
+
+
 def concordance_table(predictions: pd.DataFrame, endpoint: str, models: Sequence[str]) -> pd.DataFrame:
     out = []
     for (split, model), rows in predictions[predictions["model"].isin(models)].groupby(["split", "model"], sort=False):

@@ -161,6 +161,7 @@ def run_study(
         pd.concat([o.predictions for o in outputs], ignore_index=True).to_parquet(partial / "survival_predictions.parquet", index=False)
         pd.concat([o.grid for o in outputs], ignore_index=True).to_csv(partial / "survival_grid.csv", index=False)
         timings["survival_models"] = time.perf_counter() - start
+    _store_cutoffs(result.predictions, survival, partial)
     timings["total"] = time.perf_counter() - started
     provenance = {
         "name": config.name, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -173,10 +174,25 @@ def run_study(
     feature_columns = [c for family in families.values() for c in family]
     frame[["patient_id", "split", "label", *dict.fromkeys(feature_columns)]].to_parquet(partial / "features.parquet", index=False)
     artifacts = [partial / name for name in ("gradcam.npz", "deep_network.pt", "features.parquet", "survival_predictions.parquet",
-                                             "survival_grid.csv", "icc.csv") if (partial / name).exists()]
+                                             "survival_grid.csv", "icc.csv", "risk_cutoffs.csv") if (partial / name).exists()]
     store.write(run_id, config=config.canonical(), predictions=result.predictions, grid=result.grid, selected=result.selected,
                 metrics=metrics, provenance=provenance, pipelines=result.pipelines, artifacts=artifacts)
     return run_id
+
+
+def _store_cutoffs(predictions: pd.DataFrame, endpoints: list[str], partial: Path) -> None:
+    """Training-cohort risk cutoffs (median, maxstat) of every binary and survival model, per endpoint."""
+    from engine.analysis import training_cutoffs
+    from engine.predictions import survival_as_predictions
+
+    tables = [training_cutoffs(predictions, endpoints)]
+    survival = partial / "survival_predictions.parquet"
+    if survival.exists():
+        risks = pd.read_parquet(survival)
+        tables += [training_cutoffs(survival_as_predictions(risks, e), [e], source="survival") for e in endpoints if e in set(risks["endpoint"])]
+    table = pd.concat(tables, ignore_index=True)
+    if len(table):
+        table.to_csv(partial / "risk_cutoffs.csv", index=False)
 
 
 def _version(name: str) -> str:
@@ -326,4 +342,15 @@ def predict_new(run, manifest: Path, *, workers: int = 1, progress: Progress = _
         if absent:
             raise ValidationError(f"model {model} needs columns the new patients lack, e.g. {absent[:5]}: check phases and regions.")
         rows.append(pd.DataFrame({"patient_id": frame["patient_id"], "model": model, "prob": pipeline.predict_proba(frame[columns])[:, 1]}))
-    return pd.concat(rows, ignore_index=True)
+    return _risk_groups(pd.concat(rows, ignore_index=True), run.risk_cutoffs())
+
+
+def _risk_groups(predictions: pd.DataFrame, cutoffs: pd.DataFrame | None) -> pd.DataFrame:
+    """``<endpoint>_risk_group`` (high / low) of each prediction by the run's training median cutoff."""
+    if cutoffs is None:
+        return predictions
+    medians = cutoffs[(cutoffs["source"] == "binary") & (cutoffs["method"] == "median")]
+    for endpoint, rows in medians.groupby("endpoint", sort=False):
+        cutoff = predictions["model"].map(dict(zip(rows["model"], rows["cutoff"])))
+        predictions[f"{endpoint}_risk_group"] = np.where(cutoff.isna(), None, np.where(predictions["prob"] > cutoff, "high", "low"))
+    return predictions

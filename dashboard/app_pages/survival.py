@@ -33,6 +33,15 @@ if method == "youden":
     horizon = st.number_input("Horizon for the status (same units as time)", value=float(predictions[time_column].median()), key="survival_horizon")
 if method == "slider":
     cutoff = st.slider("Cutoff on the model's probability", 0.0, 1.0, 0.5, 0.01, key="survival_cutoff")
+stored = study.run.get("cutoffs") if study.run is not None else None
+if stored is not None and cutoff is None and not study.filters:
+    match = stored[(stored["endpoint"] == endpoint) & (stored["source"] == source_key) & (stored["method"] == method) & (stored["model"] == model)]
+    if len(match) and match["cutoff"].notna().all():
+        cutoff = float(match["cutoff"].iloc[0])
+        st.caption(f"Cutoff {cutoff:.4g} ({method}): learned on the training cohort when the run was built and stored with it"
+                   + (f"; search-adjusted p = {match['p_value_adjusted'].iloc[0]:.3g}" if method == "maxstat" else "") + ".")
+elif study.filters and method != "slider":
+    st.caption("What-if filters are on: the cutoff is re-learned on the filtered training cohort.")
 try:
     learned, result = cached.survival_stratification(predictions, model, endpoint, split, "median" if method == "slider" else method, cutoff, horizon)
 except ValidationError as error:

@@ -62,6 +62,11 @@ class Run:
         path = self.path / "survival_predictions.parquet"
         return pd.read_parquet(path) if path.exists() else None
 
+    def risk_cutoffs(self) -> pd.DataFrame | None:
+        """Risk cutoffs learned on the training cohort (endpoint, source, model, method, cutoff), when stored."""
+        path = self.path / "risk_cutoffs.csv"
+        return pd.read_csv(path) if path.exists() else None
+
     def pipeline(self, model: str):
         """The fitted pipeline of ``model``, loaded with skops from this run's own folder only."""
         import skops.io as sio

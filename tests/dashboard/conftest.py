@@ -43,8 +43,11 @@ def app_store(tmp_path_factory):
     survival = predictions[predictions["model"].isin(["Rad", "Combined"])].rename(columns={"prob": "risk", "rfs_time": "time", "rfs_event": "event"})
     survival = survival.assign(endpoint="rfs", method="LASSO-Cox", risk=np.log(survival["risk"] / (1 - survival["risk"]))).drop(columns=["label", "classifier"])
     survival.to_parquet(root / "survival_predictions.parquet", index=False)
+    from engine.analysis import training_cutoffs
+
+    training_cutoffs(predictions, ["rfs"]).to_csv(root / "risk_cutoffs.csv", index=False)
     store.write("testrun0000000001", config={"name": "test"}, predictions=predictions, grid=grid, selected=selected,
                 metrics=pd.DataFrame({"model": MODELS}), provenance={"name": "App test run", "created": "now", "patients": 240, "models": MODELS},
-                artifacts=[root / "survival_predictions.parquet"])
+                artifacts=[root / "survival_predictions.parquet", root / "risk_cutoffs.csv"])
     (root / "DEMO_RUN").write_text("testrun0000000001")
     return root

@@ -55,6 +55,42 @@ def test_survival_page_switches_to_survival_model_risks(app_store, monkeypatch):
     assert "slider" not in at.radio(key="survival_method").options
 
 
+def test_survival_page_uses_the_cutoff_stored_with_the_run(app_store, monkeypatch):
+    import numpy as np
+
+    at = app(app_store, monkeypatch)
+    at.switch_page("app_pages/survival.py").run()
+    at.selectbox(key="survival_model_binary").set_value("Rad").run()
+    train = predictions_table().query("split == 'train' and model == 'Rad'")
+    expected = f"Cutoff {np.median(train['prob']):.4g} (median): learned on the training cohort when the run was built"
+    assert any(c.value.startswith(expected) for c in at.caption), [c.value for c in at.caption]
+    at.multiselect(key="filter_sex").set_value(["M"]).run()
+    assert any("re-learned on the filtered training cohort" in c.value for c in at.caption)
+
+
+def test_an_upload_stays_in_its_browser_session(app_store, monkeypatch):
+    """A second session (another browser) with an empty uploader sees nothing of the first session's upload."""
+    from streamlit.delta_generator import DeltaGenerator
+
+    first = uploaded_app(app_store, monkeypatch, _wide_upload())
+    assert any("120 of 120 patients" in c.value for c in first.sidebar.caption)
+    monkeypatch.setattr(DeltaGenerator, "file_uploader", lambda self, *args, **kwargs: None)
+    second = app(app_store, monkeypatch)
+    second.radio(key="sidebar_source").set_value("Upload a predictions table").run()
+    assert not any("patients" in c.value for c in second.sidebar.caption)
+    second.switch_page("app_pages/roc.py").run()
+    assert "Choose a run" in second.info[0].value
+
+
+def test_the_report_of_an_upload_downloads_from_the_overview(app_store, monkeypatch):
+    at = uploaded_app(app_store, monkeypatch, _wide_upload(n=60))
+    at.multiselect(key="filter_sex").set_value(["M"]).run()
+    at.toggle(key="overview_report").set_value(True).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "restricted to the what-if sub-cohort" in at.toggle(key="overview_report").label
+    assert any(b.proto.label == "Download report.zip" for b in at.get("download_button"))
+
+
 def test_a_filter_changes_n(app_store, monkeypatch):
     at = app(app_store, monkeypatch)
     before = [c.value for c in at.sidebar.caption if "patients" in c.value][0]

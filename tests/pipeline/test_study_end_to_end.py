@@ -108,3 +108,21 @@ def test_lasso_path_of_a_stored_model(image_run):
     assert chosen == pytest.approx(cv["log_lambda"].to_numpy()[np.argmax(lasso.cv_auc_)])
     nonzero = path.assign(nz=path["coefficient"] != 0).groupby("log_lambda")["nz"].sum()
     assert nonzero.iloc[0] >= nonzero.iloc[-1] and nonzero.iloc[-1] <= 1  # small lambda: many; largest: at most one
+
+
+def test_risk_cutoffs_are_learned_on_training_and_reach_new_patients(image_run):
+    """The stored median cutoff is the median of the training risks; predict labels new patients high/low by it."""
+    run, manifest = image_run
+    cutoffs = run.risk_cutoffs()
+    assert {"binary", "survival"} == set(cutoffs["source"]) and {"rfs", "os"} == set(cutoffs["endpoint"])
+    row = cutoffs.query("endpoint == 'rfs' and source == 'binary' and model == 'Rad' and method == 'median'").iloc[0]
+    train = run.predictions.query("split == 'train' and model == 'Rad'")
+    assert row["cutoff"] == pytest.approx(np.median(train["prob"]))
+    maxstat = cutoffs.query("endpoint == 'os' and source == 'survival' and method == 'maxstat'")
+    found = maxstat["cutoff"].notna()
+    assert found.any() and maxstat.loc[found, "p_value_adjusted"].between(0, 1).all()
+    assert maxstat.loc[~found, "note"].str.contains("distinct").all()  # e.g. a LASSO-Cox that kept no feature: constant risk
+    new = predict_new(run, manifest)
+    rad = new[new["model"] == "Rad"]
+    assert set(rad["rfs_risk_group"]) <= {"high", "low"}
+    np.testing.assert_array_equal(rad["rfs_risk_group"] == "high", rad["prob"] > row["cutoff"])
