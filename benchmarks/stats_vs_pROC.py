@@ -15,13 +15,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.timing import best_of  # noqa: E402
 from engine.stats import auc_ci, delong_test  # noqa: E402
 
 REPEATS = 3
@@ -32,15 +32,6 @@ def make_data(n: int, seed: int) -> pd.DataFrame:
     y = (rng.random(n) < 0.3).astype(int)
     latent = rng.normal(size=n) + y
     return pd.DataFrame({"y": y, "a": latent + rng.normal(scale=0.8, size=n), "b": latent + rng.normal(scale=1.2, size=n)})
-
-
-def best_of(function, repeats: int = REPEATS) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 R_SCRIPT = r"""
@@ -77,8 +68,8 @@ def time_r(big: pd.DataFrame, mid: pd.DataFrame) -> tuple[float, float] | None:
 
 def main() -> None:
     big, mid = make_data(1_000_000, 0), make_data(10_000, 1)
-    t_delong = best_of(lambda: delong_test(big["y"], big["a"], big["b"]))
-    t_boot = best_of(lambda: auc_ci(mid["y"], mid["a"], method="bootstrap", n_boot=2000, seed=0))
+    t_delong = best_of(lambda: delong_test(big["y"], big["a"], big["b"]), REPEATS)
+    t_boot = best_of(lambda: auc_ci(mid["y"], mid["a"], method="bootstrap", n_boot=2000, seed=0), REPEATS)
     r_times = time_r(big, mid)
     print(f"{'task':<46}{'engine (s)':>12}{'pROC (s)':>12}{'pROC / engine':>15}")
     rows = [("paired DeLong, n = 1,000,000", t_delong), ("bootstrap AUC CI, 2,000 resamples, n = 10,000", t_boot)]

@@ -9,23 +9,13 @@ compiles the C-index kernel once and caches it). Peers that take too long at thi
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.timing import best_of  # noqa: E402
 from engine.stats import concordance_index, kaplan_meier, logrank_test  # noqa: E402
-
-
-def best_of(function, repeats: int = 3) -> float:
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main(n: int) -> None:
@@ -60,10 +50,10 @@ def main(n: int) -> None:
     print(f"n = {n:,}")
     print(f"{'task':<40}{'engine (s)':>12}{'lifelines (s)':>15}{'ratio':>8}{'sksurv (s)':>12}{'ratio':>8}")
     for name, ours, peers in rows:
-        mine = best_of(ours)
+        mine = best_of(ours, warm_up=True)
         line = f"{name:<40}{mine:>12.3f}"
         for peer in ("lifelines", "scikit-survival"):
-            theirs = best_of(peers[peer], repeats=1)
+            theirs = best_of(peers[peer], repeats=1, warm_up=True)
             line += f"{theirs:>{15 if peer == 'lifelines' else 12}.3f}{theirs / mine:>7.1f}x"
         print(line)
 

@@ -122,6 +122,21 @@ def require_study() -> Study:
     return current
 
 
+def binary_study(title: str, *, min_models: int = 1, missing: str = "This table has no binary label; see the Survival page.") -> Study:
+    """The page title and the study, stopping with ``missing`` when it has no binary label (or too few models)."""
+    study = require_study()
+    st.title(title)
+    if not study.has_binary or len(study.models) < min_models:
+        st.info(missing)
+        st.stop()
+    return study
+
+
+def cohort_picker(study: Study, key: str, label: str = "Cohort") -> str:
+    """A cohort (split) selectbox defaulting to the internal validation cohort when there is one."""
+    return st.selectbox(label, study.splits, index=min(1, len(study.splits) - 1), key=key)
+
+
 def download_figure(figure, name: str, key: str) -> None:
     """PNG (300 dpi), SVG and PDF buttons; without chromium, say how to get it."""
     from engine.plots import chromium_path

@@ -172,7 +172,10 @@ def run_study(
         "clinical": families.get("clinical", []), "phases": list(cohort.phases) if cohort is not None else [],
     }
     feature_columns = [c for family in families.values() for c in family]
-    frame[["patient_id", "split", "label", *dict.fromkeys(feature_columns)]].to_parquet(partial / "features.parquet", index=False)
+    from engine.models.deep_folds import fold_columns
+
+    kept = ["patient_id", "split", "label", *dict.fromkeys(feature_columns), *fold_columns(frame)]  # fold blocks: to re-run the grid
+    frame[kept].to_parquet(partial / "features.parquet", index=False)
     artifacts = [partial / name for name in ("gradcam.npz", "deep_network.pt", "features.parquet", "survival_predictions.parquet",
                                              "survival_grid.csv", "icc.csv", "risk_cutoffs.csv") if (partial / name).exists()]
     store.write(run_id, config=config.canonical(), predictions=result.predictions, grid=result.grid, selected=result.selected,

@@ -1,16 +1,12 @@
 import streamlit as st
 
 from dashboard import cached
-from dashboard.state import download_figure, download_table, require_study
+from dashboard.state import binary_study, cohort_picker, download_figure, download_table
 from engine import plots
 from engine.errors import ValidationError
 
-study = require_study()
-st.title("Calibration")
-if not study.has_binary:
-    st.info("This table has no binary label.")
-    st.stop()
-split = st.selectbox("Cohort", study.splits, index=min(1, len(study.splits) - 1), key="calibration_split")
+study = binary_study("Calibration")
+split = cohort_picker(study, "calibration_split")
 models = st.multiselect("Models", study.models, default=study.models[:3], key="calibration_models")
 method = st.radio("Curve", ["bins", "lowess"], horizontal=True, key="calibration_method")
 bins = st.slider("Risk groups (curve and Hosmer-Lemeshow)", 3, 15, 10, key="calibration_bins")

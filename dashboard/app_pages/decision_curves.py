@@ -2,15 +2,11 @@ import numpy as np
 import streamlit as st
 
 from dashboard import cached
-from dashboard.state import download_figure, download_table, require_study
+from dashboard.state import binary_study, cohort_picker, download_figure, download_table
 from engine import plots
 
-study = require_study()
-st.title("Decision curves")
-if not study.has_binary:
-    st.info("This table has no binary label.")
-    st.stop()
-split = st.selectbox("Cohort", study.splits, index=min(1, len(study.splits) - 1), key="dca_split")
+study = binary_study("Decision curves")
+split = cohort_picker(study, "dca_split")
 models = st.multiselect("Models", study.models, default=study.models[:3], key="dca_models")
 low, high = st.slider("Threshold range", 0.0, 0.99, (0.0, 0.8), 0.01, key="dca_range")
 y = st.radio("Show", ["net_benefit", "net_interventions_avoided"], horizontal=True, key="dca_y",

@@ -1,16 +1,12 @@
 import streamlit as st
 
 from dashboard import cached
-from dashboard.state import download_figure, download_table, require_study
+from dashboard.state import binary_study, cohort_picker, download_figure, download_table
 from engine import plots
 from engine.errors import ValidationError
 
-study = require_study()
-st.title("DeLong tests")
-if not study.has_binary:
-    st.info("This table has no binary label.")
-    st.stop()
-split = st.selectbox("Cohort", study.splits, index=min(1, len(study.splits) - 1), key="delong_split")
+study = binary_study("DeLong tests")
+split = cohort_picker(study, "delong_split")
 models = st.multiselect("Models", study.models, default=study.models, key="delong_models")
 adjust = st.radio("Adjust p-values", ["holm", "bh", "none"], horizontal=True, key="delong_adjust",
                   format_func={"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "none"}.get)

@@ -1,7 +1,7 @@
 import streamlit as st
 
 from dashboard import cached
-from dashboard.state import download_figure, download_table, require_study
+from dashboard.state import cohort_picker, download_figure, download_table, require_study
 from engine import plots
 from engine.errors import ValidationError
 
@@ -34,7 +34,7 @@ if cohort_columns and study.predictions["split"].nunique() > 1:
     download_table(table, "table1", "overview_table1")
 if study.has_binary:
     st.subheader("Discrimination by model and cohort")
-    split = st.selectbox("Cohort", study.splits, index=min(1, len(study.splits) - 1), key="overview_split")
+    split = cohort_picker(study, "overview_split")
     metrics = cached.model_metrics(study.predictions, split, study.models)
     st.dataframe(metrics.round(3), width="stretch", hide_index=True)
     download_table(metrics, f"auc_{split}", "overview_metrics")

@@ -2,14 +2,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import cached
-from dashboard.state import download_table, require_study
+from dashboard.state import binary_study, cohort_picker, download_table
 
-study = require_study()
-st.title("Reclassification: NRI and IDI")
-if not study.has_binary or len(study.models) < 2:
-    st.info("Needs a binary label and at least two models.")
-    st.stop()
-split = st.selectbox("Cohort", study.splits, index=min(1, len(study.splits) - 1), key="nri_split")
+study = binary_study("Reclassification: NRI and IDI", min_models=2, missing="Needs a binary label and at least two models.")
+split = cohort_picker(study, "nri_split")
 old = st.selectbox("Reference (old) model", study.models, index=0, key="nri_old")
 new = st.selectbox("New model", study.models, index=min(1, len(study.models) - 1), key="nri_new")
 text = st.text_input("Risk cutoffs for the categorical NRI (comma-separated)", "0.2, 0.5", key="nri_cutoffs")

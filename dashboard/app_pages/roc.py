@@ -1,18 +1,14 @@
 import streamlit as st
 
 from dashboard import cached
-from dashboard.state import download_figure, download_table, require_study
+from dashboard.state import binary_study, cohort_picker, download_figure, download_table
 from engine import plots
 from engine.errors import ValidationError
 
-study = require_study()
-st.title("ROC curves")
-if not study.has_binary:
-    st.info("This table has no binary label; see the Survival page.")
-    st.stop()
+study = binary_study("ROC curves")
 left, right = st.columns([1, 2])
 with left:
-    split = st.selectbox("Cohort", study.splits, index=min(1, len(study.splits) - 1), key="roc_split")
+    split = cohort_picker(study, "roc_split")
     models = st.multiselect("Models", study.models, default=study.models, key="roc_models")
     mode = st.radio("Threshold", ["fixed", "youden", "sensitivity", "specificity"], horizontal=True, key="roc_mode",
                     format_func={"fixed": "slider", "youden": "Youden", "sensitivity": "target sensitivity", "specificity": "target specificity"}.get)

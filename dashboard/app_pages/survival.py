@@ -1,7 +1,7 @@
 import streamlit as st
 
 from dashboard import cached
-from dashboard.state import download_figure, download_table, require_study
+from dashboard.state import cohort_picker, download_figure, download_table, require_study
 from engine import plots
 from engine.errors import ValidationError
 from engine.predictions import model_names, survival_as_predictions
@@ -23,7 +23,7 @@ if survival_models is not None and endpoint in set(survival_models["endpoint"]):
 models = model_names(predictions)
 preferred = [m for m in models if m.split(" (")[0] in ("Combined", "Rad")]
 model = st.selectbox("Risk score of model", models, index=models.index(preferred[0]) if preferred else 0, key=f"survival_model_{source_key}")
-split = st.selectbox("Cohort shown", study.splits, index=min(1, len(study.splits) - 1), key="survival_split")
+split = cohort_picker(study, "survival_split", "Cohort shown")
 methods = ["median", "youden", "maxstat", "slider"] if predictions is study.predictions else ["median", "youden", "maxstat"]
 method = st.radio("Cutoff (learned on the training cohort)", methods, horizontal=True, key="survival_method")
 time_column = f"{endpoint}_time" if endpoint else "time"

@@ -6,8 +6,11 @@ One look for the dashboard and for export: white background, journal fonts, colo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import threading
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -259,6 +262,30 @@ def chromium_path() -> str | None:
     return None
 
 
+_EXPORT_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def export_session():
+    """Keep one headless browser open for several exports (kaleido's sync server): about 0.2 s a figure instead of
+    about 2 s with a browser started per figure."""
+    browser = chromium_path()
+    if browser is None:
+        yield
+        return
+    os.environ.setdefault("BROWSER_PATH", browser)
+    import kaleido
+
+    with _EXPORT_LOCK:  # one server per process: other threads (dashboard sessions) wait rather than stop it mid-export
+        kaleido.start_sync_server(silence_warnings=True)
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="The kopts argument is ignored")
+                yield
+        finally:
+            kaleido.stop_sync_server(silence_warnings=True)
+
+
 def export_figure(figure: go.Figure, fmt: str = "png", *, dpi: int = 300) -> bytes:
     """PNG (at ``dpi``, for the figure's size taken as inches / 96), SVG or PDF bytes of ``figure``."""
     if fmt not in ("png", "svg", "pdf"):
@@ -273,4 +300,5 @@ def export_figure(figure: go.Figure, fmt: str = "png", *, dpi: int = 300) -> byt
     import kaleido  # noqa: F401 - plotly finds it
 
     scale = dpi / 96 if fmt == "png" else 1
-    return figure.to_image(format=fmt, scale=scale)
+    with _EXPORT_LOCK:
+        return figure.to_image(format=fmt, scale=scale)

@@ -232,12 +232,12 @@ def _page(report: ReportInput, sections: list[str], figures: dict[str, Any]) -> 
 
 def _figure_files(figures: dict[str, Any]) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
-    for name, figure in figures.items():
-        if plots.chromium_path():
+    if not plots.chromium_path():
+        return {f"figures/{name}.html": figure.to_html(include_plotlyjs="cdn").encode() for name, figure in figures.items()}
+    with plots.export_session():
+        for name, figure in figures.items():
             files[f"figures/{name}.png"] = plots.export_figure(figure, "png")
             files[f"figures/{name}.svg"] = plots.export_figure(figure, "svg")
-        else:
-            files[f"figures/{name}.html"] = figure.to_html(include_plotlyjs="cdn").encode()
     return files
 
 

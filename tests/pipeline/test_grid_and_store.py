@@ -133,7 +133,7 @@ def breast_study(tmp_path_factory):
     frame.to_csv(folder / "features.csv", index=False)
     config = parse_config({
         "name": "breast cancer (sklearn)", "cohort": {"feature_table": "features.csv"},
-        "grid": {"models": {"Rad": ["radiomics"]}, "classifiers": ["LR", "SVM"], "n_iter": 2, "stacking": False},
+        "grid": {"models": {"Rad": ["radiomics"]}, "classifiers": ["LR", "SVM"], "n_iter": 2, "stacking": False, "search": "random"},
         "device": "cpu",
     })
     store = RunStore(folder / "store")
