@@ -16,7 +16,7 @@ predictions = study.predictions
 source_key = "binary"
 survival_models = study.run.get("survival") if study.run is not None else None
 if survival_models is not None and endpoint in set(survival_models["endpoint"]):
-    source = st.radio("Risk score from", ["binary models (probability)", "survival models (LASSO-Cox / RSF)"], horizontal=True, key="survival_source")
+    source = st.radio("Risk score from", ["binary models (probability)", "survival models (Cox / LASSO-Cox / RSF)"], horizontal=True, key="survival_source")
     if source.startswith("survival"):
         source_key = "survival"
         predictions = survival_as_predictions(survival_models[survival_models["patient_id"].isin(study.predictions["patient_id"])], endpoint)

@@ -22,6 +22,7 @@ from plotly.subplots import make_subplots
 from engine.errors import ValidationError
 
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000", "#999999"]
+# simple_white draws shapes with line width 0 and opacity 0.3: every vline/hline sets both explicitly
 LAYOUT = dict(template="simple_white", font=dict(family="Arial", size=13), legend=dict(bgcolor="rgba(255,255,255,0.8)"),
               margin=dict(l=60, r=20, t=50, b=55))
 
@@ -110,7 +111,7 @@ def decision_curve_figure(table: pd.DataFrame, *, threshold: float | None = None
             figure.add_trace(go.Scatter(x=np.r_[rows["threshold"], rows["threshold"][::-1]], y=np.r_[rows["ci_high"], rows["ci_low"][::-1]],
                                         fill="toself", line=dict(width=0), fillcolor=_translucent(line["color"]), showlegend=False, hoverinfo="skip"))
     if threshold is not None:
-        figure.add_vline(x=threshold, line=dict(color="#444", dash="dot"), annotation_text=f"threshold {threshold:.2f}")
+        figure.add_vline(x=threshold, line=dict(color="#444", dash="dot", width=1.5), opacity=1, annotation_text=f"threshold {threshold:.2f}")
     top = table.loc[table["model"].isin(models), y].max() if models else 0.5
     figure.update_layout(title=title, xaxis_title="Threshold probability", yaxis_title=y.replace("_", " ").capitalize(), width=700, height=500, **LAYOUT)
     if y == "net_benefit":
@@ -196,7 +197,7 @@ def forest_figure(table: pd.DataFrame, *, estimate: str = "auc", title: str = "S
         figure.add_trace(go.Scatter(x=rows[estimate], y=rows["subgroup"] + "  (n=" + rows["n"].astype(str) + ")", mode="markers", name=model,
                                     marker=dict(color=_colour(index), size=9),
                                     error_x=dict(type="data", symmetric=False, array=rows["ci_high"] - rows[estimate], arrayminus=rows[estimate] - rows["ci_low"])))
-    figure.add_vline(x=0.5, line=dict(color="#999", dash="dash"))
+    figure.add_vline(x=0.5, line=dict(color="#999", dash="dash", width=1.5), opacity=1)
     figure.update_layout(title=title, xaxis_title="AUC (95% CI)", height=160 + 28 * table["subgroup"].nunique() * max(1, table["model"].nunique() // 2), **LAYOUT)
     figure.update_yaxes(autorange="reversed")
     return figure
@@ -234,8 +235,9 @@ def lasso_path_figure(path: pd.DataFrame, cv: pd.DataFrame, chosen: float, *, ti
         figure.add_trace(go.Scatter(x=rows["log_lambda"], y=rows["coefficient"], mode="lines", name=feature, showlegend=feature in named,
                                     line=dict(color=_colour(index), width=1.5)), row=2, col=1)
     for row in (1, 2):
-        figure.add_vline(x=chosen, line=dict(color="#555555", dash="dash"), row=row, col=1)
-    figure.update_layout(title=title, width=760, height=640, **LAYOUT)
+        figure.add_vline(x=chosen, line=dict(color="#555555", dash="dash", width=1.5), opacity=1, row=row, col=1)
+    figure.update_layout(title=title, width=760, height=760, **LAYOUT)
+    figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.12, x=0, font=dict(size=10)))
     figure.update_yaxes(title="CV AUC", row=1, col=1)
     figure.update_yaxes(title="Coefficient", row=2, col=1)
     figure.update_xaxes(title="log(lambda)", row=2, col=1)

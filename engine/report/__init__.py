@@ -59,6 +59,14 @@ def methods_text(config: dict[str, Any], provenance: dict[str, Any]) -> str:
         )
     grid = config.get("grid", {})
     parts.append(selection_text(grid.get("selection", {})) + " " + tuning_text(grid))
+    if grid.get("survival_models") and config.get("survival_endpoints"):
+        methods = grid.get("survival_methods", [])
+        parts.append(
+            f"For each time-to-event endpoint ({', '.join(config['survival_endpoints'])}), {', '.join(methods)} models were fitted on "
+            "the same feature families (an unpenalised Cox model only for families of at most 15 predictors; LASSO-Cox with the "
+            "penalty chosen by cross-validated partial likelihood; random survival forests), and the method with the best "
+            "out-of-fold Harrell's C on the training cohort was kept for each model."
+        )
     parts.append(STATISTICS_TEXT)
     return " ".join(parts)
 

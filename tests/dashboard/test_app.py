@@ -49,7 +49,7 @@ def test_threshold_slider_moves_the_operating_point(app_store, monkeypatch):
 def test_survival_page_switches_to_survival_model_risks(app_store, monkeypatch):
     at = app(app_store, monkeypatch)
     at.switch_page("app_pages/survival.py").run()
-    at.radio(key="survival_source").set_value("survival models (LASSO-Cox / RSF)").run()
+    at.radio(key="survival_source").set_value("survival models (Cox / LASSO-Cox / RSF)").run()
     assert not at.exception and not at.error
     assert at.selectbox(key="survival_model_survival").options == ["Rad (LASSO-Cox)", "Combined (LASSO-Cox)"]
     assert "slider" not in at.radio(key="survival_method").options

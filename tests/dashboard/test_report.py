@@ -4,6 +4,7 @@ import io
 import re
 import zipfile
 
+import pandas as pd
 import pytest
 
 from engine.errors import ValidationError
@@ -47,3 +48,17 @@ def test_a_filter_that_leaves_nobody_is_a_clear_error():
 def test_filters_text():
     assert filters_text({}) == ""
     assert filters_text({"center": ["C1", "C2"]}) == "All analyses are restricted to the sub-cohort with center in {C1, C2}."
+
+
+def test_reference_lines_are_drawn():
+    """The simple_white template gives shapes zero line width; every marker line sets its own."""
+    from engine import plots
+
+    path = pd.DataFrame({"log_lambda": [-3.0, -1.0, -3.0, -1.0], "feature": ["a", "a", "b", "b"], "coefficient": [1.0, 0.0, -0.5, 0.0]})
+    cv = pd.DataFrame({"log_lambda": [-3.0, -1.0], "cv_auc": [0.7, 0.5], "cv_auc_sd": [0.05, 0.0]})
+    figures = [plots.lasso_path_figure(path, cv, -3.0),
+               plots.decision_curve_figure(pd.DataFrame({"model": ["all", "none", "A"], "threshold": [0.1] * 3, "net_benefit": [0.1, 0.0, 0.2]}), threshold=0.2),
+               plots.forest_figure(pd.DataFrame({"subgroup": ["x"], "model": ["A"], "auc": [0.7], "ci_low": [0.6], "ci_high": [0.8], "n": [50]}))]
+    for figure in figures:
+        shapes = figure.full_figure_for_development(warn=False).layout.shapes
+        assert shapes and all(shape.line.width > 0 and shape.opacity == 1 for shape in shapes)
