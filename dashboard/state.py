@@ -34,6 +34,12 @@ class Study:
         return model_names(self.predictions)
 
     @property
+    def default_models(self) -> list[str]:
+        """The single-family models and the full fusion when the study has them (else the first three)."""
+        preferred = [m for m in ("Clinical", "Rad", "DL", "Combined") if m in self.models]
+        return preferred if len(preferred) >= 2 else self.models[:3]
+
+    @property
     def splits(self) -> list[str]:
         order = {"train": 0, "internal": 1, "external": 2}
         return sorted(self.predictions["split"].astype(str).unique(), key=lambda s: (order.get(s, 9), s))

@@ -7,7 +7,7 @@ from engine.errors import ValidationError
 
 study = binary_study("Calibration")
 split = cohort_picker(study, "calibration_split")
-models = st.multiselect("Models", study.models, default=study.models[:3], key="calibration_models")
+models = st.multiselect("Models", study.models, default=study.default_models, key="calibration_models")
 method = st.radio("Curve", ["bins", "lowess"], horizontal=True, key="calibration_method")
 bins = st.slider("Risk groups (curve and Hosmer-Lemeshow)", 3, 15, 10, key="calibration_bins")
 if not models:

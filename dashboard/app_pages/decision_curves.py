@@ -7,7 +7,7 @@ from engine import plots
 
 study = binary_study("Decision curves")
 split = cohort_picker(study, "dca_split")
-models = st.multiselect("Models", study.models, default=study.models[:3], key="dca_models")
+models = st.multiselect("Models", study.models, default=study.default_models, key="dca_models")
 low, high = st.slider("Threshold range", 0.0, 0.99, (0.0, 0.8), 0.01, key="dca_range")
 y = st.radio("Show", ["net_benefit", "net_interventions_avoided"], horizontal=True, key="dca_y",
              format_func={"net_benefit": "net benefit", "net_interventions_avoided": "net interventions avoided"}.get)

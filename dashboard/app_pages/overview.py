@@ -52,7 +52,7 @@ if study.has_binary:
     if candidates:
         st.subheader("Subgroups")
         column = st.selectbox("Subgroup by", candidates, key="overview_subgroup")
-        chosen = st.multiselect("Models", study.models, default=study.models[:3], key="overview_subgroup_models")
+        chosen = st.multiselect("Models", study.models, default=study.default_models, key="overview_subgroup_models")
         forest = cached.subgroup_aucs(study.predictions, split, column, chosen)
         if len(forest):
             figure = plots.forest_figure(forest)

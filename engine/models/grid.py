@@ -4,9 +4,10 @@ For each model (a named combination of feature families, e.g. ``Clinical+Rad``) 
 (impute -> scale -> the selection steps, by default variance -> correlation -> univariate -> LASSO -> classifier)
 is tuned on the training split by stratified k-fold CV (optionally repeated): a randomised search, then, with
 ``search="refined"``, a second search on a small grid around the best candidate (log-scale parameters x/÷ 2,
-integers ± 1). The classifier with the best CV AUC is the model's choice (never chosen on a test cohort). Its training predictions are out-of-fold; internal and external patients
-get the pipeline refitted on the whole training split. A late-fusion model stacks the family models'
-out-of-fold probabilities with a logistic regression.
+integers ± 1). The classifier with the best CV AUC is the model's choice (never chosen on a test cohort). Its
+training predictions are out-of-fold; internal and external patients get the pipeline refitted on the whole
+training split. Models with deep features are cross-validated on the CNN's folds (engine.models.deep_folds). A
+late-fusion model stacks the family models' out-of-fold probabilities with a logistic regression.
 """
 
 from __future__ import annotations
@@ -219,6 +220,7 @@ def run_grid(
             folded = has_deep_folds(frame) and any(c in table.families.get("deep", ()) for c in columns)
             X = frame[columns + fold_columns(frame)] if folded else frame[columns]
             model_cv = deep_cv(frame, train) if folded else cv  # deep features: the network's folds, not repeatable
+            search_cv = model_cv if folded else tuning_cv
             best = None
             for classifier_name in classifiers:
                 if progress:
@@ -226,9 +228,9 @@ def run_grid(
                 estimator, space = classifier_space(classifier_name, seed=seed, device=device)
                 pipeline = model_pipeline(frame, columns, estimator, seed=seed, memory=cache_dir, smote=smote, deep_folds=folded, selection=selection)
                 space = {f"classifier__{k}": v for k, v in space.items()}
-                found, stage = _search(pipeline, space, n_iter, model_cv if folded else tuning_cv, seed, n_jobs, X[train], y[train]), "random"
+                found, stage = _search(pipeline, space, n_iter, search_cv, seed, n_jobs, X[train], y[train]), "random"
                 if search == "refined":
-                    refined = _search(pipeline, refined_space(space, found.best_params_), n_iter, model_cv if folded else tuning_cv, seed, n_jobs, X[train], y[train])
+                    refined = _search(pipeline, refined_space(space, found.best_params_), n_iter, search_cv, seed, n_jobs, X[train], y[train])
                     if refined.best_score_ > found.best_score_:
                         found, stage = refined, "refined"
                 fitted = found.best_estimator_
