@@ -97,6 +97,14 @@ def efron_baseline_hazard(t: np.ndarray, e: np.ndarray, eta: np.ndarray) -> tupl
     return event_times, np.cumsum(np.bincount(slot, weights=terms, minlength=event_times.size))
 
 
+def _heavy_tailed(design: pd.DataFrame, limit: float = 8.0) -> str:
+    """' (heavy-tailed here: a, b)' naming columns with values more than ``limit`` SDs from their mean, or ''."""
+    spread = design.std().replace(0, np.nan)
+    extreme = ((design - design.mean()).abs().max() / spread).dropna()
+    names = list(extreme[extreme > limit].index)
+    return f" (heavy-tailed here: {', '.join(names)})" if names else ""
+
+
 class CoxModel(BaseEstimator):
     """Cox proportional hazards model (Efron ties, as ``survival::coxph``) with a hazard-ratio table.
 
@@ -119,6 +127,12 @@ class CoxModel(BaseEstimator):
             warnings.simplefilter("ignore")
             fit = PHReg(t, design.to_numpy(), status=e.astype(float), ties="efron").fit()
         self.coef_ = np.asarray(fit.params, dtype=float)
+        if not np.isfinite(self.coef_).all():
+            raise ValidationError(
+                "the Cox fit did not converge (coefficients not finite): the partial likelihood has no maximum, as when a "
+                f"predictor separates early from late events or is heavy-tailed{_heavy_tailed(design)}. Log-transform or "
+                "categorise such predictors, drop them, or use LASSO-Cox."
+            )
         z = float(sps.norm.ppf(0.5 + self.level / 2))
         self.summary_ = coefficient_table(self.feature_names_, self.coef_, np.asarray(fit.bse, dtype=float), z, "hazard_ratio")
         self.baseline_times_, self.baseline_cumulative_hazard_ = efron_baseline_hazard(t, e, design.to_numpy() @ self.coef_)

@@ -121,27 +121,44 @@ def run_survival_grid(
                     continue
                 if progress:
                     progress(f"{endpoint}: {model_name} x {method}")
-                out_of_fold = np.zeros(train_rows.size)
-                for inner, held in splits:
-                    estimator = make(method).fit(X.iloc[train_rows[inner]], target.iloc[train_rows[inner]])
-                    out_of_fold[held] = estimator.predict(X.iloc[train_rows[held]])
-                estimator = make(method).fit(X.iloc[train_rows], target.iloc[train_rows])
-                risk = estimator.predict(X).astype(float)
-                risk[train_rows] = out_of_fold
-                row = {"endpoint": endpoint, "model": model_name, "method": method,
-                       "cv_c_index": concordance_index(t[train], e[train], out_of_fold).c_index}
-                for split in ("internal", "external"):
-                    mask = (frame["split"] == split).to_numpy()
-                    row[f"{split}_c_index"] = concordance_index(t[mask], e[mask], risk[mask]).c_index if mask.any() and e[mask].any() else np.nan
+                try:
+                    row, estimator, risk = _evaluate(make, method, X, target, train_rows, splits, frame["split"].to_numpy(), t, e)
+                except (ValidationError, ValueError, np.linalg.LinAlgError) as error:  # one method failing never loses the others
+                    rows.append({"endpoint": endpoint, "model": model_name, "method": method, "cv_c_index": np.nan,
+                                 "note": f"not fitted: {error}"})
+                    continue
+                row = {"endpoint": endpoint, "model": model_name, "method": method, **row, "note": ""}
                 rows.append(row)
                 if best is None or row["cv_c_index"] > best[0]["cv_c_index"]:
                     best = (row, estimator, risk)
-            if best is None:  # only plain Cox was asked for, and the family is too large for it
+            if best is None:  # only plain Cox was asked for and the family is too large for it, or every method failed
                 continue
             row, estimator, risk = best
             fitted[model_name] = estimator
             frames.append(frame[["patient_id", "split", *extra]].assign(
                 endpoint=endpoint, model=model_name, method=row["method"], risk=risk, time=t, event=e.astype(int)))
     grid = pd.DataFrame(rows)
+    if not frames:
+        raise ValidationError(f"no survival model could be fitted for {endpoint!r}: " + "; ".join(grid.get("note", pd.Series(dtype=str)).dropna()))
     grid["chosen"] = grid.groupby("model")["cv_c_index"].transform("max") == grid["cv_c_index"]
     return SurvivalGridResult(pd.concat(frames, ignore_index=True), grid, fitted)
+
+
+def _evaluate(make, method, X, target, train_rows, splits, split, t, e):
+    """Out-of-fold training risks, the refit on all training patients, and the C-indexes of one method."""
+    out_of_fold = np.zeros(train_rows.size)
+    for inner, held in splits:
+        estimator = make(method).fit(X.iloc[train_rows[inner]], target.iloc[train_rows[inner]])
+        out_of_fold[held] = estimator.predict(X.iloc[train_rows[held]])
+    estimator = make(method).fit(X.iloc[train_rows], target.iloc[train_rows])
+    risk = estimator.predict(X).astype(float)
+    risk[train_rows] = out_of_fold
+    if not np.isfinite(risk).all():
+        raise ValidationError(f"{method} gave non-finite risks (the fit diverged; a heavy-tailed predictor such as raw AFP can do this: log-transform it)")
+    train = np.zeros(len(split), bool)
+    train[train_rows] = True
+    row = {"cv_c_index": concordance_index(t[train], e[train], out_of_fold).c_index}
+    for name in ("internal", "external"):
+        mask = split == name
+        row[f"{name}_c_index"] = concordance_index(t[mask], e[mask], risk[mask]).c_index if mask.any() and e[mask].any() else np.nan
+    return row, estimator, risk

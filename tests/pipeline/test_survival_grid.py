@@ -65,3 +65,25 @@ def test_plain_cox_is_the_unpenalised_cox_fit_on_training(gbsg2_result):
                                models={"Clinical": ["clinical"], "Wide": ["clinical", "noise"]}, methods=["Cox", "LASSO-Cox"])
     assert set(result.grid.query("model == 'Wide'")["method"]) == {"LASSO-Cox"}
     assert set(result.grid.query("model == 'Clinical'")["method"]) == {"Cox", "LASSO-Cox"}
+
+
+def test_a_diverging_cox_fit_is_a_clear_error_and_the_grid_goes_on(gbsg2_result):
+    """A predictor with one extreme value at the earliest event has no finite maximum-likelihood coefficient:
+    CoxModel says so and names it; the survival grid records the failure and keeps the other methods."""
+    from engine.errors import ValidationError
+    from engine.models.regression import CoxModel
+
+    frame, _ = gbsg2_result
+    clinical = frame.attrs["clinical"]
+    frame = frame.copy()
+    first = frame.loc[frame["split"] == "train", "rfs_time"].idxmin()
+    frame["marker"] = 1.0 + np.random.default_rng(0).random(len(frame))
+    frame.loc[first, ["marker", "rfs_event"]] = [1e6, 1]
+    train = frame[frame["split"] == "train"]
+    with pytest.raises(ValidationError, match="did not converge.*heavy-tailed here: marker"):
+        CoxModel().fit(train[["marker", *clinical]], train[["rfs_time", "rfs_event"]].set_axis(["time", "event"], axis=1))
+    result = run_survival_grid(FeatureTable(frame, {"clinical": [*clinical, "marker"]}), "rfs", models={"Clinical": ["clinical"]},
+                               methods=["Cox", "RSF"])
+    cox = result.grid.query("method == 'Cox'").iloc[0]
+    assert np.isnan(cox["cv_c_index"]) and "did not converge" in cox["note"] and not cox["chosen"]
+    assert set(result.predictions["method"]) == {"RSF"}
