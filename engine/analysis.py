@@ -249,13 +249,19 @@ def fit_nomogram(predictions: pd.DataFrame, predictors: Sequence[str], score_mod
 
 
 def table_one(predictions: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Table 1 of the cohort by split (tableone: mean (SD) or n (%), p-values across splits)."""
+    """Table 1 of the cohort by split, columns in the order train, internal, external (tableone): n (%) with the
+    chi-squared test for categorical variables; mean (SD) with ANOVA, or for skewed variables (|skewness| > 1,
+    e.g. AFP) median [Q1,Q3] with the Kruskal-Wallis test."""
     from tableone import TableOne
 
     patients = predictions.drop_duplicates("patient_id")
     columns = [c for c in columns if c in patients]
     categorical = [c for c in columns if not pd.api.types.is_numeric_dtype(patients[c]) or patients[c].nunique() <= 4]
-    one = TableOne(patients, columns=columns, categorical=categorical, groupby="split", pval=patients["split"].nunique() > 1, missing=False)
+    skewed = [c for c in columns if c not in categorical and abs(patients[c].skew()) > 1]
+    order = [s for s in ("train", "internal", "external") if s in set(patients["split"])]
+    order += sorted(set(patients["split"].astype(str)) - set(order))
+    one = TableOne(patients, columns=columns, categorical=categorical, nonnormal=skewed, groupby="split", order={"split": order},
+                   pval=patients["split"].nunique() > 1, missing=False)
     table = one.tableone
     table.columns = [c[-1] if isinstance(c, tuple) else str(c) for c in table.columns]
     table = table.reset_index()

@@ -62,3 +62,29 @@ def test_reference_lines_are_drawn():
     for figure in figures:
         shapes = figure.full_figure_for_development(warn=False).layout.shapes
         assert shapes and all(shape.line.width > 0 and shape.opacity == 1 for shape in shapes)
+
+
+def test_table_one_against_hand_computation():
+    """Table 1: columns train, internal, external; n (%) with chi-squared p; mean (SD) with one-way ANOVA p; a
+    skewed variable as median [Q1,Q3] with Kruskal-Wallis p (scipy and pandas recomputed here)."""
+    from scipy import stats
+
+    from engine.analysis import table_one
+
+    predictions = predictions_table()
+    table = table_one(predictions, ["sex", "age", "afp"]).set_index(["variable", "level"])
+    assert list(table.columns) == ["Overall", "train", "internal", "external", "P-Value"]
+    patients = predictions.drop_duplicates("patient_id")
+    groups = [patients[patients["split"] == s] for s in ("train", "internal", "external")]
+    female = table.loc[("sex, n (%)", "F")]
+    n_female = int((groups[0]["sex"] == "F").sum())
+    assert female["train"] == f"{n_female} ({100 * n_female / len(groups[0]):.1f})"
+    chi2 = stats.chi2_contingency(pd.crosstab(patients["split"], patients["sex"]), correction=False)
+    assert float(female["P-Value"]) == pytest.approx(chi2.pvalue, abs=0.0006)
+    age = table.loc[("age, mean (SD)", "")]
+    assert age["internal"] == f"{groups[1]['age'].mean():.1f} ({groups[1]['age'].std():.1f})"
+    assert float(age["P-Value"]) == pytest.approx(stats.f_oneway(*[g["age"] for g in groups]).pvalue, abs=0.0006)
+    afp = table.loc[("afp, median [Q1,Q3]", "")]
+    q1, median, q3 = groups[2]["afp"].quantile([0.25, 0.5, 0.75])
+    assert afp["external"] == f"{median:.1f} [{q1:.1f},{q3:.1f}]"
+    assert float(afp["P-Value"]) == pytest.approx(stats.kruskal(*[g["afp"] for g in groups]).pvalue, abs=0.0006)
