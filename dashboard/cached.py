@@ -48,6 +48,7 @@ subgroup_aucs = _cached(analysis.subgroup_aucs)
 concordance_table = _cached(analysis.concordance_table)
 time_auc_table = _cached(analysis.time_auc_table)
 table_one = _cached(analysis.table_one)
+cohort_counts = _cached(analysis.cohort_counts)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -248,6 +248,23 @@ def fit_nomogram(predictions: pd.DataFrame, predictors: Sequence[str], score_mod
     return fitted, nomogram(fitted, data, horizons=horizons, horizon_labels=[f"{h:g}-unit survival" for h in horizons]), data
 
 
+def cohort_counts(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Patients per cohort (split, in the order train, internal, external), with events and event rate of the
+    binary label and the events of each survival endpoint."""
+    from engine.predictions import survival_endpoints
+
+    patients = predictions.drop_duplicates("patient_id")
+    order = [s for s in ("train", "internal", "external") if s in set(patients["split"])]
+    order += sorted(set(patients["split"].astype(str)) - set(order))
+    counts = patients.groupby("split").agg(patients=("patient_id", "size")).reindex(order)
+    if "label" in patients:
+        counts["events"] = patients.groupby("split")["label"].sum().reindex(order)
+        counts["event rate"] = (counts["events"] / counts["patients"]).round(3)
+    for endpoint in survival_endpoints(patients):
+        counts[f"{endpoint or 'survival'} events"] = patients.groupby("split")[event_column(endpoint)].sum().reindex(order)
+    return counts
+
+
 def table_one(predictions: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """Table 1 of the cohort by split, columns in the order train, internal, external (tableone): n (%) with the
     chi-squared test for categorical variables; mean (SD) with ANOVA, or for skewed variables (|skewness| > 1,

@@ -20,12 +20,8 @@ if st.toggle(report_label, key="overview_report"):
         st.download_button("Download report.zip", report, file_name=f"report_{study.run_id or 'upload'}.zip", key="overview_report_download")
     except ValidationError as error:
         st.error(str(error))
-patients = study.predictions.drop_duplicates("patient_id")
-counts = patients.groupby("split").agg(patients=("patient_id", "size"), **({"events": ("label", "sum")} if study.has_binary else {})).reindex(study.splits)
-if study.has_binary:
-    counts["event rate"] = (counts["events"] / counts["patients"]).round(3)
 st.subheader("Cohorts")
-st.dataframe(counts, width="stretch")
+st.dataframe(cached.cohort_counts(study.predictions), width="stretch")
 cohort_columns = [c for c in study.predictions.columns if c not in ("patient_id", "model", "classifier", "prob", "split") and not c.endswith(("_time", "_event"))]
 if cohort_columns and study.predictions["split"].nunique() > 1:
     st.subheader("Table 1 by cohort")

@@ -88,3 +88,16 @@ def test_table_one_against_hand_computation():
     q1, median, q3 = groups[2]["afp"].quantile([0.25, 0.5, 0.75])
     assert afp["external"] == f"{median:.1f} [{q1:.1f},{q3:.1f}]"
     assert float(afp["P-Value"]) == pytest.approx(stats.kruskal(*[g["afp"] for g in groups]).pvalue, abs=0.0006)
+
+
+def test_cohort_counts():
+    from engine.analysis import cohort_counts
+
+    predictions = predictions_table()
+    counts = cohort_counts(predictions)
+    patients = predictions.drop_duplicates("patient_id")
+    assert list(counts.index) == ["train", "internal", "external"]
+    internal = patients[patients["split"] == "internal"]
+    row = counts.loc["internal"]
+    assert row["patients"] == len(internal) and row["events"] == internal["label"].sum()
+    assert row["event rate"] == round(internal["label"].mean(), 3) and row["rfs events"] == internal["rfs_event"].sum()
