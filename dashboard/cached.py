@@ -84,7 +84,8 @@ def upload_report(predictions: pd.DataFrame, source: str, filters: dict) -> byte
 
 @st.cache_data(max_entries=8, show_spinner="Refitting the model on bootstrap resamples of the training cohort...")
 def bias_corrected(run_id: str, model: str, n_boot: int):
-    return analysis.bias_corrected_calibration(store().load(run_id), model, n_boot=n_boot)
+    run = store().load(run_id)
+    return analysis.bias_corrected_calibration(run, model, n_boot=n_boot), analysis.refit_caveat(run, model)
 
 
 @st.cache_data(max_entries=8, show_spinner="Refitting the LASSO path on the training features...")

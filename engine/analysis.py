@@ -300,6 +300,14 @@ def bias_corrected_calibration(run, model: str, *, n_boot: int = 40, seed: int =
     return calibration_bootstrap(pipeline, train[columns], train["label"].to_numpy(int), n_boot=n_boot, seed=seed)
 
 
+def refit_caveat(run, model: str) -> str:
+    """What a bootstrap refit of a stored model does not repeat ('' when it repeats everything)."""
+    if "deep_folds" in run.pipeline(model).named_steps:
+        return ("The refits reuse the deep features of the final network (trained on every training patient) instead of "
+                "retraining the CNN per resample, so the optimism of the deep-feature learning is not corrected for.")
+    return ""
+
+
 def lasso_path(run, model: str, *, n_penalties: int = 40):
     """The LASSO step of a stored model: coefficients over the penalty path (refitted on the training patients'
     features as they reach the LASSO, i.e. after the earlier selection steps) and its cross-validated AUC per

@@ -143,6 +143,12 @@ def filter_predictions(predictions: pd.DataFrame, filters: Mapping[str, Any]) ->
     return predictions[mask]
 
 
+def cohort_columns(predictions: pd.DataFrame) -> list[str]:
+    """The patient-level columns of a predictions table (label, center, clinical ...) for a Table 1: everything but
+    ids, model outputs, split and survival times/events."""
+    return [c for c in predictions.columns if c not in ("patient_id", "model", "classifier", "prob", "split") and not c.endswith(("_time", "_event"))]
+
+
 def filterable_columns(predictions: pd.DataFrame) -> dict[str, str]:
     """Cohort columns a user can filter on: ``categorical`` (<= 12 values) or ``numeric``."""
     skip = {"patient_id", "model", "classifier", "prob", OUTCOME, *outcome_columns(predictions)}

@@ -22,12 +22,14 @@ if study.run is not None and split == "train":
     if st.toggle("Compute the bias-corrected curve (rms::calibrate style: 40 bootstrap refits of the whole pipeline; about a minute)",
                  key="calibration_corrected"):
         try:
-            corrected = cached.bias_corrected(study.run_id, chosen, 40)
+            corrected, caveat = cached.bias_corrected(study.run_id, chosen, 40)
             curve = corrected.curve
             curves = {**curves, f"{chosen} apparent (in-sample refit)": curve[["predicted"]].assign(observed=curve["apparent"]),
                       f"{chosen} bias-corrected": curve[["predicted"]].assign(observed=curve["bias_corrected"])}
             st.caption(f"Bias-corrected mean absolute error {corrected.mean_abs_error:.3f} (90th percentile {corrected.e90:.3f}); "
                        f"{corrected.n_boot} resamples, {corrected.n_failed} skipped.")
+            if caveat:
+                st.warning(caveat)
         except ValidationError as error:
             st.error(str(error))
 figure = plots.calibration_figure(curves, values, title=f"Calibration, {split} cohort")

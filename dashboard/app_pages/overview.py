@@ -4,6 +4,7 @@ from dashboard import cached
 from dashboard.state import cohort_picker, download_figure, download_table, require_study
 from engine import plots
 from engine.errors import ValidationError
+from engine.predictions import cohort_columns
 
 study = require_study()
 st.title("Overview")
@@ -22,10 +23,10 @@ if st.toggle(report_label, key="overview_report"):
         st.error(str(error))
 st.subheader("Cohorts")
 st.dataframe(cached.cohort_counts(study.predictions), width="stretch")
-cohort_columns = [c for c in study.predictions.columns if c not in ("patient_id", "model", "classifier", "prob", "split") and not c.endswith(("_time", "_event"))]
-if cohort_columns and study.predictions["split"].nunique() > 1:
+patient_columns = cohort_columns(study.predictions)
+if patient_columns and study.predictions["split"].nunique() > 1:
     st.subheader("Table 1 by cohort")
-    table = cached.table_one(study.predictions, cohort_columns)
+    table = cached.table_one(study.predictions, patient_columns)
     st.dataframe(table, width="stretch", hide_index=True)
     download_table(table, "table1", "overview_table1")
 if study.has_binary:
@@ -44,7 +45,7 @@ if study.has_binary:
         flagged = grid[grid["chosen"] & grid["overfit"]]
         if len(flagged):
             st.warning("Overfitting flag (training AUC exceeds internal AUC by more than 0.1): " + ", ".join(flagged["model"]))
-    candidates = [c for c in cohort_columns if study.predictions[c].nunique() <= 8]
+    candidates = [c for c in patient_columns if study.predictions[c].nunique() <= 8]
     if candidates:
         st.subheader("Subgroups")
         column = st.selectbox("Subgroup by", candidates, key="overview_subgroup")

@@ -18,7 +18,7 @@ import pandas as pd
 
 from engine import analysis, plots
 from engine.errors import ValidationError
-from engine.predictions import filter_predictions
+from engine.predictions import cohort_columns, filter_predictions
 from engine.store import Run
 
 
@@ -172,6 +172,10 @@ def build_report(source: Run | ReportInput, *, splits: list[str] | None = None) 
     figures: dict[str, Any] = {}
     restriction = filters_text(report.filters)
     sections = [f"<h2>Methods</h2><p>{html.escape(report.methods + (' ' + restriction if restriction else ''))}</p>"]
+    sections.append("<h2>Cohorts</h2>" + _table(analysis.cohort_counts(predictions).reset_index()))
+    cohort = cohort_columns(predictions)
+    if cohort and predictions["split"].nunique() > 1:
+        sections.append("<h2>Table 1 by cohort</h2>" + _table(analysis.table_one(predictions, cohort)))
     if "label" in predictions:
         sections += _binary_sections(predictions, models, splits, figures)
     test_split = "internal" if "internal" in splits else splits[-1]

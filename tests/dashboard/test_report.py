@@ -31,6 +31,7 @@ def test_report_of_an_upload_restricted_to_a_sub_cohort():
     assert n == len(kept) < (predictions.query("split == 'internal' and model == 'Rad'")).shape[0]
     assert value == pytest.approx(auc(kept["label"], kept["prob"]), abs=5e-4)
     assert "RFS: Harrell" in page and any(name.startswith("figures/km_rfs") for name in figures)
+    assert "Table 1 by cohort" in page and "afp, median [Q1,Q3]" in page
 
 
 def test_report_zip_of_an_upload_holds_the_page_and_figures():

@@ -126,3 +126,11 @@ def test_risk_cutoffs_are_learned_on_training_and_reach_new_patients(image_run):
     rad = new[new["model"] == "Rad"]
     assert set(rad["rfs_risk_group"]) <= {"high", "low"}
     np.testing.assert_array_equal(rad["rfs_risk_group"] == "high", rad["prob"] > row["cutoff"])
+
+
+def test_refit_caveat_names_what_the_bootstrap_does_not_repeat(image_run):
+    from engine.analysis import refit_caveat
+
+    run, _ = image_run
+    assert refit_caveat(run, "Rad") == ""
+    assert "CNN" in refit_caveat(run, "DL") and "CNN" in refit_caveat(run, "Combined")
