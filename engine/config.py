@@ -22,6 +22,7 @@ class CohortConfig(_Strict):
     clinical: list[str] = Field(default_factory=list)
     external_centers: list[str] = Field(default_factory=list)
     train_fraction: float = Field(0.7, gt=0.3, lt=0.95)
+    log_transform: list[str] = Field(default_factory=list)  # clinical columns modelled as log10_<column>, e.g. [afp]
 
     @model_validator(mode="after")
     def _one_source(self) -> CohortConfig:

@@ -6,6 +6,7 @@ of an interrupted run (radiomics, deep features) are reused.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import platform
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from engine.cohort.manifest import assign_splits, load_manifest, read_table
+from engine.cohort.transforms import log_name, log_transform
 from engine.config import StudyConfig, resolve_device
 from engine.errors import ValidationError
 from engine.features.cache import FeatureCache, file_digest
@@ -40,7 +42,8 @@ def _cohort_digest(table: pd.DataFrame, path_columns: list[str]) -> str:
 
 def _families_for_table(frame: pd.DataFrame, config: StudyConfig) -> dict[str, list[str]]:
     reserved = {"patient_id", "split", "center", config.endpoint} | {c for c in frame if c.endswith(("_time", "_event"))}
-    clinical = [c for c in config.cohort.clinical if c in frame]
+    named = [log_name(c) if c in config.cohort.log_transform else c for c in config.cohort.clinical]
+    clinical = [c for c in named if c in frame]
     families = {"clinical": clinical} if clinical else {}
     deep = [c for c in frame if c.startswith("dl_")]
     if deep:
@@ -115,6 +118,10 @@ def run_study(
         return run_id
     from engine.models.grid import FeatureTable, Selection, run_grid
 
+    if config.cohort.log_transform:
+        table, clinical = log_transform(table, config.cohort.log_transform, cohort.clinical if cohort is not None else config.cohort.clinical)
+        if cohort is not None:
+            cohort = dataclasses.replace(cohort, table=table, clinical=tuple(clinical))
     device = resolve_device(config.device)
     partial = store.partial(run_id)
     frame = table.drop(columns=path_columns)
@@ -314,6 +321,8 @@ def predict_new(run, manifest: Path, *, workers: int = 1, progress: Progress = _
     if absent_phases:
         raise ValidationError(f"the new manifest lacks the phases {absent_phases} the run was trained on (image_<phase> columns).")
     frame = cohort.table.copy()
+    if config.cohort.log_transform:
+        frame, _ = log_transform(frame, config.cohort.log_transform)
     needed = set(run.provenance.get("clinical", []))
     missing = sorted(needed - set(frame.columns))
     if missing:

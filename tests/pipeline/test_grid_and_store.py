@@ -212,3 +212,17 @@ def test_every_classifier_tunes_inside_the_pipeline(name):
                                 n_iter=2, cv=StratifiedKFold(3, shuffle=True, random_state=0), scoring="roc_auc", random_state=0)
     search.fit(frame.iloc[:110], y[:110])
     assert auc(y[110:], search.predict_proba(frame.iloc[110:])[:, 1]) > 0.75
+
+
+def test_log_transform_of_clinical_columns():
+    from engine.cohort.transforms import log_transform
+
+    table = pd.DataFrame({"patient_id": ["a", "b", "c"], "afp": [10.0, 1000.0, None], "age": [50, 60, 70]})
+    out, clinical = log_transform(table, ["afp"], ["age", "afp"])
+    assert list(out.columns) == ["patient_id", "log10_afp", "age"] and clinical == ["age", "log10_afp"]
+    np.testing.assert_array_equal(out["log10_afp"].to_numpy()[:2], [1.0, 3.0])
+    assert np.isnan(out["log10_afp"].iloc[2])
+    bad = table.assign(afp=[0.0, -1.0, 5.0])
+    with pytest.raises(ValidationError, match="afp: needs positive numbers; patients a, b") as info:
+        log_transform(bad, ["afp", "ggt"])
+    assert "ggt: not a column" in str(info.value)

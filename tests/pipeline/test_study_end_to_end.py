@@ -18,7 +18,7 @@ from engine.study import predict_new, run_study
 @pytest.fixture(scope="module")
 def image_run(small_cohort, tmp_path_factory):
     config = parse_config({
-        "name": "small image study", "cohort": {"manifest": "manifest.csv", "external_centers": ["C3"]},
+        "name": "small image study", "cohort": {"manifest": "manifest.csv", "external_centers": ["C3"], "log_transform": ["afp"]},
         "radiomics": {"preset": "ct_demo", "rings_mm": {"ring3": 3}, "icc_threshold": 0.75},
         "deep": {"width": 8, "epochs": 3, "folds": 2, "size": 32},
         "grid": {"models": {"Clinical": ["clinical"], "Rad": ["radiomics"], "DL": ["deep"], "Combined": ["clinical", "radiomics", "deep"]},
@@ -35,6 +35,7 @@ def test_image_study_stores_everything(image_run):
     assert set(run.predictions["split"]) == {"train", "internal", "external"}
     assert {"Clinical", "Rad", "DL", "Combined"} <= set(run.predictions["model"])
     assert {"sex", "age", "center", "rfs_time", "os_event"} <= set(run.predictions.columns)
+    assert "log10_afp" in run.predictions and "afp" not in run.predictions and "log10_afp" in run.provenance["clinical"]
     assert run.gradcam() is not None and run.gradcam()["heatmap"].shape[1:] == (32, 32)
     assert (run.path / "deep_network.pt").exists() and (run.path / "pipelines" / "Rad.skops").exists()
     assert set(run.metrics["split"]) == {"train", "internal", "external"} and "rfs_c_index" in run.metrics
