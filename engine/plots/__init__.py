@@ -148,6 +148,17 @@ def km_figure(curves: pd.DataFrame, at_risk: pd.DataFrame | None = None, *, titl
     return figure
 
 
+def _spaced(positions: np.ndarray, gap: float = 4.0) -> np.ndarray:
+    """Which ticks (on a 0-100 points scale) keep a label: left to right, each at least ``gap`` after the last kept."""
+    shown = np.zeros(len(positions), bool)
+    last = -np.inf
+    for index in np.argsort(positions, kind="stable"):
+        if positions[index] - last >= gap:
+            shown[index] = True
+            last = positions[index]
+    return shown
+
+
 def nomogram_figure(nomogram: Any) -> go.Figure:
     """Points axis, one axis per predictor, total points and the outcome axes (``engine.stats.Nomogram``)."""
     figure = go.Figure()
@@ -156,9 +167,10 @@ def nomogram_figure(nomogram: Any) -> go.Figure:
     y = {label: -index for index, label in enumerate(labels)}
     total_max = float(nomogram.total_axis["total_points"].max())
 
-    def axis(label: str, positions: np.ndarray, texts: list[str], scale: float = 1.0) -> None:
+    def axis(label: str, positions: np.ndarray, texts: list[str], scale: float = 1.0, extent: np.ndarray | None = None) -> None:
         x = positions * scale
-        figure.add_trace(go.Scatter(x=[x.min(), x.max()], y=[y[label]] * 2, mode="lines", line=dict(color="#333"), showlegend=False, hoverinfo="skip"))
+        ends = (extent if extent is not None else positions) * scale
+        figure.add_trace(go.Scatter(x=[ends.min(), ends.max()], y=[y[label]] * 2, mode="lines", line=dict(color="#333"), showlegend=False, hoverinfo="skip"))
         figure.add_trace(go.Scatter(x=x, y=[y[label]] * len(x), mode="markers+text", marker=dict(symbol="line-ns-open", size=10, color="#333"),
                                     text=texts, textposition="top center", showlegend=False, hoverinfo="skip"))
 
@@ -167,7 +179,9 @@ def nomogram_figure(nomogram: Any) -> go.Figure:
     for variable in variables:
         rows = nomogram.axes[nomogram.axes["variable"] == variable]
         texts = [f"{v:g}" if isinstance(v, (int, float, np.floating)) else str(v) for v in rows["value"]]
-        axis(variable, rows["points"].to_numpy(float), texts)
+        positions = rows["points"].to_numpy(float)
+        shown = _spaced(positions)  # ticks too close to the previous labelled one are left out (the axis keeps its length)
+        axis(variable, positions[shown], [text for text, show in zip(texts, shown) if show], extent=positions)
     scale_total = 100 / total_max
     totals = np.linspace(0, total_max, 9)
     axis("Total points", totals, [f"{t:.0f}" for t in totals], scale_total)
@@ -178,11 +192,7 @@ def nomogram_figure(nomogram: Any) -> go.Figure:
             continue
         order = np.argsort(values)
         positions = np.interp(targets, values[order], nomogram.total_axis["total_points"].to_numpy(float)[order])
-        keep, last = [], -np.inf
-        for index in np.argsort(positions):  # drop tick labels closer than 4% of the axis to the previous one
-            if positions[index] * scale_total - last >= 4:
-                keep.append(index)
-                last = positions[index] * scale_total
+        keep = np.flatnonzero(_spaced(positions * scale_total))
         axis(label, positions[keep], [f"{targets[k]:g}" for k in keep], scale_total)
     figure.update_layout(width=820, height=90 + 70 * len(labels), **LAYOUT)
     figure.update_yaxes(tickvals=list(y.values()), ticktext=list(y.keys()), showgrid=False, zeroline=False)

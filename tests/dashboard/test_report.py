@@ -4,6 +4,7 @@ import io
 import re
 import zipfile
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -102,3 +103,10 @@ def test_cohort_counts():
     row = counts.loc["internal"]
     assert row["patients"] == len(internal) and row["events"] == internal["label"].sum()
     assert row["event rate"] == round(internal["label"].mean(), 3) and row["rfs events"] == internal["rfs_event"].sum()
+
+
+def test_nomogram_tick_labels_do_not_crowd():
+    from engine.plots import _spaced
+
+    np.testing.assert_array_equal(_spaced(np.array([0.0, 1.0, 2.0, 5.0, 9.5, 30.0])), [True, False, False, True, True, True])
+    np.testing.assert_array_equal(_spaced(np.array([30.0, 3.0, 0.0])), [True, False, True])  # a decreasing axis
