@@ -59,6 +59,3 @@ class FoldedDeepFeatures(BaseEstimator, TransformerMixin):
             for column in [c for c in X if _FOLD_BLOCK.match(c) and int(_FOLD_BLOCK.match(c).group(1)) == self.block_]:
                 out[f"dl_{_FOLD_BLOCK.match(column).group(2)}"] = X[column].to_numpy()
         return out.drop(columns=fold_columns(X))
-
-    def get_feature_names_out(self, input_features=None):
-        return np.asarray([c for c in (input_features or []) if not _FOLD_BLOCK.match(c) and c != FOLD_COLUMN], dtype=object)
