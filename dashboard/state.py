@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboard import cached
 from engine.errors import ValidationError
-from engine.predictions import filter_predictions, filterable_columns, model_names, read_predictions, survival_endpoints
+from engine.predictions import filter_predictions, filterable_columns, model_names, ordered_splits, read_predictions, survival_endpoints
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,8 +41,7 @@ class Study:
 
     @property
     def splits(self) -> list[str]:
-        order = {"train": 0, "internal": 1, "external": 2}
-        return sorted(self.predictions["split"].astype(str).unique(), key=lambda s: (order.get(s, 9), s))
+        return ordered_splits(self.predictions)
 
     @property
     def endpoints(self) -> list[str]:

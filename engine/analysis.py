@@ -12,7 +12,7 @@ import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
 from engine.errors import ValidationError
-from engine.predictions import event_column, time_column, wide
+from engine.predictions import event_column, ordered_splits, time_column, wide
 from engine.stats import (
     auc_ci,
     calibration_curve,
@@ -254,8 +254,7 @@ def cohort_counts(predictions: pd.DataFrame) -> pd.DataFrame:
     from engine.predictions import survival_endpoints
 
     patients = predictions.drop_duplicates("patient_id")
-    order = [s for s in ("train", "internal", "external") if s in set(patients["split"])]
-    order += sorted(set(patients["split"].astype(str)) - set(order))
+    order = ordered_splits(patients)
     counts = patients.groupby("split").agg(patients=("patient_id", "size")).reindex(order)
     if "label" in patients:
         counts["events"] = patients.groupby("split")["label"].sum().reindex(order)
@@ -275,8 +274,7 @@ def table_one(predictions: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame
     columns = [c for c in columns if c in patients]
     categorical = [c for c in columns if not pd.api.types.is_numeric_dtype(patients[c]) or patients[c].nunique() <= 4]
     skewed = [c for c in columns if c not in categorical and abs(patients[c].skew()) > 1]
-    order = [s for s in ("train", "internal", "external") if s in set(patients["split"])]
-    order += sorted(set(patients["split"].astype(str)) - set(order))
+    order = ordered_splits(patients)
     one = TableOne(patients, columns=columns, categorical=categorical, nonnormal=skewed, groupby="split", order={"split": order},
                    pval=patients["split"].nunique() > 1, missing=False)
     table = one.tableone

@@ -143,6 +143,12 @@ def filter_predictions(predictions: pd.DataFrame, filters: Mapping[str, Any]) ->
     return predictions[mask]
 
 
+def ordered_splits(predictions: pd.DataFrame) -> list[str]:
+    """The table's cohorts in reading order: train, internal, external, then any other split alphabetically."""
+    order = {"train": 0, "internal": 1, "external": 2}
+    return sorted(predictions["split"].astype(str).unique(), key=lambda s: (order.get(s, 9), s))
+
+
 def cohort_columns(predictions: pd.DataFrame) -> list[str]:
     """The patient-level columns of a predictions table (label, center, clinical ...) for a Table 1: everything but
     ids, model outputs, split and survival times/events."""

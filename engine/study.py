@@ -157,6 +157,7 @@ def run_study(
     timings["grid"] = time.perf_counter() - start
     survival = [e for e in (config.survival_endpoints or list(cohort.survival_endpoints if cohort else [])) if f"{e}_time" in result.predictions]
     metrics = metrics_table(result.predictions, survival)
+    risks = None
     if config.grid.survival_models and survival:
         from engine.models.survival_grid import run_survival_grid
 
@@ -165,10 +166,11 @@ def run_study(
         outputs = [run_survival_grid(FeatureTable(frame, families), endpoint, models=family_models, methods=config.grid.survival_methods,
                                      seed=config.seed, progress=lambda label: progress(f"survival models: {label}", 0, 1))
                    for endpoint in survival]
-        pd.concat([o.predictions for o in outputs], ignore_index=True).to_parquet(partial / "survival_predictions.parquet", index=False)
+        risks = pd.concat([o.predictions for o in outputs], ignore_index=True)
+        risks.to_parquet(partial / "survival_predictions.parquet", index=False)
         pd.concat([o.grid for o in outputs], ignore_index=True).to_csv(partial / "survival_grid.csv", index=False)
         timings["survival_models"] = time.perf_counter() - start
-    _store_cutoffs(result.predictions, survival, partial)
+    _store_cutoffs(result.predictions, risks, survival, partial)
     timings["total"] = time.perf_counter() - started
     provenance = {
         "name": config.name, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -190,15 +192,13 @@ def run_study(
     return run_id
 
 
-def _store_cutoffs(predictions: pd.DataFrame, endpoints: list[str], partial: Path) -> None:
+def _store_cutoffs(predictions: pd.DataFrame, risks: pd.DataFrame | None, endpoints: list[str], partial: Path) -> None:
     """Training-cohort risk cutoffs (median, maxstat) of every binary and survival model, per endpoint."""
     from engine.analysis import training_cutoffs
     from engine.predictions import survival_as_predictions
 
     tables = [training_cutoffs(predictions, endpoints)]
-    survival = partial / "survival_predictions.parquet"
-    if survival.exists():
-        risks = pd.read_parquet(survival)
+    if risks is not None:
         tables += [training_cutoffs(survival_as_predictions(risks, e), [e], source="survival") for e in endpoints if e in set(risks["endpoint"])]
     table = pd.concat(tables, ignore_index=True)
     if len(table):

@@ -18,7 +18,7 @@ import pandas as pd
 
 from engine import analysis, plots
 from engine.errors import ValidationError
-from engine.predictions import cohort_columns, filter_predictions
+from engine.predictions import cohort_columns, filter_predictions, ordered_splits
 from engine.store import Run
 
 
@@ -168,7 +168,8 @@ def build_report(source: Run | ReportInput, *, splits: list[str] | None = None) 
     if predictions.empty:
         raise ValidationError("the report needs at least one patient; the what-if filters leave none. Widen the filters.")
     models = list(dict.fromkeys(predictions["model"]))
-    splits = splits or [s for s in ("train", "internal", "external") if s in set(predictions["split"])]
+    splits = splits or ordered_splits(predictions)
+    test_split = "internal" if "internal" in splits else splits[-1]
     figures: dict[str, Any] = {}
     restriction = filters_text(report.filters)
     sections = [f"<h2>Methods</h2><p>{html.escape(report.methods + (' ' + restriction if restriction else ''))}</p>"]
@@ -177,22 +178,20 @@ def build_report(source: Run | ReportInput, *, splits: list[str] | None = None) 
     if cohort and predictions["split"].nunique() > 1:
         sections.append("<h2>Table 1 by cohort</h2>" + _table(analysis.table_one(predictions, cohort)))
     if "label" in predictions:
-        sections += _binary_sections(predictions, models, splits, figures)
-    test_split = "internal" if "internal" in splits else splits[-1]
+        sections += _binary_sections(predictions, models, splits, test_split, figures)
     sections += _survival_sections(predictions, models, test_split, figures)
     if report.selected is not None and len(report.selected):
         sections.append("<h2>Selected features</h2>" + _table(report.selected))
     return _page(report, sections, figures), _figure_files(figures)
 
 
-def _binary_sections(predictions: pd.DataFrame, models: list[str], splits: list[str], figures: dict[str, Any]) -> list[str]:
+def _binary_sections(predictions: pd.DataFrame, models: list[str], splits: list[str], test_split: str, figures: dict[str, Any]) -> list[str]:
     sections = []
     metrics = pd.concat([analysis.model_metrics(predictions, split, models).assign(cohort=split) for split in splits], ignore_index=True)
     sections.append("<h2>Discrimination</h2>" + _table(metrics[["cohort", "model", "n", "events", "auc", "ci_low", "ci_high"]]))
     for split in splits:
         curves, labels, _ = analysis.roc_curves(predictions, split, models)
         figures[f"roc_{split}"] = plots.roc_figure(curves, labels, title=f"ROC, {split} cohort")
-    test_split = "internal" if "internal" in splits else splits[-1]
     try:
         _, _, pairs = analysis.pairwise_delong(predictions, test_split, models, "holm")
         sections.append(f"<h2>DeLong tests ({test_split} cohort, Holm-adjusted)</h2>" + _table(pairs))
