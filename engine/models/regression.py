@@ -1,11 +1,12 @@
 """Interpretable regression models with publication tables, as scikit-learn estimators.
 
 - ``LogisticModel``: unpenalised maximum-likelihood logistic regression (as R ``glm``/``rms::lrm``).
-- ``CoxModel``: Cox proportional hazards, Efron ties (lifelines; as ``survival::coxph``).
+- ``CoxModel``: Cox proportional hazards, Efron ties (statsmodels PHReg; as ``survival::coxph``).
 - ``LassoCoxModel``: L1-penalised Cox, penalty by cross-validated partial likelihood (scikit-survival Coxnet).
 
-All take a DataFrame with numeric and categorical predictors (treatment coding, first sorted level as the
-reference); ``summary_`` is the coefficient table; ``terms_`` describes the predictors for nomograms.
+All take a DataFrame with numeric and categorical predictors (treatment coding against the first level: sorted
+order, or a pandas Categorical's category order); ``summary_`` is the coefficient table, ``llf_`` the
+(partial) log-likelihood; ``terms_`` describes the predictors for nomograms.
 Survival targets ``y`` are scikit-survival structured arrays, or a two-column table ``(time, event)``.
 """
 
@@ -56,9 +57,22 @@ class LogisticModel(ClassifierMixin, BaseEstimator):
         event = check_binary_outcome(y)
         self.terms_ = learn_terms(X)
         design = design_matrix(X, self.terms_)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fit = sm.Logit(event.astype(float), sm.add_constant(design.to_numpy(), has_constant="add")).fit(disp=0, maxiter=200)
+        from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = sm.Logit(event.astype(float), sm.add_constant(design.to_numpy(), has_constant="add")).fit(
+                disp=0, maxiter=200, tol=1e-12)
+        separated = any(issubclass(w.category, PerfectSeparationWarning) for w in caught)
+        if separated or not fit.mle_retvals.get("converged", True) or not np.isfinite(fit.bse).all():
+            spread = np.asarray(np.abs(fit.params[1:]) * design.std().to_numpy())
+            named = [design.columns[i] for i in np.argsort(-np.nan_to_num(spread, nan=np.inf))[:3]]
+            raise ValidationError(
+                "the logistic fit has no finite maximum: the outcome is (quasi-)perfectly separated"
+                f"{', most likely by ' + ', '.join(named) if named else ''}, so an odds ratio would be infinite. "
+                "Merge sparse levels, drop the predictor, or use a penalised model."
+            )
+        self.llf_ = float(fit.llf)
         self.intercept_ = float(fit.params[0])
         self.coef_ = np.asarray(fit.params[1:], dtype=float)
         self.feature_names_ = list(design.columns)
@@ -125,8 +139,14 @@ class CoxModel(BaseEstimator):
         self.feature_names_ = list(design.columns)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit = PHReg(t, design.to_numpy(), status=e.astype(float), ties="efron").fit()
+            model = PHReg(t, design.to_numpy(), status=e.astype(float), ties="efron")
+            fit = model.fit()
+            if not np.isfinite(fit.params).all():  # Newton from zero can overshoot (e.g. a rare level with a large HR)
+                start = model.fit(method="bfgs", maxiter=2000, gtol=1e-8).params
+                if np.isfinite(start).all():
+                    fit = model.fit(start_params=start)  # Newton from near the optimum: R's precision
         self.coef_ = np.asarray(fit.params, dtype=float)
+        self.llf_ = float(fit.llf)
         if not np.isfinite(self.coef_).all():
             raise ValidationError(
                 "the Cox fit did not converge (coefficients not finite): the partial likelihood has no maximum, as when a "

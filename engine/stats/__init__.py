@@ -22,6 +22,13 @@ from engine.stats.decision_curve import decision_curve
 from engine.stats.delong import DeLongResult, UnpairedDeLongResult, delong_test, delong_test_unpaired
 from engine.stats.nomogram import Nomogram, nomogram
 from engine.stats.reclassification import IDIResult, NRIResult, idi, nri
+from engine.stats.regression import (
+    ClinicalSelection,
+    backward_aic,
+    multivariable_table,
+    select_clinical,
+    univariable_table,
+)
 from engine.stats.risk_groups import CutoffResult, StratificationResult, risk_cutoff, stratify, stratify_cohorts
 from engine.stats.roc import (
     AUCResult,
@@ -49,4 +56,6 @@ __all__ = [
     "brier_scores", "concordance_index", "hazard_ratio", "kaplan_meier", "logrank_test", "nomogram", "risk_cutoff",
     "stratify", "stratify_cohorts", "survival_at", "survival_calibration", "survival_decision_curve",
     "time_dependent_auc",
+    # regression tables and clinical predictor selection
+    "ClinicalSelection", "backward_aic", "multivariable_table", "select_clinical", "univariable_table",
 ]
