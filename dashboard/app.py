@@ -14,6 +14,7 @@ PAGES = Path(__file__).parent / "app_pages"
 navigation = st.navigation(
     [
         st.Page(PAGES / "overview.py", title="Overview", default=True),
+        st.Page(PAGES / "clinical_factors.py", title="Clinical factors"),
         st.Page(PAGES / "roc.py", title="ROC"),
         st.Page(PAGES / "delong.py", title="DeLong"),
         st.Page(PAGES / "reclassification.py", title="NRI / IDI"),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from engine import analysis, plots
+from engine import analysis, performance, plots
 from engine.store import RunStore
 
 STORE = Path(os.environ.get("HCC_STORE", "store"))
@@ -29,7 +29,8 @@ def run_tables(run_id: str) -> dict:
     run = store().load(run_id)
     return {"predictions": run.predictions, "grid": run.grid, "selected": run.selected, "metrics": run.metrics,
             "provenance": run.provenance, "config": run.config, "gradcam": run.gradcam(), "survival": run.survival_predictions(),
-            "cutoffs": run.risk_cutoffs()}
+            "cutoffs": run.risk_cutoffs(), "performance": run.performance(), "classifier_predictions": run.classifier_predictions(),
+            "references": run.reference_scores(), "clinical_tables": run.clinical_tables()}
 
 
 def _cached(function):
@@ -49,6 +50,13 @@ concordance_table = _cached(analysis.concordance_table)
 time_auc_table = _cached(analysis.time_auc_table)
 table_one = _cached(analysis.table_one)
 cohort_counts = _cached(analysis.cohort_counts)
+regression_tables = _cached(analysis.regression_tables)
+learn_cutoffs = _cached(performance.learn_cutoffs)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def performance_table(predictions: pd.DataFrame, cutoffs: dict) -> pd.DataFrame:
+    return performance.performance_table(predictions, cutoffs)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

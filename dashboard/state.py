@@ -51,6 +51,17 @@ class Study:
     def has_binary(self) -> bool:
         return "label" in self.predictions
 
+    def training_cutoffs(self) -> dict[str, float]:
+        """Each model's cutoff learned on the training cohort: stored with a run, or learned on an upload's train
+        split (out-of-fold predictions are the user's responsibility there); {} when there is no training cohort."""
+        stored = (self.run or {}).get("performance")
+        if stored is not None and len(stored):
+            return dict(zip(stored["model"], stored["cutoff"]))
+        if not self.has_binary or "train" not in set(self.unfiltered["split"]):
+            return {}
+        cutoffs = cached.learn_cutoffs(self.unfiltered)
+        return dict(zip(cutoffs["model"], cutoffs["cutoff"]))
+
 
 def _source() -> tuple[str, pd.DataFrame | None, dict | None]:
     runs = cached.runs()

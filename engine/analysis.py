@@ -5,13 +5,14 @@ they never compute a statistic themselves. Every number comes from ``engine.stat
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
 from engine.errors import ValidationError
+from engine.models.reference import as_probabilities
 from engine.predictions import event_column, ordered_splits, time_column, wide
 from engine.stats import (
     auc_ci,
@@ -81,12 +82,17 @@ def choose_threshold(predictions: pd.DataFrame, split: str, model: str, mode: st
     raise ValidationError(f"mode must be fixed, youden, sensitivity or specificity; got {mode!r}.")
 
 
-def metrics_at_threshold(predictions: pd.DataFrame, split: str, models: Sequence[str], threshold: float) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, tuple[float, float]]]:
-    """Tidy metric table (model, metric, estimate, CI), confusion matrices and ROC operating points."""
+def metrics_at_threshold(predictions: pd.DataFrame, split: str, models: Sequence[str], threshold: float | Mapping[str, float]
+                         ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, tuple[float, float]]]:
+    """Tidy metric table (model, metric, estimate, CI), confusion matrices and ROC operating points, at one
+    threshold for every model or at each model's own (``{model: cutoff}``, e.g. the stored training cutoffs)."""
     frames, matrices, points = [], {}, {}
     for model in models:
         rows = rows_of(predictions, split, model)
-        result = threshold_metrics(rows["label"], rows["prob"], threshold)
+        cutoff = threshold.get(model, np.nan) if isinstance(threshold, Mapping) else threshold
+        if not np.isfinite(cutoff):
+            raise ValidationError(f"model {model!r} has no cutoff; its training cohort gave none. Pick another threshold mode.")
+        result = threshold_metrics(rows["label"], rows["prob"], cutoff)
         frames.append(result.to_frame().assign(model=model))
         matrices[model] = pd.DataFrame([[result.tp, result.fn], [result.fp, result.tn]], index=["event", "no event"], columns=["predicted event", "predicted no event"])
         points[model] = (1 - result.specificity, result.sensitivity)
@@ -118,8 +124,9 @@ def pairwise_delong(predictions: pd.DataFrame, split: str, models: Sequence[str]
 
 
 def reclassification(predictions: pd.DataFrame, split: str, old: str, new: str, cutoffs: Sequence[float] | None) -> dict[str, object]:
-    """Category-free NRI, categorical NRI (with ``cutoffs``) and IDI of ``new`` over ``old``."""
-    table = wide(predictions, split)
+    """Category-free NRI, categorical NRI (with ``cutoffs``) and IDI of ``new`` over ``old`` (reference scores as
+    their training recalibration)."""
+    table = wide(as_probabilities(predictions), split)
     for model in (old, new):
         if model not in table:
             raise ValidationError(f"model {model!r} has no predictions in cohort {split!r}.")
@@ -131,7 +138,8 @@ def reclassification(predictions: pd.DataFrame, split: str, old: str, new: str, 
 
 def calibration(predictions: pd.DataFrame, split: str, models: Sequence[str], method: str = "bins", bins: int = 10) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, dict[str, np.ndarray]]:
     """Calibration curves, a statistics table (HL, intercept, slope, Brier, Spiegelhalter, Eavg, Emax) and the
-    predictions for histograms."""
+    predictions for histograms. Reference scores enter as their training recalibration (a probability)."""
+    predictions = as_probabilities(predictions)
     curves, stats_rows, values = {}, [], {}
     for model in models:
         rows = rows_of(predictions, split, model)
@@ -148,7 +156,8 @@ def calibration(predictions: pd.DataFrame, split: str, models: Sequence[str], me
 
 
 def decision_curves(predictions: pd.DataFrame, split: str, models: Sequence[str], thresholds: np.ndarray, n_boot: int = 0) -> pd.DataFrame:
-    table = wide(predictions, split)
+    """Net benefit per model (reference scores as their training recalibration), treat-all and treat-none."""
+    table = wide(as_probabilities(predictions), split)
     return decision_curve(table["label"], {m: table[m] for m in models if m in table}, thresholds=thresholds, n_boot=n_boot, seed=0)
 
 
@@ -229,6 +238,7 @@ def fit_nomogram(predictions: pd.DataFrame, predictors: Sequence[str], score_mod
     from engine.models import CoxModel, LogisticModel
     from engine.stats import nomogram
 
+    predictions = as_probabilities(predictions)
     table = wide(predictions, "train")
     extra = predictions[predictions["split"] == "train"].drop_duplicates("patient_id").set_index("patient_id")
     data = pd.DataFrame(index=table["patient_id"])
@@ -246,6 +256,24 @@ def fit_nomogram(predictions: pd.DataFrame, predictors: Sequence[str], score_mod
     y = pd.DataFrame({"time": table[time_column(endpoint)].to_numpy(), "event": table[event_column(endpoint)].to_numpy()})
     fitted = CoxModel().fit(data, y)
     return fitted, nomogram(fitted, data, horizons=horizons, horizon_labels=[f"{h:g}-unit survival" for h in horizons]), data
+
+
+def regression_tables(predictions: pd.DataFrame, predictors: Sequence[str], endpoint: str | None = None, *, enter_p: float = 0.05
+                      ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """Univariable and multivariable OR (binary label) or HR (``endpoint``) tables of ``predictors`` on the training
+    cohort (all patients when the table has no training cohort, said in the returned note); the multivariable
+    model holds the predictors with a univariable p below ``enter_p``."""
+    from engine.stats import select_clinical
+
+    patients = predictions.drop_duplicates("patient_id")
+    note = "training cohort"
+    if "train" in set(patients["split"]):
+        patients = patients[patients["split"] == "train"]
+    else:
+        note = "all patients (the table has no training cohort)"
+    outcome = {"outcome": "label"} if endpoint is None else {"time": time_column(endpoint), "event": event_column(endpoint)}
+    chosen = select_clinical(patients, list(predictors), method="multivariable", enter_p=enter_p, stay_p=1.0, **outcome)
+    return chosen.univariable, chosen.multivariable, note
 
 
 def cohort_counts(predictions: pd.DataFrame) -> pd.DataFrame:

@@ -93,6 +93,9 @@ def train(
     typer.echo(run_id)
 
 
+DEMO_CENTERS = {"centers": 4, "center_shares": (0.35, 0.35, 0.15, 0.15)}  # C3 and C4: two external cohorts
+
+
 @app.command()
 def demo(
     out: Path = typer.Option(Path("demo_study"), help="where the synthetic cohort is written"),
@@ -105,7 +108,7 @@ def demo(
     from engine.store import RunStore
     from engine.study import run_study
 
-    spec = SynthSpec(n=n, seed=0)
+    spec = SynthSpec(n=n, seed=0, **DEMO_CENTERS)
     marker = out / f".complete-n{n}-v{SYNTH_VERSION}"
     if not marker.exists():
         shutil.rmtree(out, ignore_errors=True)

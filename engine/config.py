@@ -87,6 +87,39 @@ class SelectionConfig(_Strict):
         return self
 
 
+class CutoffConfig(_Strict):
+    """How each model's cutoff is learned on its training (out-of-fold) predictions (engine.performance)."""
+
+    method: Literal["youden", "sensitivity", "specificity"] = "youden"
+    target: float | None = Field(None, gt=0, lt=1)  # the target sensitivity or specificity
+
+    @model_validator(mode="after")
+    def _target(self) -> CutoffConfig:
+        if self.method != "youden" and self.target is None:
+            raise ValueError(f"a {self.method} cutoff needs a target between 0 and 1, e.g. target: 0.9")
+        return self
+
+
+class ClinicalSelectionConfig(_Strict):
+    """How the clinical predictors are chosen on the training cohort and inside each fold (engine.stats.regression)."""
+
+    method: Literal["none", "multivariable", "backward_aic"] = "none"
+    enter_p: float = Field(0.05, gt=0, le=1)  # univariable p below this enters the multivariable model
+    stay_p: float = Field(0.05, gt=0, le=1)  # multivariable p below this keeps the predictor
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, value: Any) -> Any:
+        return {"method": value} if isinstance(value, str) else value
+
+
+class ReferenceScoreConfig(_Strict):
+    """An existing score or staging system: a cohort column, numeric or ordered categories (lowest risk first)."""
+
+    column: str
+    order: list[str] | None = None
+
+
 class GridConfig(_Strict):
     models: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_MODELS))
     classifiers: list[str] = Field(default_factory=lambda: ["LR", "SVM", "RF", "XGBoost"])
@@ -99,6 +132,8 @@ class GridConfig(_Strict):
     smote: bool = False
     survival_models: bool = False
     survival_methods: list[str] = Field(default_factory=lambda: ["Cox", "LASSO-Cox", "RSF"])
+    cutoff: CutoffConfig = Field(default_factory=CutoffConfig)
+    clinical_selection: ClinicalSelectionConfig = Field(default_factory=ClinicalSelectionConfig)
 
     @field_validator("survival_methods")
     @classmethod
@@ -130,6 +165,7 @@ class StudyConfig(_Strict):
     radiomics: RadiomicsConfig = Field(default_factory=RadiomicsConfig)
     deep: DeepConfig = Field(default_factory=DeepConfig)
     grid: GridConfig = Field(default_factory=GridConfig)
+    reference_scores: dict[str, ReferenceScoreConfig] = Field(default_factory=dict)
     seed: int = 0
     device: str = "auto"
 

@@ -143,21 +143,39 @@ def filter_predictions(predictions: pd.DataFrame, filters: Mapping[str, Any]) ->
     return predictions[mask]
 
 
-def ordered_splits(predictions: pd.DataFrame) -> list[str]:
-    """The table's cohorts in reading order: train, internal, external, then any other split alphabetically."""
-    order = {"train": 0, "internal": 1, "external": 2}
-    return sorted(predictions["split"].astype(str).unique(), key=lambda s: (order.get(s, 9), s))
+def is_external(split: str) -> bool:
+    """An external validation cohort: ``external`` or ``external_<centre>``."""
+    return str(split).startswith("external")
+
+
+def split_order(split: str) -> tuple[int, str]:
+    """Sort key: train, internal, the external cohorts (by name), then any other split alphabetically."""
+    split = str(split)
+    rank = {"train": 0, "internal": 1}.get(split, 2 if is_external(split) else 9)
+    return rank, split
+
+
+def ordered_splits(predictions: pd.DataFrame | Sequence[str]) -> list[str]:
+    """The table's cohorts (or the given split names) in reading order: train, internal, the external cohorts."""
+    names = predictions["split"].astype(str).unique() if isinstance(predictions, pd.DataFrame) else {str(s) for s in predictions}
+    return sorted(names, key=split_order)
+
+
+def held_out_splits(splits: Any) -> list[str]:
+    """The validation cohorts (every split but train) in reading order."""
+    return [s for s in ordered_splits(pd.Series(splits, dtype=str).unique().tolist()) if s != "train"]
 
 
 def cohort_columns(predictions: pd.DataFrame) -> list[str]:
     """The patient-level columns of a predictions table (label, center, clinical ...) for a Table 1: everything but
     ids, model outputs, split and survival times/events."""
-    return [c for c in predictions.columns if c not in ("patient_id", "model", "classifier", "prob", "split") and not c.endswith(("_time", "_event"))]
+    return [c for c in predictions.columns if c not in ("patient_id", "model", "classifier", "prob", "split", "recalibrated")
+            and not c.endswith(("_time", "_event"))]
 
 
 def filterable_columns(predictions: pd.DataFrame) -> dict[str, str]:
     """Cohort columns a user can filter on: ``categorical`` (<= 12 values) or ``numeric``."""
-    skip = {"patient_id", "model", "classifier", "prob", OUTCOME, *outcome_columns(predictions)}
+    skip = {"patient_id", "model", "classifier", "prob", "recalibrated", OUTCOME, *outcome_columns(predictions)}
     kinds = {}
     for column in predictions.columns:
         if column in skip:

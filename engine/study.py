@@ -23,6 +23,7 @@ from engine.cohort.transforms import log_name, log_transform
 from engine.config import StudyConfig, resolve_device
 from engine.errors import ValidationError
 from engine.features.cache import FeatureCache, file_digest
+from engine.models.reference import is_reference
 from engine.store import RunStore, run_key
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -152,11 +153,14 @@ def run_study(
         FeatureTable(frame, families), models=models, classifiers=config.grid.classifiers, n_iter=config.grid.n_iter,
         folds=config.grid.folds, repeats=config.grid.repeats, search=config.grid.search, selection=Selection(**config.grid.selection.model_dump()),
         seed=config.seed, device=device, stacking=config.grid.stacking, smote=config.grid.smote, n_jobs=max(1, workers), progress=step,
+        clinical_selection=config.grid.clinical_selection.model_dump(),
     )
     progress("model grid", total, total)
     timings["grid"] = time.perf_counter() - start
     survival = [e for e in (config.survival_endpoints or list(cohort.survival_endpoints if cohort else [])) if f"{e}_time" in result.predictions]
-    metrics = metrics_table(result.predictions, survival)
+    predictions = _with_references(result.predictions, frame, families, config, partial)
+    _paper_tables(predictions, result.classifier_predictions, frame, families, survival, config, partial)
+    metrics = metrics_table(predictions, survival)
     risks = None
     if config.grid.survival_models and survival:
         from engine.models.survival_grid import run_survival_grid
@@ -170,15 +174,17 @@ def run_study(
         risks.to_parquet(partial / "survival_predictions.parquet", index=False)
         pd.concat([o.grid for o in outputs], ignore_index=True).to_csv(partial / "survival_grid.csv", index=False)
         timings["survival_models"] = time.perf_counter() - start
-    _store_cutoffs(result.predictions, risks, survival, partial)
+    _store_cutoffs(predictions, risks, survival, partial)
     timings["total"] = time.perf_counter() - started
     provenance = {
         "name": config.name, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "patients": int(len(frame)), "models": list(result.predictions["model"].unique()), "seed": config.seed,
+        "patients": int(len(frame)), "models": list(predictions["model"].unique()), "seed": config.seed,
         "device": device, "timings_s": timings, "engine": _version("engine"), "python": platform.python_version(),
         "packages": {name: _version(name) for name in ("numpy", "scikit-learn", "pyradiomics", "torch", "monai", "xgboost", "lightgbm")},
         "survival_endpoints": survival, "families": {k: len(v) for k, v in families.items()},
         "clinical": families.get("clinical", []), "phases": list(cohort.phases) if cohort is not None else [],
+        "references": [name for name in predictions["model"].unique() if is_reference(name)],
+        "clinical_selection": _chosen_clinical(result.pipelines),
     }
     feature_columns = [c for family in families.values() for c in family]
     from engine.models.deep_folds import fold_columns
@@ -186,10 +192,62 @@ def run_study(
     kept = ["patient_id", "split", "label", *dict.fromkeys(feature_columns), *fold_columns(frame)]  # fold blocks: to re-run the grid
     frame[kept].to_parquet(partial / "features.parquet", index=False)
     artifacts = [partial / name for name in ("gradcam.npz", "deep_network.pt", "features.parquet", "survival_predictions.parquet",
-                                             "survival_grid.csv", "icc.csv", "risk_cutoffs.csv") if (partial / name).exists()]
-    store.write(run_id, config=config.canonical(), predictions=result.predictions, grid=result.grid, selected=result.selected,
+                                             "survival_grid.csv", "icc.csv", "risk_cutoffs.csv", *PAPER_TABLES) if (partial / name).exists()]
+    store.write(run_id, config=config.canonical(), predictions=predictions, grid=result.grid, selected=result.selected,
                 metrics=metrics, provenance=provenance, pipelines=result.pipelines, artifacts=artifacts)
     return run_id
+
+
+PAPER_TABLES = ("performance.csv", "classifier_predictions.parquet", "reference_scores.csv", "clinical_univariable.csv",
+                "clinical_multivariable.csv")
+
+
+def _with_references(predictions: pd.DataFrame, frame: pd.DataFrame, families: dict, config: StudyConfig, partial: Path) -> pd.DataFrame:
+    """The grid's predictions plus a model per reference score (raw score; training recalibration stored)."""
+    if not config.reference_scores:
+        return predictions
+    from engine.models.reference import parse_reference_scores, reference_predictions
+    from engine.predictions import outcome_columns
+
+    scores = parse_reference_scores({name: spec.model_dump() for name, spec in config.reference_scores.items()})
+    cohort_columns = [c for c in predictions.columns if c in frame and c not in ("patient_id", "split", "prob") and c not in outcome_columns(predictions)]
+    rows, recalibration = reference_predictions(frame, scores, outcome_columns(predictions), cohort_columns)
+    recalibration.to_csv(partial / "reference_scores.csv", index=False)
+    return pd.concat([predictions, rows], ignore_index=True)
+
+
+def _paper_tables(predictions, classifier_predictions, frame, families, survival, config, partial) -> None:
+    """performance.csv (cutoffs fixed on training), every classifier's held-out predictions, and the clinical
+    univariable / multivariable tables of each endpoint on the training cohort."""
+    from engine.performance import learn_cutoffs, performance_table
+
+    cutoffs = learn_cutoffs(predictions, method=config.grid.cutoff.method, target=config.grid.cutoff.target)
+    performance_table(predictions, cutoffs).merge(cutoffs[["model", "method", "target"]], on="model").to_csv(partial / "performance.csv", index=False)
+    if len(classifier_predictions):
+        classifier_predictions.to_parquet(partial / "classifier_predictions.parquet", index=False)
+    clinical = families.get("clinical", [])
+    if not clinical:
+        return
+    from engine.stats.regression import select_clinical
+
+    train = frame[frame["split"] == "train"]
+    method = config.grid.clinical_selection.method
+    settings = {"method": "multivariable" if method == "none" else method, "enter_p": config.grid.clinical_selection.enter_p,
+                "stay_p": config.grid.clinical_selection.stay_p}
+    outcomes = [("label", {"outcome": "label"})] + [(e, {"time": f"{e}_time", "event": f"{e}_event"}) for e in survival]
+    univariable, multivariable = [], []
+    for endpoint, columns in outcomes:
+        chosen = select_clinical(train, clinical, **settings, **columns)
+        univariable.append(chosen.univariable.assign(endpoint=endpoint))
+        multivariable.append(chosen.multivariable.assign(endpoint=endpoint, chosen=chosen.multivariable["predictor"].isin(chosen.chosen),
+                                                         reason=chosen.reason))
+    pd.concat(univariable, ignore_index=True).to_csv(partial / "clinical_univariable.csv", index=False)
+    pd.concat(multivariable, ignore_index=True).to_csv(partial / "clinical_multivariable.csv", index=False)
+
+
+def _chosen_clinical(pipelines: dict) -> dict[str, list[str]]:
+    """The clinical predictors each model's final pipeline chose (models with a clinical selection step)."""
+    return {name: list(p.named_steps["clinical"].chosen_) for name, p in pipelines.items() if "clinical" in p.named_steps}
 
 
 def _store_cutoffs(predictions: pd.DataFrame, risks: pd.DataFrame | None, endpoints: list[str], partial: Path) -> None:
@@ -346,7 +404,7 @@ def predict_new(run, manifest: Path, *, workers: int = 1, progress: Progress = _
         frame = frame.merge(deep, on="patient_id", how="left")
     rows = []
     for model in run.provenance.get("models", []):
-        if model.startswith("Stacked"):
+        if model.startswith("Stacked") or is_reference(model):
             continue
         pipeline = run.pipeline(model)
         columns = list(pipeline.named_steps["prepare"].feature_names_in_)

@@ -4,6 +4,7 @@ from dashboard import cached
 from dashboard.state import cohort_picker, download_figure, download_table, require_study
 from engine import plots
 from engine.errors import ValidationError
+from engine.performance import paper_table
 from engine.predictions import cohort_columns
 
 study = require_study()
@@ -30,6 +31,14 @@ if patient_columns and study.predictions["split"].nunique() > 1:
     st.dataframe(table, width="stretch", hide_index=True)
     download_table(table, "table1", "overview_table1")
 if study.has_binary:
+    cutoffs = study.training_cutoffs()
+    if cutoffs:
+        st.subheader("Performance by cohort at each model's training cutoff")
+        performance = cached.performance_table(study.predictions, cutoffs)
+        st.dataframe(paper_table(performance), width="stretch")
+        st.caption("Cutoffs maximise Youden's J on each model's training predictions (out-of-fold) and are applied unchanged to "
+                   "the internal and every external cohort; (95% CI): DeLong for the AUC, Wilson for proportions.")
+        download_table(performance, "performance", "overview_performance")
     st.subheader("Discrimination by model and cohort")
     split = cohort_picker(study, "overview_split")
     metrics = cached.model_metrics(study.predictions, split, study.models)
@@ -38,7 +47,8 @@ if study.has_binary:
     if study.run is not None and len(study.run["grid"]):
         grid = study.run["grid"]
         st.subheader("The model grid")
-        column = st.radio("AUC shown", ["cv_auc", "train_auc", "internal_auc", "external_auc"], horizontal=True, key="overview_grid_column")
+        shown = ["cv_auc", "train_auc", *[f"{s}_auc" for s in study.splits if s != "train" and f"{s}_auc" in grid]]
+        column = st.radio("AUC shown", shown, horizontal=True, key="overview_grid_column")
         figure = plots.grid_heatmap(grid, column)
         st.plotly_chart(figure, width="stretch")
         download_figure(figure, "model_grid", "overview_grid")

@@ -6,36 +6,58 @@ from engine import plots
 from engine.errors import ValidationError
 
 study = binary_study("ROC curves")
+stored = study.training_cutoffs()
+MODES = {
+    "training": "each model's training cutoff (stored)",
+    "fixed": "one threshold (slider)",
+    "youden": "Youden on this cohort (optimistic)",
+    "sensitivity": "target sensitivity on this cohort (optimistic)",
+    "specificity": "target specificity on this cohort (optimistic)",
+}
 left, right = st.columns([1, 2])
 with left:
     split = cohort_picker(study, "roc_split")
     models = st.multiselect("Models", study.models, default=study.models, key="roc_models")
-    mode = st.radio("Threshold", ["fixed", "youden", "sensitivity", "specificity"], horizontal=True, key="roc_mode",
-                    format_func={"fixed": "slider", "youden": "Youden", "sensitivity": "target sensitivity", "specificity": "target specificity"}.get)
-    reference = st.selectbox("Threshold found on model", models or study.models, key="roc_reference")
-    value = None
+    modes = [m for m in MODES if m != "training" or stored]
+    mode = st.radio("Threshold", modes, format_func=MODES.get, key="roc_mode")
+    value, reference = None, None
     if mode == "fixed":
         value = st.slider("Threshold probability", 0.0, 1.0, 0.5, 0.01, key="roc_threshold")
-    elif mode in ("sensitivity", "specificity"):
-        value = st.slider(f"Target {mode}", 0.5, 1.0, 0.9, 0.01, key="roc_target")
+    elif mode != "training":
+        reference = st.selectbox("Threshold found on model", models or study.models, key="roc_reference")
+        if mode in ("sensitivity", "specificity"):
+            value = st.slider(f"Target {mode}", 0.5, 1.0, 0.9, 0.01, key="roc_target")
+        if split != "train":
+            st.warning(f"The threshold is re-learned on the {split} cohort it is evaluated on: its sensitivity and specificity "
+                       "are optimistic. Report the training cutoffs for validation cohorts.")
 if not models:
     st.info("Pick at least one model.")
     st.stop()
 try:
-    threshold = cached.choose_threshold(study.predictions, split, reference, mode, value)
+    if mode == "training":
+        threshold = {m: stored.get(m, float("nan")) for m in models}
+    else:
+        threshold = cached.choose_threshold(study.predictions, split, reference, mode, value)
     curves, labels, metrics = cached.roc_curves(study.predictions, split, models)
     table, matrices, points = cached.metrics_at_threshold(study.predictions, split, list(curves), threshold)
 except ValidationError as error:
     st.error(str(error))
     st.stop()
-st.session_state["chosen_threshold"] = threshold
+described = "each model's training cutoff" if mode == "training" else f"threshold {threshold:.3f}"
+if mode != "training":
+    st.session_state["chosen_threshold"] = threshold
 with right:
-    figure = plots.roc_figure(curves, labels, points=points, title=f"{split} cohort, threshold {threshold:.3f}")
+    figure = plots.roc_figure(curves, labels, points=points, title=f"{split} cohort, {described}")
     st.plotly_chart(figure, width="stretch")
     download_figure(figure, f"roc_{split}", "roc_figure")
 for note in metrics.loc[metrics["note"] != "", "note"]:
     st.warning(note)
-st.subheader(f"Operating point: probability >= {threshold:.3f}")
+if mode == "training":
+    st.subheader("Operating points at the training cutoffs")
+    st.caption("Each model's cutoff maximises Youden's J on its training predictions (out-of-fold) and is applied unchanged "
+               "to every cohort. " + ", ".join(f"{m}: {threshold[m]:.3g}" for m in curves))
+else:
+    st.subheader(f"Operating point: probability >= {threshold:.3f}")
 pivot = table.pivot(index="model", columns="metric", values="estimate")[["sensitivity", "specificity", "ppv", "npv", "accuracy", "f1"]]
 with_ci = table.assign(value=table.apply(lambda r: f"{r.estimate:.3f}" + (f" ({r.ci_low:.3f}-{r.ci_high:.3f})" if r.ci_low == r.ci_low else ""), axis=1))
 st.dataframe(with_ci.pivot(index="model", columns="metric", values="value")[pivot.columns], width="stretch")
@@ -48,3 +70,20 @@ for index, (model, matrix) in enumerate(matrices.items()):
 radar = table[table["metric"].isin(["sensitivity", "specificity", "ppv", "npv", "accuracy", "f1"])]
 figure = plots.radar_figure(radar)
 st.plotly_chart(figure, width="stretch")
+
+every = (study.run or {}).get("classifier_predictions")
+if every is not None and len(every) and split != "train":
+    st.subheader("Classifiers within a model")
+    chosen_by_cv = study.run["grid"].query("chosen").set_index("model")["classifier"].to_dict()
+    model = st.selectbox("Model", [m for m in study.models if m in set(every["model"])], key="roc_classifier_model")
+    rows = every[(every["model"] == model) & (every["patient_id"].isin(study.predictions["patient_id"]))]
+    rows = rows.assign(model=rows["classifier"].where(rows["classifier"] != chosen_by_cv.get(model), rows["classifier"] + " (chosen)"))
+    try:
+        curves, labels, _ = cached.roc_curves(rows, split, list(dict.fromkeys(rows["model"])))
+        figure = plots.roc_figure(curves, labels, title=f"{model}: every classifier, {split} cohort")
+        st.plotly_chart(figure, width="stretch")
+        download_figure(figure, f"roc_classifiers_{model}_{split}", "roc_classifiers_figure")
+    except ValidationError as error:
+        st.error(str(error))
+    st.caption("The model's classifier was chosen by cross-validated AUC on the training cohort, never on this cohort; the "
+               "other classifiers' held-out curves are shown for the algorithm comparison only.")

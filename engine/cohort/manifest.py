@@ -14,6 +14,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from engine.errors import ValidationError
+from engine.predictions import is_external
 
 OUTCOME_BINARY = "label"
 RESERVED = {"patient_id", "split", "center", OUTCOME_BINARY}
@@ -182,18 +183,25 @@ def _check_geometry(table: pd.DataFrame, phases: tuple[str, ...], mask_columns: 
 
 
 def assign_splits(cohort: Cohort, *, external_centers: list[str] | None = None, train_fraction: float = 0.7, seed: int = 0) -> Cohort:
-    """Keep a given ``split`` column, or assign one: patients of ``external_centers`` become ``external``; the
-    rest is split ``train``/``internal`` at ``train_fraction``, stratified by ``label`` when present."""
+    """Keep a given ``split`` column, or assign one: the patients of each of ``external_centers`` become their own
+    cohort ``external_<centre>``; the rest is split ``train``/``internal`` at ``train_fraction``, stratified by
+    ``label`` when present. A given split may name any cohorts beginning with ``external``."""
     table = cohort.table.copy()
     if "split" in table and table["split"].notna().all():
-        bad = set(table["split"]) - {"train", "internal", "external"}
+        table["split"] = table["split"].astype(str)
+        bad = {s for s in table["split"] if s not in ("train", "internal") and not is_external(s)}
         if bad:
-            raise ValidationError(f"split must be train, internal or external; got {sorted(bad)}.")
+            raise ValidationError(f"split must be train, internal, or a name beginning with external (e.g. external_C2); got {sorted(bad)}.")
         return dataclasses.replace(cohort, table=table)
-    external = table["center"].astype(str).isin([str(c) for c in external_centers or []]) if "center" in table else np.zeros(len(table), bool)
-    if external_centers and not external.any():
-        raise ValidationError(f"external_centers {external_centers} match no patient; centers are {sorted(table['center'].astype(str).unique())}.")
-    table["split"] = "external"
+    centers = table["center"].astype(str) if "center" in table else pd.Series("", index=table.index)
+    wanted = [str(c) for c in external_centers or []]
+    if wanted and "center" not in table:
+        raise ValidationError(f"external_centers {wanted} need a center column in the manifest or feature table; add one.")
+    absent = [c for c in wanted if c not in set(centers)]
+    if absent:
+        raise ValidationError(f"external_centers {absent} match no patient; centers are {sorted(centers.unique())}.")
+    external = centers.isin(wanted).to_numpy()
+    table["split"] = np.where(external, "external_" + centers, "")
     rest = table.index[~external]
     stratify = table.loc[rest, OUTCOME_BINARY] if OUTCOME_BINARY in table else None
     train, internal = train_test_split(rest, train_size=train_fraction, random_state=seed, stratify=stratify)

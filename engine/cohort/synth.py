@@ -32,7 +32,7 @@ from scipy import ndimage
 
 from engine.errors import ValidationError
 
-SYNTH_VERSION = 2  # bump when the images or tables a seed gives change (the demo regenerates its cohort)
+SYNTH_VERSION = 3  # bump when the images or tables a seed gives change (the demo regenerates its cohort)
 
 PHASE_BASE = {  # mean HU of liver parenchyma and of the tumour's arterial enhancement, per phase
     "arterial": {"liver": 75.0, "tumour_shift": 35.0, "washout": 0.0},
@@ -47,6 +47,7 @@ class SynthSpec:
 
     n: int = 300
     centers: int = 3
+    center_shares: tuple[float, ...] | None = None  # share of the patients per centre (default: equal)
     phases: tuple[str, ...] = ("arterial", "portal", "delayed")
     modality: str = "ct"
     shape: tuple[int, int, int] = (24, 64, 64)
@@ -60,6 +61,8 @@ def _check(spec: SynthSpec) -> None:
         raise ValidationError(f"phases must be among {list(PHASE_BASE)}; got {unknown}.")
     if spec.modality not in ("ct", "us"):
         raise ValidationError(f"modality must be 'ct' or 'us'; got {spec.modality!r}.")
+    if spec.center_shares is not None and (len(spec.center_shares) != spec.centers or min(spec.center_shares) <= 0):
+        raise ValidationError(f"center_shares must give one positive share per centre ({spec.centers}); got {spec.center_shares}.")
     if spec.n < 10 or spec.centers < 1:
         raise ValidationError(f"n must be >= 10 and centers >= 1; got n={spec.n}, centers={spec.centers}.")
 
@@ -89,10 +92,10 @@ def clinical_table(spec: SynthSpec) -> pd.DataFrame:
     rfs_time, rfs_event = survival(24.0)
     os_time, os_event = survival(60.0)
     alb = np.round(rng.normal(40 - 3 * cirrhosis, 4), 1)
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "patient_id": [f"HCC{i + 1:04d}" for i in range(n)],
-            "center": [f"C{1 + i % spec.centers}" for i in range(n)] if spec.centers > 1 else "C1",
+            "center": _centers(spec),
             "age": np.round(np.clip(rng.normal(56, 10, n), 25, 85)).astype(int),
             "sex": np.where(rng.random(n) < 0.82, "M", "F"),
             "hbsag": np.where(hbsag, "positive", "negative"),
@@ -105,6 +108,7 @@ def clinical_table(spec: SynthSpec) -> pd.DataFrame:
             "alb": alb,
             "tumour_size_mm": np.round(size_mm, 1),
             "tumour_number": n_tumours,
+            "bclc": bclc_stage(size_mm, n_tumours, invasiveness),
             "label": label,
             "rfs_time": rfs_time,
             "rfs_event": rfs_event,
@@ -115,6 +119,34 @@ def clinical_table(spec: SynthSpec) -> pd.DataFrame:
             "latent_mvi": mvi,
         }
     )
+    table.insert(table.columns.get_loc("bclc") + 1, "albi_grade", albi_grade(table["tbil"].to_numpy(), table["alb"].to_numpy()))
+    return table
+
+
+def _centers(spec: SynthSpec) -> list[str]:
+    """Centre of each patient, interleaved (patients of every centre spread over the ids): equal shares by default."""
+    if spec.centers == 1:
+        return ["C1"] * spec.n
+    if spec.center_shares is None:
+        return [f"C{1 + i % spec.centers}" for i in range(spec.n)]
+    bounds = np.cumsum(spec.center_shares) / np.sum(spec.center_shares)
+    position = (np.arange(spec.n) * 0.6180339887498949) % 1.0  # golden-ratio sequence: evenly spread, deterministic
+    return [f"C{1 + int(k)}" for k in np.minimum(np.searchsorted(bounds, position, side="right"), spec.centers - 1)]
+
+
+def bclc_stage(size_mm: np.ndarray, n_tumours: np.ndarray, invasiveness: np.ndarray) -> np.ndarray:
+    """A BCLC-like stage from tumour burden: C with (latent) vascular invasion (invasiveness > 1.6, about 5%), B for
+    multinodular disease, 0 for a single tumour under 20 mm, A otherwise. It sees invasiveness only through size,
+    number and the rare C, so it predicts recurrence weakly, as staging systems do in these cohorts."""
+    stage = np.where(n_tumours >= 2, "B", np.where(size_mm < 20, "0", "A"))
+    return np.where(invasiveness > 1.6, "C", stage)
+
+
+def albi_grade(bilirubin_umol: np.ndarray, albumin_g: np.ndarray) -> np.ndarray:
+    """ALBI grade (Johnson 2015): score = 0.66 log10(bilirubin, umol/L) - 0.085 albumin (g/L); grade 1 at or below
+    -2.60, 2 up to -1.39, 3 above. Liver function: related to recurrence only through cirrhosis here."""
+    score = 0.66 * np.log10(bilirubin_umol) - 0.085 * albumin_g
+    return np.where(score <= -2.60, "1", np.where(score <= -1.39, "2", "3"))
 
 
 def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma: float) -> np.ndarray:

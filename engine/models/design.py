@@ -56,8 +56,9 @@ def learn_terms(frame: pd.DataFrame, *, drop_constant: bool = False) -> list[Ter
     return terms
 
 
-def design_matrix(frame: pd.DataFrame, terms: list[Term]) -> pd.DataFrame:
-    """The model matrix for ``terms`` (no intercept column)."""
+def design_matrix(frame: pd.DataFrame, terms: list[Term], *, handle_unknown: str = "error") -> pd.DataFrame:
+    """The model matrix for ``terms`` (no intercept column). A level unseen in training raises, or with
+    ``handle_unknown="ignore"`` gets zeros in every dummy (as scikit-learn's OneHotEncoder), i.e. the reference."""
     missing = [term.variable for term in terms if term.variable not in frame.columns]
     if missing:
         raise ValidationError(f"X must have the predictor columns {missing}; got {list(frame.columns)}.")
@@ -69,7 +70,7 @@ def design_matrix(frame: pd.DataFrame, terms: list[Term]) -> pd.DataFrame:
             continue
         text = values.astype(str).to_numpy()
         unknown = sorted(set(text) - set(term.levels))
-        if unknown:
+        if unknown and handle_unknown != "ignore":
             raise ValidationError(f"X[{term.variable!r}] has levels {unknown} unseen in training ({list(term.levels)}).")
         for level in term.levels[1:]:
             columns[f"{term.variable}={level}"] = (text == level).astype(float)

@@ -38,6 +38,8 @@ from sklearn.tree import DecisionTreeClassifier
 from engine.errors import ValidationError
 from engine.models.deep_folds import FoldedDeepFeatures, deep_cv, fold_columns, has_deep_folds
 from engine.models.names import ALL_CLASSIFIERS, DEFAULT_MODELS, DEFAULT_SELECTION, SELECTION_STEPS  # noqa: F401 - re-exported
+from engine.predictions import held_out_splits
+from engine.selection.clinical import NO_CLINICAL, ClinicalSelector, PresentColumns
 from engine.selection import CorrelationFilter, LassoSelector, RFESelector, UnivariateFilter, VarianceFilter
 from engine.stats import auc
 
@@ -138,9 +140,13 @@ class FeatureTable:
         return [c for f in families for c in self.families[f]]
 
 
-def preprocessor(frame: pd.DataFrame, columns: Sequence[str]) -> ColumnTransformer:
+def preprocessor(frame: pd.DataFrame, columns: Sequence[str], *, after_clinical_selection: bool = False) -> ColumnTransformer:
+    """Impute and scale numeric columns, impute and one-hot encode categorical ones. ``after_clinical_selection``:
+    the columns are picked by name among those still present (a ClinicalSelector before it drops some)."""
     categorical = [c for c in columns if frame[c].dtype == object or isinstance(frame[c].dtype, pd.CategoricalDtype)]
     numeric = [c for c in columns if c not in categorical]
+    if after_clinical_selection:
+        numeric, categorical = PresentColumns([*numeric, NO_CLINICAL]), PresentColumns(categorical)
     parts = []
     if numeric:
         parts.append(("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric))
@@ -150,12 +156,14 @@ def preprocessor(frame: pd.DataFrame, columns: Sequence[str]) -> ColumnTransform
 
 
 def model_pipeline(frame: pd.DataFrame, columns: Sequence[str], classifier: Any, *, seed: int = 0, memory: Any = None, smote: bool = False,
-                   deep_folds: bool = False, selection: Selection = Selection()) -> Pipeline:
+                   deep_folds: bool = False, selection: Selection = Selection(), clinical: ClinicalSelector | None = None) -> Pipeline:
     """Preprocessing, selection and classifier: every step learns from the training fold only. ``smote=True``
     oversamples the minority class (imbalanced-learn SMOTE) after selection, during fitting only. ``deep_folds``
-    puts :class:`FoldedDeepFeatures` first (deep features learned per fold; see engine.models.deep_folds)."""
+    puts :class:`FoldedDeepFeatures` first (deep features learned per fold; see engine.models.deep_folds);
+    ``clinical`` chooses the clinical predictors (engine.selection.clinical) before preprocessing."""
     steps = [*([("deep_folds", FoldedDeepFeatures())] if deep_folds else []),
-        ("prepare", preprocessor(frame, columns)),
+        *([("clinical", clinical)] if clinical is not None else []),
+        ("prepare", preprocessor(frame, columns, after_clinical_selection=clinical is not None)),
         *selection.transformers(seed),
     ]
     if smote:
@@ -169,10 +177,11 @@ def model_pipeline(frame: pd.DataFrame, columns: Sequence[str], classifier: Any,
 @dataclasses.dataclass
 class GridResult:
     predictions: pd.DataFrame  # long form: patient_id, split, model, classifier, prob, label (+ outcome columns)
-    grid: pd.DataFrame  # model, classifier, cv_auc, cv_auc_sd, train_auc, internal_auc, external_auc, search, chosen, overfit
+    grid: pd.DataFrame  # model, classifier, cv_auc, cv_auc_sd, train_auc, <cohort>_auc per validation cohort, search, chosen, overfit
     selected: pd.DataFrame  # model, feature, coefficient (LASSO step of the chosen pipeline)
     pipelines: dict[str, Pipeline]
     timings: dict[str, float]
+    classifier_predictions: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)  # every classifier, held-out cohorts
 
 
 def run_grid(
@@ -191,11 +200,14 @@ def run_grid(
     smote: bool = False,
     n_jobs: int = 1,
     progress: Callable[[str], None] | None = None,
+    clinical_selection: Mapping[str, Any] | None = None,
 ) -> GridResult:
     """Tune every classifier for every model on the training split; return predictions for every cohort.
     ``repeats`` > 1 repeats the tuning CV with new shuffles (training predictions stay out-of-fold from one
     k-fold partition); ``search`` is ``random`` or ``refined``; ``n_jobs`` worker processes share the
-    cross-validation fits (joblib)."""
+    cross-validation fits (joblib). ``clinical_selection`` ({method: multivariable | backward_aic, enter_p,
+    stay_p}) chooses the clinical predictors inside every fit of a model with the clinical family; the clinical
+    model then skips the generic selection steps (the clinical selection is its selection)."""
     if search not in ("random", "refined"):
         raise ValidationError(f"search must be 'random' or 'refined'; got {search!r}.")
     frame = table.frame
@@ -208,7 +220,8 @@ def run_grid(
     models = dict(models or {k: v for k, v in DEFAULT_MODELS.items() if all(f in table.families for f in v)})
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
     tuning_cv = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed) if repeats > 1 else cv
-    grid_rows, prediction_frames, selected_rows = [], [], []
+    grid_rows, prediction_frames, selected_rows, classifier_frames = [], [], [], []
+    held_out = (frame["split"] != "train").to_numpy()
     pipelines, timings, oof = {}, {}, {}
     outcome_columns = [c for c in frame.columns if c == "label" or c.endswith(("_time", "_event"))]
     cohort_columns = [c for c in ("center", *table.families.get("clinical", [])) if c in frame]  # for what-if filters
@@ -226,7 +239,10 @@ def run_grid(
                 if progress:
                     progress(f"{model_name} x {classifier_name}")
                 estimator, space = classifier_space(classifier_name, seed=seed, device=device)
-                pipeline = model_pipeline(frame, columns, estimator, seed=seed, memory=cache_dir, smote=smote, deep_folds=folded, selection=selection)
+                clinical = _clinical_step(table, families, clinical_selection)
+                steps = Selection(steps=()) if clinical is not None and list(families) == ["clinical"] else selection
+                pipeline = model_pipeline(frame, columns, estimator, seed=seed, memory=cache_dir, smote=smote, deep_folds=folded,
+                                          selection=steps, clinical=clinical)
                 space = {f"classifier__{k}": v for k, v in space.items()}
                 found, stage = _search(pipeline, space, n_iter, search_cv, seed, n_jobs, X[train], y[train]), "random"
                 if search == "refined":
@@ -238,10 +254,11 @@ def run_grid(
                 row = {"model": model_name, "classifier": classifier_name, "cv_auc": float(found.best_score_),
                        "cv_auc_sd": float(found.cv_results_["std_test_score"][found.best_index_]),
                        "train_auc": auc(y[train], prob[train]), "search": stage, "params": str(found.best_params_)}
-                for split in ("internal", "external"):
+                for split in held_out_splits(frame["split"]):
                     mask = (frame["split"] == split).to_numpy()
                     row[f"{split}_auc"] = auc(y[mask], prob[mask]) if mask.any() and len(np.unique(y[mask])) == 2 else np.nan
                 grid_rows.append(row)
+                classifier_frames.append(_long(frame[held_out], ["label"], model_name, classifier_name, prob[held_out], []))
                 if best is None or row["cv_auc"] > best[0]["cv_auc"]:
                     best = (row, fitted, prob)
             row, fitted, prob = best
@@ -266,8 +283,16 @@ def run_grid(
                 selected_rows += [{"model": name, "feature": f"logit({m})", "coefficient": float(c)} for m, c in zip(families, stacker.coef_.ravel())]
     grid = pd.DataFrame(grid_rows)
     grid["chosen"] = grid.groupby("model")["cv_auc"].transform("max") == grid["cv_auc"]
-    grid["overfit"] = (grid["train_auc"] - grid["internal_auc"]) > OVERFIT_GAP
-    return GridResult(pd.concat(prediction_frames, ignore_index=True), grid, pd.DataFrame(selected_rows), pipelines, timings)
+    grid["overfit"] = (grid["train_auc"] - grid["internal_auc"]) > OVERFIT_GAP if "internal_auc" in grid else False
+    classifier_predictions = pd.concat(classifier_frames, ignore_index=True) if classifier_frames else pd.DataFrame()
+    return GridResult(pd.concat(prediction_frames, ignore_index=True), grid, pd.DataFrame(selected_rows), pipelines, timings,
+                      classifier_predictions)
+
+
+def _clinical_step(table: FeatureTable, families: Sequence[str], settings: Mapping[str, Any] | None) -> ClinicalSelector | None:
+    if not settings or settings.get("method", "none") == "none" or "clinical" not in families:
+        return None
+    return ClinicalSelector(list(table.families["clinical"]), settings["method"], settings.get("enter_p", 0.05), settings.get("stay_p", 0.05))
 
 
 def _search(pipeline: Pipeline, space: Mapping[str, Any], n_iter: int, cv: Any, seed: int, n_jobs: int, X: pd.DataFrame, y: np.ndarray) -> RandomizedSearchCV:

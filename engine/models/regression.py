@@ -127,8 +127,9 @@ class CoxModel(BaseEstimator):
     gives S(t | x) = S0(t)^exp(x'beta) with the Efron-corrected baseline hazard at x = 0 (as R's survfit).
     """
 
-    def __init__(self, level: float = 0.95):
+    def __init__(self, level: float = 0.95, handle_unknown: str = "error"):
         self.level = level
+        self.handle_unknown = handle_unknown  # "ignore": a level unseen in training is scored as the reference level
 
     def fit(self, X: pd.DataFrame, y: Any) -> CoxModel:
         from statsmodels.duration.hazard_regression import PHReg
@@ -159,7 +160,7 @@ class CoxModel(BaseEstimator):
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return design_matrix(X, self.terms_).to_numpy() @ self.coef_
+        return design_matrix(X, self.terms_, handle_unknown=self.handle_unknown).to_numpy() @ self.coef_
 
     def baseline_survival(self, times: Any) -> np.ndarray:
         """S0(t) at x = 0 (step function, right-continuous)."""
@@ -190,10 +191,11 @@ class LassoCoxModel(BaseEstimator):
     ``cv_results_`` the path of penalties with their cross-validated partial log-likelihood.
     """
 
-    def __init__(self, cv: int = 5, n_alphas: int = 50, seed: int = 0):
+    def __init__(self, cv: int = 5, n_alphas: int = 50, seed: int = 0, handle_unknown: str = "error"):
         self.cv = cv
         self.n_alphas = n_alphas
         self.seed = seed
+        self.handle_unknown = handle_unknown  # "ignore": a level unseen in training is scored as the reference level
 
     @staticmethod
     def _path(values: np.ndarray, t: np.ndarray, e: np.ndarray, alphas: np.ndarray | None, n_alphas: int):
@@ -240,4 +242,4 @@ class LassoCoxModel(BaseEstimator):
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return design_matrix(X, self.terms_).to_numpy() @ self.coef_
+        return design_matrix(X, self.terms_, handle_unknown=self.handle_unknown).to_numpy() @ self.coef_

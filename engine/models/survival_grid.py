@@ -23,6 +23,7 @@ from engine.models.deep_folds import FoldedDeepFeatures, deep_cv, fold_columns, 
 from engine.models.grid import FeatureTable, preprocessor
 from engine.models.names import SURVIVAL_METHODS
 from engine.models.regression import CoxModel, LassoCoxModel
+from engine.predictions import held_out_splits
 from engine.selection import VarianceFilter
 from engine.stats import concordance_index
 
@@ -55,7 +56,7 @@ class _ImputedCox(BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y: pd.DataFrame) -> _ImputedCox:
         self.fill_ = {c: (X[c].median() if pd.api.types.is_numeric_dtype(X[c]) else X[c].mode().iloc[0]) for c in X}
-        self.cox_ = CoxModel().fit(X.fillna(self.fill_), y)
+        self.cox_ = CoxModel(handle_unknown="ignore").fit(X.fillna(self.fill_), y)
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -66,7 +67,7 @@ def survival_estimator(method: str, frame: pd.DataFrame, columns: Sequence[str],
     if method == "Cox":
         return _ImputedCox()
     if method == "LASSO-Cox":
-        return LassoCoxModel(cv=5, seed=seed)
+        return LassoCoxModel(cv=5, seed=seed, handle_unknown="ignore")  # a rare level missing from a fold: the reference
     if method == "RSF":
         return Pipeline([("prepare", preprocessor(frame, columns)), ("variance", VarianceFilter()), ("forest", _RandomSurvivalForest(seed=seed))])
     raise ValidationError(f"survival method must be one of {SURVIVAL_METHODS}; got {method!r}.")
@@ -75,7 +76,7 @@ def survival_estimator(method: str, frame: pd.DataFrame, columns: Sequence[str],
 @dataclasses.dataclass
 class SurvivalGridResult:
     predictions: pd.DataFrame  # patient_id, split, endpoint, model, method, risk, time, event (+ cohort columns)
-    grid: pd.DataFrame  # endpoint, model, method, cv_c_index, internal_c_index, external_c_index, chosen
+    grid: pd.DataFrame  # endpoint, model, method, cv_c_index, <cohort>_c_index per validation cohort, chosen
     models: dict[str, Any]
 
 
@@ -158,7 +159,7 @@ def _evaluate(make, method, X, target, train_rows, splits, split, t, e):
     train = np.zeros(len(split), bool)
     train[train_rows] = True
     row = {"cv_c_index": concordance_index(t[train], e[train], out_of_fold).c_index}
-    for name in ("internal", "external"):
+    for name in held_out_splits(split):
         mask = split == name
         row[f"{name}_c_index"] = concordance_index(t[mask], e[mask], risk[mask]).c_index if mask.any() and e[mask].any() else np.nan
     return row, estimator, risk

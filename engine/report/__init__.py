@@ -29,7 +29,7 @@ def methods_text(config: dict[str, Any], provenance: dict[str, Any]) -> str:
     parts = []
     if cohort.get("manifest"):
         parts.append(
-            f"Patients from centre(s) {', '.join(cohort.get('external_centers') or []) or '(none)'} formed the external validation cohort; "
+            f"{external_text(cohort.get('external_centers') or [])}"
             f"the remaining patients were split {int(100 * cohort.get('train_fraction', 0.7))}:{100 - int(100 * cohort.get('train_fraction', 0.7))} "
             f"into training and internal validation cohorts, stratified by outcome (seed {config.get('seed', 0)})."
         )
@@ -69,6 +69,15 @@ def methods_text(config: dict[str, Any], provenance: dict[str, Any]) -> str:
         )
     parts.append(STATISTICS_TEXT)
     return " ".join(parts)
+
+
+def external_text(centers: list[str]) -> str:
+    """Which centres were external validation cohorts, in words."""
+    if not centers:
+        return "No centre was held out for external validation; "
+    if len(centers) == 1:
+        return f"Patients from centre {centers[0]} formed the external validation cohort; "
+    return f"Patients from each of the centres {', '.join(centers[:-1])} and {centers[-1]} formed an external validation cohort of its own; "
 
 
 SELECTION_WORDS = {
@@ -148,17 +157,28 @@ class ReportInput:
     methods: str
     selected: pd.DataFrame | None = None
     filters: dict[str, Any] | None = None
+    cutoffs: dict[str, float] | None = None  # each model's training cutoff
+    clinical_tables: tuple[pd.DataFrame, pd.DataFrame] | None = None  # univariable, multivariable (column endpoint)
 
     @classmethod
     def from_run(cls, run: Run, *, filters: dict[str, Any] | None = None) -> ReportInput:
+        performance = run.performance()
+        cutoffs = dict(zip(performance["model"], performance["cutoff"])) if performance is not None else None
         return cls(filter_predictions(run.predictions, filters or {}), str(run.provenance.get("name", "Study")),
                    f"Run {run.run_id}, created {run.provenance.get('created', '')}",
-                   methods_text(run.config, run.provenance), run.selected, filters)
+                   methods_text(run.config, run.provenance), run.selected, filters, cutoffs,
+                   None if filters else run.clinical_tables())
 
     @classmethod
     def from_upload(cls, predictions: pd.DataFrame, source: str, *, filters: dict[str, Any] | None = None) -> ReportInput:
+        cutoffs = None
+        if "label" in predictions and "train" in set(predictions["split"]):
+            from engine.performance import learn_cutoffs
+
+            learned = learn_cutoffs(predictions)
+            cutoffs = dict(zip(learned["model"], learned["cutoff"]))
         return cls(filter_predictions(predictions, filters or {}), "Model comparison", f"Predictions from {source}",
-                   upload_methods_text(source) + STATISTICS_TEXT, None, filters)
+                   upload_methods_text(source) + STATISTICS_TEXT, None, filters, cutoffs)
 
 
 def build_report(source: Run | ReportInput, *, splits: list[str] | None = None) -> tuple[str, dict[str, bytes]]:
@@ -177,12 +197,36 @@ def build_report(source: Run | ReportInput, *, splits: list[str] | None = None) 
     cohort = cohort_columns(predictions)
     if cohort and predictions["split"].nunique() > 1:
         sections.append("<h2>Table 1 by cohort</h2>" + _table(analysis.table_one(predictions, cohort)))
+    if report.clinical_tables is not None:
+        sections += _clinical_sections(*report.clinical_tables)
+    if "label" in predictions and report.cutoffs:
+        sections.append(_performance_section(predictions, report.cutoffs))
     if "label" in predictions:
         sections += _binary_sections(predictions, models, splits, test_split, figures)
     sections += _survival_sections(predictions, models, test_split, figures)
     if report.selected is not None and len(report.selected):
         sections.append("<h2>Selected features</h2>" + _table(report.selected))
     return _page(report, sections, figures), _figure_files(figures)
+
+
+def _clinical_sections(univariable: pd.DataFrame, multivariable: pd.DataFrame) -> list[str]:
+    from engine.tables import regression_paper_table
+
+    sections = []
+    for endpoint in dict.fromkeys(univariable["endpoint"]):
+        title = "binary endpoint, odds ratios" if endpoint == "label" else f"{str(endpoint).upper()}, hazard ratios"
+        paper = regression_paper_table(univariable[univariable["endpoint"] == endpoint], multivariable[multivariable["endpoint"] == endpoint])
+        sections.append(f"<h2>Clinical factors ({html.escape(title)}; training cohort)</h2>" + _table(paper))
+    return sections
+
+
+def _performance_section(predictions: pd.DataFrame, cutoffs: dict[str, float]) -> str:
+    from engine.performance import paper_table, performance_table
+
+    table = paper_table(performance_table(predictions, cutoffs))
+    return ("<h2>Performance at each model's training cutoff</h2><p>Each model's cutoff was learned on its training "
+            "predictions (out-of-fold) and applied unchanged to every validation cohort.</p>"
+            + table.to_html(border=0, classes="table"))
 
 
 def _binary_sections(predictions: pd.DataFrame, models: list[str], splits: list[str], test_split: str, figures: dict[str, Any]) -> list[str]:

@@ -256,8 +256,8 @@ def select_clinical(data: pd.DataFrame, predictors: Sequence[str], *, method: st
 
     ``multivariable``: predictors whose univariable p (smallest term p) is below ``enter_p`` enter a multivariable
     model; those with a term p below ``stay_p`` there are kept. ``backward_aic``: backward elimination by AIC from
-    all estimable predictors (R's ``step``). ``none``: every predictor. When nothing passes, the predictor with the
-    smallest univariable p is kept, so that a clinical model always has one (said in ``reason``).
+    all estimable predictors (R's ``step``). ``none``: every predictor. When nothing passes, nothing is chosen
+    (``reason`` says so): on pure noise a clinical model then has no predictor rather than the least bad one.
     """
     if method not in CLINICAL_SELECTION:
         raise ValidationError(f"method must be one of {list(CLINICAL_SELECTION)}; got {method!r}.")
@@ -269,8 +269,7 @@ def select_clinical(data: pd.DataFrame, predictors: Sequence[str], *, method: st
     p_values = predictor_p_values(univariable)
     estimable = [p for p in predictors if np.isfinite(p_values.get(p, np.nan))]
     if not estimable:
-        raise ValidationError(f"no clinical predictor can be estimated on these patients: {univariable['note'].tolist()}.")
-    fallback = [str(p_values[estimable].idxmin())]
+        return ClinicalSelection(method, (), univariable, pd.DataFrame(columns=COLUMNS), "no clinical predictor can be estimated")
     if method == "none":
         return ClinicalSelection(method, tuple(predictors), univariable, pd.DataFrame(columns=COLUMNS), "")
     if method == "backward_aic":
@@ -285,12 +284,13 @@ def select_clinical(data: pd.DataFrame, predictors: Sequence[str], *, method: st
             reason = f"the multivariable model of {candidates} failed ({error}); "
     if method == "backward_aic" and candidates and not reason:
         chosen = backward_aic(data, candidates, **options)
+        multivariable = multivariable_table(data, chosen, **options) if chosen else pd.DataFrame(columns=COLUMNS)
     elif not multivariable.empty:
         stays = predictor_p_values(multivariable)
         chosen = [p for p in candidates if stays.get(p, 1.0) < stay_p]
     else:
         chosen = []
     if not chosen:
-        reason += f"no predictor met the criteria; kept {fallback[0]} (smallest univariable p) so the clinical model has one"
-        chosen = fallback
+        reason += f"no predictor met the criteria (univariable p < {enter_p:g}" + (
+            f", multivariable p < {stay_p:g})" if method == "multivariable" else ", then backward AIC)")
     return ClinicalSelection(method, tuple(chosen), univariable, multivariable, reason)

@@ -67,6 +67,29 @@ class Run:
         path = self.path / "risk_cutoffs.csv"
         return pd.read_csv(path) if path.exists() else None
 
+    def _optional(self, name: str) -> pd.DataFrame | None:
+        path = self.path / name
+        if not path.exists():
+            return None
+        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, float_precision="round_trip")
+
+    def performance(self) -> pd.DataFrame | None:
+        """The performance table: each model's training cutoff applied to every cohort (engine.performance)."""
+        return self._optional("performance.csv")
+
+    def classifier_predictions(self) -> pd.DataFrame | None:
+        """Held-out predictions of every classifier of every model (not only the chosen one)."""
+        return self._optional("classifier_predictions.parquet")
+
+    def reference_scores(self) -> pd.DataFrame | None:
+        """The reference scores' training recalibrations (model, column, order, intercept, slope)."""
+        return self._optional("reference_scores.csv")
+
+    def clinical_tables(self) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        """Univariable and multivariable OR / HR tables of the clinical predictors on the training cohort."""
+        univariable, multivariable = self._optional("clinical_univariable.csv"), self._optional("clinical_multivariable.csv")
+        return None if univariable is None else (univariable, multivariable)
+
     def pipeline(self, model: str):
         """The fitted pipeline of ``model``, loaded with skops from this run's own folder only."""
         import skops.io as sio

@@ -69,7 +69,7 @@ def test_manifest_loads_and_splits(small_cohort):
     assert set(cohort.survival_endpoints) == {"rfs", "os"}
     assert "age" in cohort.clinical and "mask2" not in cohort.clinical
     split = assign_splits(cohort, external_centers=["C3"], seed=0).table
-    assert (split.loc[split["center"] == "C3", "split"] == "external").all()
+    assert (split.loc[split["center"] == "C3", "split"] == "external_C3").all()
     inner = split[split["center"] != "C3"]
     assert set(inner["split"]) == {"train", "internal"}
     assert abs((inner["split"] == "train").mean() - 0.7) < 0.06

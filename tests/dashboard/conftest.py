@@ -46,8 +46,18 @@ def app_store(tmp_path_factory):
     from engine.analysis import training_cutoffs
 
     training_cutoffs(predictions, ["rfs"]).to_csv(root / "risk_cutoffs.csv", index=False)
+    from engine.performance import learn_cutoffs, performance_table
+
+    performance = performance_table(predictions, learn_cutoffs(predictions))
+    performance.to_csv(root / "performance.csv", index=False)
+    from engine.analysis import regression_tables
+
+    univariable, multivariable, _ = regression_tables(predictions, ["age", "sex", "cirrhosis", "afp"])
+    univariable.assign(endpoint="label").to_csv(root / "clinical_univariable.csv", index=False)
+    multivariable.assign(endpoint="label", chosen=True, reason="").to_csv(root / "clinical_multivariable.csv", index=False)
     store.write("testrun0000000001", config={"name": "test"}, predictions=predictions, grid=grid, selected=selected,
                 metrics=pd.DataFrame({"model": MODELS}), provenance={"name": "App test run", "created": "now", "patients": 240, "models": MODELS},
-                artifacts=[root / "survival_predictions.parquet", root / "risk_cutoffs.csv"])
+                artifacts=[root / "survival_predictions.parquet", root / "risk_cutoffs.csv", root / "performance.csv",
+                           root / "clinical_univariable.csv", root / "clinical_multivariable.csv"])
     (root / "DEMO_RUN").write_text("testrun0000000001")
     return root

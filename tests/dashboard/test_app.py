@@ -9,7 +9,7 @@ from engine.stats import threshold_metrics
 from tests.dashboard.conftest import predictions_table
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
-PAGES = ["overview", "roc", "delong", "reclassification", "calibration", "decision_curves", "survival", "nomogram", "features"]
+PAGES = ["overview", "clinical_factors", "roc", "delong", "reclassification", "calibration", "decision_curves", "survival", "nomogram", "features"]
 
 
 def app(store, monkeypatch) -> AppTest:
@@ -35,6 +35,7 @@ def test_threshold_slider_moves_the_operating_point(app_store, monkeypatch):
     at = app(app_store, monkeypatch)
     at.switch_page("app_pages/roc.py").run()
     at.selectbox(key="roc_split").set_value("internal").run()
+    at.radio(key="roc_mode").set_value("fixed").run()
     at.slider(key="roc_threshold").set_value(0.3).run()
     low = at.dataframe[0].value.copy()
     at.slider(key="roc_threshold").set_value(0.7).run()
@@ -44,6 +45,38 @@ def test_threshold_slider_moves_the_operating_point(app_store, monkeypatch):
     assert sensitivity_high < sensitivity_low
     rows = predictions_table().query("split == 'internal' and model == 'Rad'")
     assert sensitivity_high == pytest.approx(threshold_metrics(rows["label"], rows["prob"], 0.7).sensitivity, abs=5e-4)
+
+
+def test_roc_page_defaults_to_each_models_training_cutoff(app_store, monkeypatch):
+    """Validation sensitivity is computed at the Youden cutoff of the model's training predictions (stored with the
+    run), not at one re-learned on the validation cohort; re-learning is labelled optimistic."""
+    from engine.stats import youden_threshold
+
+    at = app(app_store, monkeypatch)
+    at.switch_page("app_pages/roc.py").run()
+    assert at.radio(key="roc_mode").value == "training"
+    at.selectbox(key="roc_split").set_value("external").run()
+    table = at.dataframe[0].value
+    predictions = predictions_table()
+    for model in ("Clinical", "Rad", "Combined"):
+        train = predictions.query("split == 'train' and model == @model")
+        cutoff = youden_threshold(train["label"], train["prob"]).threshold
+        rows = predictions.query("split == 'external' and model == @model")
+        expected = threshold_metrics(rows["label"], rows["prob"], cutoff)
+        assert float(table.loc[model, "sensitivity"].split()[0]) == pytest.approx(expected.sensitivity, abs=5e-4)
+        assert float(table.loc[model, "specificity"].split()[0]) == pytest.approx(expected.specificity, abs=5e-4)
+    at.radio(key="roc_mode").set_value("youden").run()
+    assert any("optimistic" in w.value for w in at.warning)
+
+
+def test_clinical_factors_page_shows_stored_and_computed_tables(app_store, monkeypatch):
+    at = app(app_store, monkeypatch)
+    at.switch_page("app_pages/clinical_factors.py").run()
+    paper = at.dataframe[0].value
+    assert "Univariable OR (95% CI)" in paper.columns and any(paper["Variable"].str.startswith("sex=M (vs F)"))
+    at.radio(key="clinical_endpoint").set_value("rfs").run()  # no stored HR table in this run: computed on training
+    assert not at.exception and not at.error
+    assert "Univariable HR (95% CI)" in at.dataframe[0].value.columns
 
 
 def test_survival_page_switches_to_survival_model_risks(app_store, monkeypatch):

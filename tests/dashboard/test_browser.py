@@ -81,7 +81,11 @@ def test_browser_end_to_end(server, browser, tmp_path):
     heading(browser, "Overview")
     WebDriverWait(browser, 60).until(EC.element_to_be_clickable((By.CSS_SELECTOR, "a[data-testid='stSidebarNavLink'][href$='/roc']"))).click()
     heading(browser, "ROC curves")
-    operating = (By.XPATH, "//h3[contains(., 'Operating point')]")
+    WebDriverWait(browser, 60).until(EC.text_to_be_present_in_element((By.XPATH, "//h3[contains(., 'Operating points')]"),
+                                                                      "training cutoffs"))  # the default: fixed on training
+    mode = browser.find_element(By.XPATH, "//label[.//*[contains(text(), 'one threshold (slider)')]]")
+    browser.execute_script("arguments[0].click();", mode)
+    operating = (By.XPATH, "//h3[contains(., 'Operating point:')]")
     WebDriverWait(browser, 60).until(EC.text_to_be_present_in_element(operating, "0.500"))
     slider = browser.find_elements(By.CSS_SELECTOR, "[data-testid='stMain'] [data-testid='stSlider'] input[type='range']")[0]
     browser.execute_script("arguments[0].focus();", slider)

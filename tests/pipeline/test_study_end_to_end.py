@@ -32,13 +32,13 @@ def image_run(small_cohort, tmp_path_factory):
 
 def test_image_study_stores_everything(image_run):
     run, _ = image_run
-    assert set(run.predictions["split"]) == {"train", "internal", "external"}
+    assert set(run.predictions["split"]) == {"train", "internal", "external_C3"}
     assert {"Clinical", "Rad", "DL", "Combined"} <= set(run.predictions["model"])
     assert {"sex", "age", "center", "rfs_time", "os_event"} <= set(run.predictions.columns)
     assert "log10_afp" in run.predictions and "afp" not in run.predictions and "log10_afp" in run.provenance["clinical"]
     assert run.gradcam() is not None and run.gradcam()["heatmap"].shape[1:] == (32, 32)
     assert (run.path / "deep_network.pt").exists() and (run.path / "pipelines" / "Rad.skops").exists()
-    assert set(run.metrics["split"]) == {"train", "internal", "external"} and "rfs_c_index" in run.metrics
+    assert set(run.metrics["split"]) == {"train", "internal", "external_C3"} and "rfs_c_index" in run.metrics
     assert run.provenance["timings_s"]["radiomics"] > 0 and run.provenance["phases"] == ["arterial", "portal", "delayed"]
     icc = pd.read_csv(run.path / "icc.csv")
     assert len(icc) > 100 and icc["icc"].max() > 0.9

@@ -131,3 +131,19 @@ def test_select_clinical_multivariable_rule():
     assert sorted(chosen.multivariable["predictor"].unique()) == sorted(entered)
     stays = chosen.multivariable.groupby("predictor")["p_value"].min()
     assert list(chosen.chosen) == [p for p in entered if stays[p] < 0.05]
+
+
+def test_unseen_level_raises_or_scores_as_the_reference():
+    """A level missing from a training fold (a rare stage): CoxModel raises by default; the survival grid's
+    handle_unknown="ignore" scores it as the reference level, as OneHotEncoder(handle_unknown="ignore") does."""
+    from engine.models import CoxModel
+
+    data = pbc().dropna(subset=["stage"])
+    train = data[data["stage"] != "1-2"].copy()
+    train["stage"] = train["stage"].astype(str)
+    y = train[["time", "event"]]
+    new = pd.DataFrame({"stage": ["4", "3", "1-2"]})
+    with pytest.raises(ValidationError, match=r"levels \['1-2'\] unseen in training"):
+        CoxModel().fit(train[["stage"]], y).predict(new)
+    ignored = CoxModel(handle_unknown="ignore").fit(train[["stage"]], y).predict(new)
+    assert ignored[2] == ignored[1] == 0.0 and ignored[0] != 0.0  # reference "3" (sorted), unseen "1-2" likewise
