@@ -148,6 +148,16 @@ def binary_study(title: str, *, min_models: int = 1, missing: str = "This table 
     return study
 
 
+def reference_note(models) -> None:
+    """Say how reference scores (staging systems) enter a page that needs probabilities."""
+    from engine.models.reference import is_reference
+
+    shown = [m for m in models if is_reference(m)]
+    if shown:
+        st.caption(f"{', '.join(shown)}: the raw score mapped to a probability by a logistic recalibration fitted on the training "
+                   "cohort (stored with the run) and applied unchanged to every cohort.")
+
+
 def cohort_picker(study: Study, key: str, label: str = "Cohort") -> str:
     """A cohort (split) selectbox defaulting to the internal validation cohort when there is one."""
     return st.selectbox(label, study.splits, index=min(1, len(study.splits) - 1), key=key)

@@ -239,8 +239,10 @@ def _paper_tables(predictions, classifier_predictions, frame, families, survival
     for endpoint, columns in outcomes:
         chosen = select_clinical(train, clinical, **settings, **columns)
         univariable.append(chosen.univariable.assign(endpoint=endpoint))
-        multivariable.append(chosen.multivariable.assign(endpoint=endpoint, chosen=chosen.multivariable["predictor"].isin(chosen.chosen),
-                                                         reason=chosen.reason))
+        table = chosen.multivariable.assign(endpoint=endpoint, reason=chosen.reason)
+        if method != "none" and endpoint == "label":  # the grid's clinical models use this choice (binary endpoint)
+            table["chosen"] = table["predictor"].isin(chosen.chosen)
+        multivariable.append(table)
     pd.concat(univariable, ignore_index=True).to_csv(partial / "clinical_univariable.csv", index=False)
     pd.concat(multivariable, ignore_index=True).to_csv(partial / "clinical_multivariable.csv", index=False)
 

@@ -15,12 +15,14 @@ def format_p(p: float) -> str:
 def format_ratio(ratio: float, low: float, high: float) -> str:
     if not np.isfinite(ratio):
         return "—"
-    return f"{ratio:.2f} ({low:.2f}-{high:.2f})"
+    digits = 3 if 0.95 < low and high < 1.05 else 2  # per-unit ratios of lab values sit close to 1
+    return f"{ratio:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
 
 
 def regression_paper_table(univariable: pd.DataFrame, multivariable: pd.DataFrame | None) -> pd.DataFrame:
     """Univariable and multivariable results side by side, one row per term (reference level named):
-    Variable, Univariable OR/HR (95% CI), p, Multivariable OR/HR (95% CI), p, Note."""
+    Variable, Univariable OR/HR (95% CI), p, Multivariable OR/HR (95% CI), p, Chosen (when the multivariable table says
+    which predictors the clinical model kept), Note."""
     measure = univariable["measure"].iloc[0] if len(univariable) else "OR"
     multi = (multivariable if multivariable is not None else pd.DataFrame(columns=univariable.columns)).set_index("term")
     rows = []
@@ -35,6 +37,8 @@ def regression_paper_table(univariable: pd.DataFrame, multivariable: pd.DataFram
                         "Multivariable p": format_p(line["p_value"])})
         else:
             out.update({f"Multivariable {measure} (95% CI)": "", "Multivariable p": ""})
+        if "chosen" in multi.columns and multi["chosen"].notna().any():
+            out["Chosen"] = "yes" if row.term in multi.index and multi.loc[row.term, "chosen"] == True else ""  # noqa: E712 (NaN: no)
         out["Note"] = row.note if isinstance(row.note, str) else ""
         rows.append(out)
     return pd.DataFrame(rows)

@@ -1,7 +1,7 @@
 import streamlit as st
 
 from dashboard import cached
-from dashboard.state import binary_study, cohort_picker, download_figure, download_table
+from dashboard.state import reference_note, binary_study, cohort_picker, download_figure, download_table
 from engine import plots
 from engine.errors import ValidationError
 
@@ -38,5 +38,6 @@ download_figure(figure, f"calibration_{split}", "calibration_figure")
 shown = table[["model", "intercept", "slope", "citl", "brier", "spiegelhalter_z", "spiegelhalter_p", "eavg", "e90", "emax", "hl_statistic", "hl_dof", "hl_p"]]
 st.dataframe(shown.round(4), width="stretch", hide_index=True)
 download_table(shown, f"calibration_{split}", "calibration_table")
+reference_note(models)
 st.caption("Curves are apparent calibration of stored predictions; training-cohort predictions are out-of-fold. "
            "engine.stats.calibration_bootstrap gives the bias-corrected curve when the feature matrix is at hand.")

@@ -42,7 +42,9 @@ else:
 measure = "odds ratio" if endpoint == "label" else "hazard ratio"
 st.subheader(f"Univariable and multivariable {measure}s")
 paper = regression_paper_table(univariable, multivariable)
-st.dataframe(paper, width="stretch", hide_index=True)
+st.dataframe(paper, width="stretch", hide_index=True, height=35 * (len(paper) + 1) + 3)
+if "Chosen" in paper:
+    st.caption("Chosen: the predictors the clinical selection kept on the whole training cohort (the final clinical model).")
 download_table(paper, f"clinical_factors_{endpoint}", "clinical_paper")
 with st.expander("Tidy tables (every column, for further analysis)"):
     st.dataframe(univariable, width="stretch", hide_index=True)

@@ -2,7 +2,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard import cached
-from dashboard.state import binary_study, cohort_picker, download_figure, download_table
+from dashboard.state import reference_note, binary_study, cohort_picker, download_figure, download_table
 from engine import plots
 
 study = binary_study("Decision curves")
@@ -20,3 +20,4 @@ figure = plots.decision_curve_figure(table, threshold=st.session_state.get("chos
 st.plotly_chart(figure, width="stretch")
 download_figure(figure, f"decision_curve_{split}", "dca_figure")
 download_table(table, f"decision_curve_{split}", "dca_table")
+reference_note(models)

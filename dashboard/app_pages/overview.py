@@ -4,8 +4,16 @@ from dashboard import cached
 from dashboard.state import cohort_picker, download_figure, download_table, require_study
 from engine import plots
 from engine.errors import ValidationError
+from engine.performance import LABELS as PERFORMANCE_COLUMNS
 from engine.performance import paper_table
 from engine.predictions import cohort_columns
+
+
+def cutoff_rule(study) -> str:
+    setting = ((study.run or {}).get("config") or {}).get("grid", {}).get("cutoff") or {}
+    method = setting.get("method", "youden")
+    return "maximal Youden's J" if method == "youden" else f"the first reaching {method} {setting.get('target')}"
+
 
 study = require_study()
 st.title("Overview")
@@ -35,9 +43,13 @@ if study.has_binary:
     if cutoffs:
         st.subheader("Performance by cohort at each model's training cutoff")
         performance = cached.performance_table(study.predictions, cutoffs)
-        st.dataframe(paper_table(performance), width="stretch")
-        st.caption("Cutoffs maximise Youden's J on each model's training predictions (out-of-fold) and are applied unchanged to "
-                   "the internal and every external cohort; (95% CI): DeLong for the AUC, Wilson for proportions.")
+        shown = st.multiselect("Columns", list(PERFORMANCE_COLUMNS), default=["auc", "sensitivity", "specificity"],
+                               format_func=PERFORMANCE_COLUMNS.get, key="overview_performance_columns")
+        table = paper_table(performance, tuple(shown or ["auc"]))
+        st.dataframe(table, width="stretch", height=35 * (len(table) + 2) + 3,
+                     column_config={"Model": st.column_config.TextColumn(width="medium")})
+        st.caption(f"Each model's cutoff ({cutoff_rule(study)}) is learned on its training predictions (out-of-fold) and applied "
+                   "unchanged to the internal and every external cohort; (95% CI): DeLong for the AUC, Wilson for proportions.")
         download_table(performance, "performance", "overview_performance")
     st.subheader("Discrimination by model and cohort")
     split = cohort_picker(study, "overview_split")
@@ -55,7 +67,7 @@ if study.has_binary:
         flagged = grid[grid["chosen"] & grid["overfit"]]
         if len(flagged):
             st.warning("Overfitting flag (training AUC exceeds internal AUC by more than 0.1): " + ", ".join(flagged["model"]))
-    candidates = [c for c in patient_columns if study.predictions[c].nunique() <= 8]
+    candidates = [c for c in patient_columns if c != "label" and study.predictions[c].nunique() <= 8]
     if candidates:
         st.subheader("Subgroups")
         column = st.selectbox("Subgroup by", candidates, key="overview_subgroup")

@@ -2,7 +2,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import cached
-from dashboard.state import binary_study, cohort_picker, download_table
+from dashboard.state import reference_note, binary_study, cohort_picker, download_table
 
 study = binary_study("Reclassification: NRI and IDI", min_models=2, missing="Needs a binary label and at least two models.")
 split = cohort_picker(study, "nri_split")
@@ -27,6 +27,7 @@ rows.append({"statistic": "IDI", "estimate": i.idi, "ci_low": i.ci_low, "ci_high
 summary = pd.DataFrame(rows)
 st.dataframe(summary.round(4), width="stretch", hide_index=True)
 download_table(summary, f"nri_idi_{split}", "nri_summary")
+reference_note([old, new])
 if "categorical" in results:
     st.subheader("Reclassification table")
     table = results["categorical"].table

@@ -60,7 +60,7 @@ else:
     st.subheader(f"Operating point: probability >= {threshold:.3f}")
 pivot = table.pivot(index="model", columns="metric", values="estimate")[["sensitivity", "specificity", "ppv", "npv", "accuracy", "f1"]]
 with_ci = table.assign(value=table.apply(lambda r: f"{r.estimate:.3f}" + (f" ({r.ci_low:.3f}-{r.ci_high:.3f})" if r.ci_low == r.ci_low else ""), axis=1))
-st.dataframe(with_ci.pivot(index="model", columns="metric", values="value")[pivot.columns], width="stretch")
+st.dataframe(with_ci.pivot(index="model", columns="metric", values="value")[pivot.columns].reindex(list(matrices)), width="stretch")
 download_table(table, f"threshold_metrics_{split}", "roc_metrics")
 columns = st.columns(min(len(matrices), 4))
 for index, (model, matrix) in enumerate(matrices.items()):

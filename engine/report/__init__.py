@@ -59,6 +59,10 @@ def methods_text(config: dict[str, Any], provenance: dict[str, Any]) -> str:
         )
     grid = config.get("grid", {})
     parts.append(selection_text(grid.get("selection", {})) + " " + tuning_text(grid))
+    parts.append(clinical_selection_text(grid.get("clinical_selection") or {}))
+    parts.append(cutoff_text(grid.get("cutoff") or {}))
+    if config.get("reference_scores"):
+        parts.append(reference_text(config["reference_scores"]))
     if grid.get("survival_models") and config.get("survival_endpoints"):
         methods = grid.get("survival_methods", [])
         parts.append(
@@ -110,6 +114,36 @@ def tuning_text(grid: dict[str, Any]) -> str:
         f"({', '.join(grid.get('models', {}))}); the classifier with the best cross-validated AUC was retained for each model"
         f"{'; a late-fusion model stacked the family models’ out-of-fold probabilities by logistic regression' if grid.get('stacking') else ''}."
     )
+
+
+def clinical_selection_text(selection: dict[str, Any]) -> str:
+    """How the clinical predictors were chosen, in words."""
+    method = selection.get("method", "none")
+    enter, stay = selection.get("enter_p", 0.05), selection.get("stay_p", 0.05)
+    tables = (f"Univariable and multivariable logistic (odds ratios) and Cox (hazard ratios) regressions of the clinical "
+              f"variables on the training cohort are reported; variables with a univariable p < {enter:g} entered the "
+              "multivariable model.")
+    if method == "multivariable":
+        return tables + (f" The clinical models used the variables that kept p < {stay:g} in the multivariable logistic model; "
+                         "this choice was repeated within every cross-validation fold.")
+    if method == "backward_aic":
+        return tables + (" The clinical models used the variables kept by backward elimination on the Akaike information "
+                         "criterion; this choice was repeated within every cross-validation fold.")
+    return tables + " The clinical models used every clinical variable."
+
+
+def cutoff_text(cutoff: dict[str, Any]) -> str:
+    method = cutoff.get("method", "youden")
+    how = "maximising Youden's index" if method == "youden" else f"reaching a {method} of {cutoff.get('target')}"
+    return (f"Each model's classification cutoff was chosen on its out-of-fold training predictions by {how} and applied "
+            "unchanged to the internal and each external validation cohort.")
+
+
+def reference_text(references: dict[str, Any]) -> str:
+    names = ", ".join(references)
+    return (f"Existing scores ({names}) were compared as reference models: their raw scores (ordered stages as ranks) for "
+            "discrimination, and probabilities from a univariable logistic recalibration fitted on the training cohort for "
+            "calibration, reclassification and decision curves.")
 
 
 def upload_methods_text(source: str) -> str:

@@ -33,6 +33,7 @@ def test_report_of_an_upload_restricted_to_a_sub_cohort():
     assert value == pytest.approx(auc(kept["label"], kept["prob"]), abs=5e-4)
     assert "RFS: Harrell" in page and any(name.startswith("figures/km_rfs") for name in figures)
     assert "Table 1 by cohort" in page and "afp, median [Q1,Q3]" in page
+    assert "Performance at each model" in page  # cutoffs learned on the upload's training cohort
 
 
 def test_report_zip_of_an_upload_holds_the_page_and_figures():

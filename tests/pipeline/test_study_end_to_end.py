@@ -78,6 +78,9 @@ def test_report_zip(image_run):
     assert "report.html" in names and any(n.startswith("figures/roc_internal") for n in names)
     page = archive.read("report.html").decode()
     assert "Methods" in page and "PyRadiomics" in page and "DeLong" in page and "Harrell" in page
+    assert "Clinical factors (binary endpoint, odds ratios; training cohort)" in page and "RFS, hazard ratios" in page
+    assert "Performance at each model&#x27;s training cutoff" in page or "Performance at each model's training cutoff" in page
+    assert "external_C3" in page and "out-of-fold training predictions by maximising Youden" in page
     assert "ResNet" in methods_text(run.config, run.provenance) or "resnet10" in methods_text(run.config, run.provenance)
 
 
