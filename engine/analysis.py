@@ -14,6 +14,7 @@ from statsmodels.stats.multitest import multipletests
 from engine.errors import ValidationError
 from engine.models.reference import as_probabilities
 from engine.predictions import event_column, ordered_splits, time_column, wide
+from engine.selection.clinical import input_columns
 from engine.stats import (
     auc_ci,
     calibration_curve,
@@ -321,7 +322,7 @@ def bias_corrected_calibration(run, model: str, *, n_boot: int = 40, seed: int =
     if features is None:
         raise ValidationError("this run does not keep its training features; re-run it with this engine version.")
     pipeline = run.pipeline(model)
-    columns = list(pipeline.named_steps["prepare"].feature_names_in_)
+    columns = input_columns(pipeline)
     train = features[features["split"] == "train"]
     return calibration_bootstrap(pipeline, train[columns], train["label"].to_numpy(int), n_boot=n_boot, seed=seed)
 
@@ -350,7 +351,7 @@ def lasso_path(run, model: str, *, n_penalties: int = 40):
         raise ValidationError(f"model {model} has no LASSO step with a stored penalty search; re-run it with this engine version.")
     lasso = pipeline.named_steps["lasso"]
     before = pipeline[: names.index("lasso")]
-    columns = list(pipeline.named_steps["prepare"].feature_names_in_)
+    columns = input_columns(pipeline)
     train = features[features["split"] == "train"]
     X = np.asarray(before.transform(train[columns]), dtype=float)
     y = train["label"].to_numpy(int)

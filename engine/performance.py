@@ -106,5 +106,20 @@ def paper_table(performance: pd.DataFrame, metrics: tuple[str, ...] = ("auc", "a
     return wide.rename(columns=lambda name: LABELS.get(name, name), level=1)
 
 
+def cohort_rows(performance: pd.DataFrame, metrics: tuple[str, ...] = ("auc", "accuracy", "sensitivity", "specificity", "ppv", "npv")
+                ) -> pd.DataFrame:
+    """The performance table in print-friendly long form: one row per cohort and model (cohorts in reading order),
+    the cutoff, and each metric as "estimate (low-high)"."""
+    rows = []
+    for split in ordered_splits(performance["split"]):
+        for line in performance[performance["split"] == split].itertuples():
+            row = {"Cohort": split, "Model": line.model, "Cutoff": f"{line.cutoff:.3g}" if np.isfinite(line.cutoff) else "—"}
+            for name in metrics:
+                value, low, high = (float(getattr(line, f"{name}{suffix}")) for suffix in ("", "_ci_low", "_ci_high"))
+                row[LABELS[name]] = f"{value:.3f} ({low:.3f}-{high:.3f})" if np.isfinite(value) else "—"
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
 LABELS = {"auc": "AUC (95% CI)", "accuracy": "Accuracy", "sensitivity": "Sensitivity", "specificity": "Specificity", "ppv": "PPV",
           "npv": "NPV", "f1": "F1"}

@@ -371,6 +371,7 @@ def predict_new(run, manifest: Path, *, workers: int = 1, progress: Progress = _
     from engine.config import parse_config
     from engine.features.deep import build_backbone, embed
     from engine.features.radiomics import extract_cohort
+    from engine.selection.clinical import input_columns
 
     config = parse_config(run.config)
     if not config.cohort.manifest:
@@ -409,12 +410,29 @@ def predict_new(run, manifest: Path, *, workers: int = 1, progress: Progress = _
         if model.startswith("Stacked") or is_reference(model):
             continue
         pipeline = run.pipeline(model)
-        columns = list(pipeline.named_steps["prepare"].feature_names_in_)
+        columns = input_columns(pipeline)
         absent = [c for c in columns if c not in frame]
         if absent:
             raise ValidationError(f"model {model} needs columns the new patients lack, e.g. {absent[:5]}: check phases and regions.")
         rows.append(pd.DataFrame({"patient_id": frame["patient_id"], "model": model, "prob": pipeline.predict_proba(frame[columns])[:, 1]}))
+    rows += _reference_rows(config, frame, run.reference_scores())
     return _risk_groups(pd.concat(rows, ignore_index=True), run.risk_cutoffs())
+
+
+def _reference_rows(config, frame: pd.DataFrame, recalibrations: pd.DataFrame | None) -> list[pd.DataFrame]:
+    """The reference scores of new patients: raw score and the stored training recalibration (no refitting)."""
+    from engine.models.reference import parse_reference_scores
+
+    if not config.reference_scores or recalibrations is None:
+        return []
+    stored = recalibrations.set_index("model")
+    rows = []
+    for score in parse_reference_scores({name: spec.model_dump() for name, spec in config.reference_scores.items()}):
+        raw = score.values(frame)
+        line = stored.loc[score.model]
+        recalibrated = 1 / (1 + np.exp(-(line["intercept"] + line["slope"] * raw)))
+        rows.append(pd.DataFrame({"patient_id": frame["patient_id"], "model": score.model, "prob": raw, "recalibrated": recalibrated}))
+    return rows
 
 
 def _risk_groups(predictions: pd.DataFrame, cutoffs: pd.DataFrame | None) -> pd.DataFrame:

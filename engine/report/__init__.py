@@ -223,7 +223,7 @@ def build_report(source: Run | ReportInput, *, splits: list[str] | None = None) 
         raise ValidationError("the report needs at least one patient; the what-if filters leave none. Widen the filters.")
     models = list(dict.fromkeys(predictions["model"]))
     splits = splits or ordered_splits(predictions)
-    test_split = "internal" if "internal" in splits else splits[-1]
+    validation = [s for s in splits if s != "train"] or splits[-1:]  # internal and each external cohort on its own
     figures: dict[str, Any] = {}
     restriction = filters_text(report.filters)
     sections = [f"<h2>Methods</h2><p>{html.escape(report.methods + (' ' + restriction if restriction else ''))}</p>"]
@@ -236,8 +236,8 @@ def build_report(source: Run | ReportInput, *, splits: list[str] | None = None) 
     if "label" in predictions and report.cutoffs:
         sections.append(_performance_section(predictions, report.cutoffs))
     if "label" in predictions:
-        sections += _binary_sections(predictions, models, splits, test_split, figures)
-    sections += _survival_sections(predictions, models, test_split, figures)
+        sections += _binary_sections(predictions, models, splits, validation, figures)
+    sections += _survival_sections(predictions, models, validation, figures)
     if report.selected is not None and len(report.selected):
         sections.append("<h2>Selected features</h2>" + _table(report.selected))
     return _page(report, sections, figures), _figure_files(figures)
@@ -255,48 +255,63 @@ def _clinical_sections(univariable: pd.DataFrame, multivariable: pd.DataFrame) -
 
 
 def _performance_section(predictions: pd.DataFrame, cutoffs: dict[str, float]) -> str:
-    from engine.performance import paper_table, performance_table
+    from engine.performance import cohort_rows, performance_table
 
-    table = paper_table(performance_table(predictions, cutoffs))
+    table = cohort_rows(performance_table(predictions, cutoffs))
     return ("<h2>Performance at each model's training cutoff</h2><p>Each model's cutoff was learned on its training "
-            "predictions (out-of-fold) and applied unchanged to every validation cohort.</p>"
-            + table.to_html(border=0, classes="table"))
+            "predictions (out-of-fold) and applied unchanged to every validation cohort; 95% CIs: DeLong (AUC), Wilson "
+            "(proportions).</p>" + _table(table))
 
 
-def _binary_sections(predictions: pd.DataFrame, models: list[str], splits: list[str], test_split: str, figures: dict[str, Any]) -> list[str]:
+def featured_models(models: list[str]) -> list[str]:
+    """The models a figure with several curves shows: the single families, the full fusion and the reference scores
+    when the study has them, else the first four."""
+    from engine.models.reference import is_reference
+
+    preferred = [m for m in ("Clinical", "Rad", "DL", "Combined") if m in models]
+    return (preferred or models[:4]) + [m for m in models if is_reference(m)]
+
+
+def _binary_sections(predictions: pd.DataFrame, models: list[str], splits: list[str], validation: list[str], figures: dict[str, Any]) -> list[str]:
     sections = []
     metrics = pd.concat([analysis.model_metrics(predictions, split, models).assign(cohort=split) for split in splits], ignore_index=True)
     sections.append("<h2>Discrimination</h2>" + _table(metrics[["cohort", "model", "n", "events", "auc", "ci_low", "ci_high"]]))
     for split in splits:
         curves, labels, _ = analysis.roc_curves(predictions, split, models)
         figures[f"roc_{split}"] = plots.roc_figure(curves, labels, title=f"ROC, {split} cohort")
-    try:
-        _, _, pairs = analysis.pairwise_delong(predictions, test_split, models, "holm")
-        sections.append(f"<h2>DeLong tests ({test_split} cohort, Holm-adjusted)</h2>" + _table(pairs))
-    except ValidationError as error:
-        sections.append(f"<p>DeLong tests not computed: {html.escape(str(error))}</p>")
-    curves, table, values = analysis.calibration(predictions, test_split, models[:4])
-    figures[f"calibration_{test_split}"] = plots.calibration_figure(curves, values, title=f"Calibration, {test_split} cohort")
-    sections.append(f"<h2>Calibration ({test_split} cohort)</h2>" + _table(table[["model", "intercept", "slope", "brier", "hl_statistic", "hl_p", "eavg", "emax"]]))
-    dca = analysis.decision_curves(predictions, test_split, models[:4], np.round(np.arange(0, 0.81, 0.01), 2))
-    figures[f"decision_curve_{test_split}"] = plots.decision_curve_figure(dca, title=f"Decision curves, {test_split} cohort")
+    featured = featured_models(models)
+    for split in validation:
+        try:
+            _, _, pairs = analysis.pairwise_delong(predictions, split, models, "holm")
+            sections.append(f"<h2>DeLong tests ({split} cohort, Holm-adjusted)</h2>" + _table(pairs))
+        except ValidationError as error:
+            sections.append(f"<p>DeLong tests ({html.escape(split)}) not computed: {html.escape(str(error))}</p>")
+        try:
+            curves, table, values = analysis.calibration(predictions, split, featured)
+            figures[f"calibration_{split}"] = plots.calibration_figure(curves, values, title=f"Calibration, {split} cohort")
+            sections.append(f"<h2>Calibration ({split} cohort)</h2>" + _table(table[["model", "intercept", "slope", "brier", "hl_statistic", "hl_p", "eavg", "emax"]]))
+            dca = analysis.decision_curves(predictions, split, featured, np.round(np.arange(0, 0.81, 0.01), 2))
+            figures[f"decision_curve_{split}"] = plots.decision_curve_figure(dca, title=f"Decision curves, {split} cohort")
+        except ValidationError as error:
+            sections.append(f"<p>Calibration and decision curves ({html.escape(split)}) not computed: {html.escape(str(error))}</p>")
     return sections
 
 
-def _survival_sections(predictions: pd.DataFrame, models: list[str], test_split: str, figures: dict[str, Any]) -> list[str]:
+def _survival_sections(predictions: pd.DataFrame, models: list[str], validation: list[str], figures: dict[str, Any]) -> list[str]:
     sections = []
     endpoints = [c[: -len("_time")] for c in predictions.columns if c.endswith("_time") and f"{c[:-5]}_event" in predictions]
     for endpoint in endpoints:
         c_table = analysis.concordance_table(predictions, endpoint, models)
         sections.append(f"<h2>{endpoint.upper()}: Harrell's C</h2>" + _table(c_table))
         model = "Combined" if "Combined" in models else models[0]
-        try:
-            _, result = analysis.survival_stratification(predictions, model, endpoint, test_split)
-            figures[f"km_{endpoint}_{test_split}"] = plots.km_figure(
-                result.curves, result.at_risk, title=f"{endpoint.upper()} by {model} risk group ({test_split})",
-                annotation=f"log-rank p = {result.logrank_p:.3g}<br>HR {result.hr:.2f} ({result.hr_ci_low:.2f}-{result.hr_ci_high:.2f})")
-        except ValidationError as error:
-            sections.append(f"<p>Risk groups for {endpoint} not shown: {html.escape(str(error))}</p>")
+        for split in validation:
+            try:
+                _, result = analysis.survival_stratification(predictions, model, endpoint, split)
+                figures[f"km_{endpoint}_{split}"] = plots.km_figure(
+                    result.curves, result.at_risk, title=f"{endpoint.upper()} by {model} risk group ({split})",
+                    annotation=f"log-rank p = {result.logrank_p:.3g}<br>HR {result.hr:.2f} ({result.hr_ci_low:.2f}-{result.hr_ci_high:.2f})")
+            except ValidationError as error:
+                sections.append(f"<p>Risk groups for {endpoint} ({html.escape(split)}) not shown: {html.escape(str(error))}</p>")
     return sections
 
 

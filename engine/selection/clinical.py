@@ -31,6 +31,7 @@ class ClinicalSelector(TransformerMixin, BaseEstimator):
     def fit(self, X: pd.DataFrame, y) -> ClinicalSelector:
         from engine.stats.regression import select_clinical
 
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         clinical = [c for c in self.columns if c in X]
         data = X[clinical].reset_index(drop=True).assign(__outcome__=np.asarray(y).astype(int))
         selection = select_clinical(data, clinical, method=self.method, enter_p=self.enter_p, stay_p=self.stay_p, outcome="__outcome__")
@@ -46,6 +47,12 @@ class ClinicalSelector(TransformerMixin, BaseEstimator):
         if self.placeholder_:
             out = pd.DataFrame({NO_CLINICAL: np.zeros(len(X))}, index=X.index)
         return out
+
+
+def input_columns(pipeline) -> list[str]:
+    """The feature columns a fitted model pipeline takes (before any clinical selection), without deep fold blocks."""
+    first = "clinical" if "clinical" in pipeline.named_steps else "prepare"
+    return list(pipeline.named_steps[first].feature_names_in_)
 
 
 class PresentColumns:

@@ -31,11 +31,24 @@ def predictions_table(n: int = 240, seed: int = 0, models=MODELS) -> pd.DataFram
     return pd.concat(frames, ignore_index=True)
 
 
+def with_reference(predictions: pd.DataFrame) -> pd.DataFrame:
+    """The table plus a staging-like reference score (raw stage 0-3; its training logistic recalibration)."""
+    from engine.models import LogisticModel
+
+    patients = predictions[predictions["model"] == MODELS[0]].copy()
+    stage = np.digitize(patients["prob"] + np.random.default_rng(5).normal(scale=0.3, size=len(patients)), [0.3, 0.5, 0.7]).astype(float)
+    train = (patients["split"] == "train").to_numpy()
+    logistic = LogisticModel().fit(pd.DataFrame({"stage": stage[train]}), patients["label"].to_numpy()[train])
+    reference = patients.assign(model="Stage (reference)", classifier="reference", prob=stage,
+                                recalibrated=logistic.predict_proba(pd.DataFrame({"stage": stage}))[:, 1])
+    return pd.concat([predictions, reference], ignore_index=True)
+
+
 @pytest.fixture(scope="session")
 def app_store(tmp_path_factory):
     root = tmp_path_factory.mktemp("store")
     store = RunStore(root)
-    predictions = predictions_table()
+    predictions = with_reference(predictions_table())
     grid = pd.DataFrame([{"model": m, "classifier": c, "cv_auc": 0.7, "train_auc": 0.8, "internal_auc": 0.72, "external_auc": 0.7,
                           "params": "{}", "chosen": c == "LR", "overfit": False} for m in MODELS for c in ("LR", "SVM")])
     selected = pd.DataFrame([{"model": "Rad", "feature": "arterial_tumour_original_glcm_Contrast", "coefficient": 0.8},

@@ -69,6 +69,15 @@ def test_roc_page_defaults_to_each_models_training_cutoff(app_store, monkeypatch
     assert any("optimistic" in w.value for w in at.warning)
 
 
+@pytest.mark.parametrize("page, key", [("calibration", "calibration_models"), ("decision_curves", "dca_models")])
+def test_a_reference_score_enters_probability_pages_as_its_training_recalibration(app_store, monkeypatch, page, key):
+    at = app(app_store, monkeypatch)
+    at.switch_page(f"app_pages/{page}.py").run()
+    at.multiselect(key=key).set_value(["Rad", "Stage (reference)"]).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("logistic recalibration fitted on the training cohort" in c.value for c in at.caption)
+
+
 def test_clinical_factors_page_shows_stored_and_computed_tables(app_store, monkeypatch):
     at = app(app_store, monkeypatch)
     at.switch_page("app_pages/clinical_factors.py").run()

@@ -176,3 +176,18 @@ def test_pure_noise_clinical_model_is_chance_not_the_least_bad_predictor():
         cv_aucs.append(result.grid["cv_auc"].item())
         internal_aucs.append(result.grid["internal_auc"].item())
     assert abs(np.mean(cv_aucs) - 0.5) < 0.05 and abs(np.mean(internal_aucs) - 0.5) < 0.06, (cv_aucs, internal_aucs)
+
+
+def test_a_given_split_column_may_name_several_external_cohorts():
+    from engine.cohort.manifest import Cohort, assign_splits
+    from engine.errors import ValidationError
+    from engine.predictions import ordered_splits
+
+    table = pd.DataFrame({"patient_id": list("abcdef"), "label": [0, 1, 0, 1, 0, 1],
+                          "split": ["train", "train", "internal", "external_Zhongshan", "external_Beijing", "external"]})
+    kept = assign_splits(Cohort(None, table, (), (), ())).table
+    assert ordered_splits(kept) == ["train", "internal", "external", "external_Beijing", "external_Zhongshan"]
+    with pytest.raises(ValidationError, match="beginning with external"):
+        assign_splits(Cohort(None, table.assign(split=["train", "train", "test", "valid", "internal", "internal"]), (), (), ()))
+    with pytest.raises(ValidationError, match=r"external_centers \['C9'\] match no patient"):
+        assign_splits(Cohort(None, table.drop(columns="split").assign(center="C1"), (), (), ()), external_centers=["C9"])

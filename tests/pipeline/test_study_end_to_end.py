@@ -22,7 +22,9 @@ def image_run(small_cohort, tmp_path_factory):
         "radiomics": {"preset": "ct_demo", "rings_mm": {"ring3": 3}, "icc_threshold": 0.75},
         "deep": {"width": 8, "epochs": 3, "folds": 2, "size": 32},
         "grid": {"models": {"Clinical": ["clinical"], "Rad": ["radiomics"], "DL": ["deep"], "Combined": ["clinical", "radiomics", "deep"]},
-                 "classifiers": ["LR"], "n_iter": 1, "folds": 3, "survival_models": True, "survival_methods": ["LASSO-Cox"]},
+                 "classifiers": ["LR"], "n_iter": 1, "folds": 3, "survival_models": True, "survival_methods": ["LASSO-Cox"],
+                 "clinical_selection": "multivariable"},
+        "reference_scores": {"BCLC": {"column": "bclc", "order": ["0", "A", "B", "C"]}},
         "device": "cpu",
     })
     store = RunStore(tmp_path_factory.mktemp("store"))
@@ -54,7 +56,8 @@ def test_predict_reproduces_stored_test_predictions(image_run):
     probabilities (training probabilities are out-of-fold, so they differ by design)."""
     run, manifest = image_run
     fresh = predict_new(run, manifest, workers=1)
-    for model in ("Clinical", "Rad", "DL", "Combined"):
+    assert "clinical" in run.pipeline("Combined").named_steps  # the clinical selection travels with the frozen pipeline
+    for model in ("Clinical", "Rad", "DL", "Combined", "BCLC (reference)"):
         stored = run.predictions.query("model == @model and split != 'train'").set_index("patient_id")["prob"]
         again = fresh.query("model == @model").set_index("patient_id")["prob"].loc[stored.index]
         np.testing.assert_allclose(again, stored, rtol=1e-6, atol=1e-9, err_msg=model)
