@@ -28,8 +28,10 @@ with left:
         if mode in ("sensitivity", "specificity"):
             value = st.slider(f"Target {mode}", 0.5, 1.0, 0.9, 0.01, key="roc_target")
         if split != "train":
-            st.warning(f"The threshold is re-learned on the {split} cohort it is evaluated on: its sensitivity and specificity "
-                       "are optimistic. Report the training cutoffs for validation cohorts.")
+            st.warning(
+                f"The threshold is re-learned on the {split} cohort it is evaluated on: its sensitivity and "
+                "specificity are optimistic. Report the training cutoffs for validation cohorts."
+            )
 if not models:
     st.info("Pick at least one model.")
     st.stop()
@@ -54,13 +56,24 @@ for note in metrics.loc[metrics["note"] != "", "note"]:
     st.warning(note)
 if mode == "training":
     st.subheader("Operating points at the training cutoffs")
-    st.caption("Each model's cutoff maximises Youden's J on its training predictions (out-of-fold) and is applied unchanged "
-               "to every cohort. " + ", ".join(f"{m}: {threshold[m]:.3g}" for m in curves))
+    st.caption(
+        "Each model's cutoff maximises Youden's J on its training predictions (out-of-fold) and is applied unchanged "
+        "to every cohort. " + ", ".join(f"{m}: {threshold[m]:.3g}" for m in curves)
+    )
 else:
     st.subheader(f"Operating point: probability >= {threshold:.3f}")
-pivot = table.pivot(index="model", columns="metric", values="estimate")[["sensitivity", "specificity", "ppv", "npv", "accuracy", "f1"]]
-with_ci = table.assign(value=table.apply(lambda r: f"{r.estimate:.3f}" + (f" ({r.ci_low:.3f}-{r.ci_high:.3f})" if r.ci_low == r.ci_low else ""), axis=1))
-st.dataframe(with_ci.pivot(index="model", columns="metric", values="value")[pivot.columns].reindex(list(matrices)), width="stretch")
+pivot = table.pivot(index="model", columns="metric", values="estimate")[
+    ["sensitivity", "specificity", "ppv", "npv", "accuracy", "f1"]
+]
+with_ci = table.assign(
+    value=table.apply(
+        lambda r: f"{r.estimate:.3f}" + (f" ({r.ci_low:.3f}-{r.ci_high:.3f})" if r.ci_low == r.ci_low else ""), axis=1
+    )
+)
+st.dataframe(
+    with_ci.pivot(index="model", columns="metric", values="value")[pivot.columns].reindex(list(matrices)),
+    width="stretch",
+)
 download_table(table, f"threshold_metrics_{split}", "roc_metrics")
 columns = st.columns(min(len(matrices), 4))
 for index, (model, matrix) in enumerate(matrices.items()):
@@ -77,7 +90,9 @@ if every is not None and len(every) and split != "train":
     chosen_by_cv = study.run["grid"].query("chosen").set_index("model")["classifier"].to_dict()
     model = st.selectbox("Model", [m for m in study.models if m in set(every["model"])], key="roc_classifier_model")
     rows = every[(every["model"] == model) & (every["patient_id"].isin(study.predictions["patient_id"]))]
-    rows = rows.assign(model=rows["classifier"].where(rows["classifier"] != chosen_by_cv.get(model), rows["classifier"] + " (chosen)"))
+    rows = rows.assign(
+        model=rows["classifier"].where(rows["classifier"] != chosen_by_cv.get(model), rows["classifier"] + " (chosen)")
+    )
     try:
         curves, labels, _ = cached.roc_curves(rows, split, list(dict.fromkeys(rows["model"])))
         figure = plots.roc_figure(curves, labels, title=f"{model}: every classifier, {split} cohort")
@@ -85,5 +100,7 @@ if every is not None and len(every) and split != "train":
         download_figure(figure, f"roc_classifiers_{model}_{split}", "roc_classifiers_figure")
     except ValidationError as error:
         st.error(str(error))
-    st.caption("The model's classifier was chosen by cross-validated AUC on the training cohort, never on this cohort; the "
-               "other classifiers' held-out curves are shown for the algorithm comparison only.")
+    st.caption(
+        "The model's classifier was chosen by cross-validated AUC on the training cohort, never on this cohort; the "
+        "other classifiers' held-out curves are shown for the algorithm comparison only."
+    )

@@ -35,29 +35,41 @@ class ReferenceScore:
     def values(self, frame: pd.DataFrame) -> np.ndarray:
         """The raw score per patient (category position for an ordered score), or a clear error."""
         if self.column not in frame:
-            raise ValidationError(f"reference score {self.name}: column {self.column!r} is not in the cohort; columns are "
-                                  f"{[c for c in frame.columns if not c.startswith(('image_', 'mask'))][:15]}.")
+            raise ValidationError(
+                f"reference score {self.name}: column {self.column!r} is not in the cohort; columns are "
+                f"{[c for c in frame.columns if not c.startswith(('image_', 'mask'))][:15]}."
+            )
         raw = frame[self.column]
         if raw.isna().any():
-            raise ValidationError(f"reference score {self.name}: column {self.column!r} has {int(raw.isna().sum())} missing "
-                                  "values; fill them in (or drop those patients) to compare it with the models.")
+            raise ValidationError(
+                f"reference score {self.name}: column {self.column!r} has {int(raw.isna().sum())} missing "
+                "values; fill them in (or drop those patients) to compare it with the models."
+            )
         if self.order is not None:
             text = raw.astype(str).str.strip()
             unknown = sorted(set(text) - set(self.order))
             if unknown:
-                raise ValidationError(f"reference score {self.name}: values {unknown} of {self.column!r} are not in its order "
-                                      f"{list(self.order)}; add them to reference_scores.{self.name}.order.")
+                raise ValidationError(
+                    f"reference score {self.name}: values {unknown} of {self.column!r} are not in its order "
+                    f"{list(self.order)}; add them to reference_scores.{self.name}.order."
+                )
             return text.map({level: float(k) for k, level in enumerate(self.order)}).to_numpy(float)
         values = pd.to_numeric(raw, errors="coerce")
         if values.isna().any():
             shown = raw[values.isna()].astype(str).unique()[:5].tolist()
-            raise ValidationError(f"reference score {self.name}: column {self.column!r} is not numeric (e.g. {shown}); give "
-                                  f"its categories from lowest to highest risk as reference_scores.{self.name}.order.")
+            raise ValidationError(
+                f"reference score {self.name}: column {self.column!r} is not numeric (e.g. {shown}); give "
+                f"its categories from lowest to highest risk as reference_scores.{self.name}.order."
+            )
         return values.to_numpy(float)
 
 
-def reference_predictions(frame: pd.DataFrame, scores: Sequence[ReferenceScore], outcome_columns: Sequence[str],
-                          cohort_columns: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def reference_predictions(
+    frame: pd.DataFrame,
+    scores: Sequence[ReferenceScore],
+    outcome_columns: Sequence[str],
+    cohort_columns: Sequence[str],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Long prediction rows of each reference score (``prob`` = the raw score, ``recalibrated`` = the training
     logistic's probability) and the recalibration table (model, column, intercept, slope, n_train)."""
     from engine.models import LogisticModel
@@ -67,7 +79,9 @@ def reference_predictions(frame: pd.DataFrame, scores: Sequence[ReferenceScore],
     for score in scores:
         raw = score.values(frame)
         if np.unique(raw[train]).size < 2:
-            raise ValidationError(f"reference score {score.name} has a single value on the training cohort; it cannot be compared.")
+            raise ValidationError(
+                f"reference score {score.name} has a single value on the training cohort; it cannot be compared."
+            )
         logistic = LogisticModel().fit(pd.DataFrame({score.column: raw[train]}), frame["label"].to_numpy(int)[train])
         probability = logistic.predict_proba(pd.DataFrame({score.column: raw}))[:, 1]
         part = frame[["patient_id", "split", *outcome_columns, *[c for c in cohort_columns if c in frame]]].copy()
@@ -76,14 +90,24 @@ def reference_predictions(frame: pd.DataFrame, scores: Sequence[ReferenceScore],
         part.insert(4, "prob", raw)
         part["recalibrated"] = probability
         rows.append(part)
-        recalibrations.append({"model": score.model, "column": score.column, "order": "<".join(score.order or ()),
-                               "intercept": logistic.intercept_, "slope": float(logistic.coef_[0]), "n_train": int(train.sum())})
+        recalibrations.append(
+            {
+                "model": score.model,
+                "column": score.column,
+                "order": "<".join(score.order or ()),
+                "intercept": logistic.intercept_,
+                "slope": float(logistic.coef_[0]),
+                "n_train": int(train.sum()),
+            }
+        )
     return pd.concat(rows, ignore_index=True), pd.DataFrame(recalibrations)
 
 
 def parse_reference_scores(config: Mapping[str, Mapping]) -> list[ReferenceScore]:
-    return [ReferenceScore(name, spec["column"], tuple(str(v) for v in spec["order"]) if spec.get("order") else None)
-            for name, spec in config.items()]
+    return [
+        ReferenceScore(name, spec["column"], tuple(str(v) for v in spec["order"]) if spec.get("order") else None)
+        for name, spec in config.items()
+    ]
 
 
 def as_probabilities(predictions: pd.DataFrame) -> pd.DataFrame:

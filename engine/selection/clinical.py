@@ -22,7 +22,9 @@ NO_CLINICAL = "no_clinical_predictor"
 class ClinicalSelector(TransformerMixin, BaseEstimator):
     """Keep the clinical ``columns`` chosen by ``method`` (multivariable or backward_aic) on the fitted rows."""
 
-    def __init__(self, columns: Sequence[str] = (), method: str = "multivariable", enter_p: float = 0.05, stay_p: float = 0.05):
+    def __init__(
+        self, columns: Sequence[str] = (), method: str = "multivariable", enter_p: float = 0.05, stay_p: float = 0.05
+    ):
         self.columns = columns
         self.method = method
         self.enter_p = enter_p
@@ -34,7 +36,9 @@ class ClinicalSelector(TransformerMixin, BaseEstimator):
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         clinical = [c for c in self.columns if c in X]
         data = X[clinical].reset_index(drop=True).assign(__outcome__=np.asarray(y).astype(int))
-        selection = select_clinical(data, clinical, method=self.method, enter_p=self.enter_p, stay_p=self.stay_p, outcome="__outcome__")
+        selection = select_clinical(
+            data, clinical, method=self.method, enter_p=self.enter_p, stay_p=self.stay_p, outcome="__outcome__"
+        )
         self.chosen_ = list(selection.chosen)
         self.reason_ = selection.reason  # plain attributes only: the fitted pipeline is saved with skops
         self.dropped_ = [c for c in clinical if c not in self.chosen_]

@@ -41,15 +41,21 @@ class _Outcome:
 
 def _outcome(data: pd.DataFrame, outcome: str | None, time: str | None, event: str | None) -> _Outcome:
     if not isinstance(data, pd.DataFrame):
-        raise ValidationError(f"data must be a pandas DataFrame of predictors and outcome columns; got {type(data).__name__}.")
+        raise ValidationError(
+            f"data must be a pandas DataFrame of predictors and outcome columns; got {type(data).__name__}."
+        )
     if outcome is not None and (time is not None or event is not None):
-        raise ValidationError("give either outcome= (logistic regression) or time= and event= (Cox regression), not both.")
+        raise ValidationError(
+            "give either outcome= (logistic regression) or time= and event= (Cox regression), not both."
+        )
     if outcome is not None:
         named = (outcome,)
     elif time is not None and event is not None:
         named = (time, event)
     else:
-        raise ValidationError("name the outcome: outcome='label' for odds ratios, or time='os_time', event='os_event' for hazard ratios.")
+        raise ValidationError(
+            "name the outcome: outcome='label' for odds ratios, or time='os_time', event='os_event' for hazard ratios."
+        )
     missing = [c for c in named if c not in data]
     if missing:
         raise ValidationError(f"data has no column {missing}; its columns are {list(data.columns)[:12]}.")
@@ -64,7 +70,9 @@ def _check_predictors(data: pd.DataFrame, predictors: Sequence[str], outcome: _O
         raise ValidationError("predictors must name at least one column of data.")
     missing = [p for p in predictors if p not in data]
     if missing:
-        raise ValidationError(f"predictors {missing} are not columns of data; its columns are {list(data.columns)[:12]}.")
+        raise ValidationError(
+            f"predictors {missing} are not columns of data; its columns are {list(data.columns)[:12]}."
+        )
     clash = [p for p in predictors if p in outcome.columns]
     if clash:
         raise ValidationError(f"predictors must not include the outcome columns {clash}.")
@@ -76,7 +84,9 @@ def _complete(data: pd.DataFrame, predictors: list[str], outcome: _Outcome) -> p
     if outcome.kind == "logistic":
         from engine.stats._checks import check_binary_outcome
 
-        used = used.assign(**{outcome.columns[0]: check_binary_outcome(used[outcome.columns[0]], outcome.columns[0]).astype(int)})
+        used = used.assign(
+            **{outcome.columns[0]: check_binary_outcome(used[outcome.columns[0]], outcome.columns[0]).astype(int)}
+        )
     return used
 
 
@@ -112,8 +122,10 @@ def _problems(used: pd.DataFrame, predictor: str, outcome: _Outcome) -> tuple[st
             name = f"{predictor}={level}"
             if n_events == 0 or (outcome.kind == "logistic" and n_free == 0):
                 which = "no events" if n_events == 0 else "no non-events"
-                return (f"level {level!r} has {which} ({int(at_level.sum())} patients): the ratio would be infinite "
-                        "(separation); merge it with a neighbouring level"), {}
+                return (
+                    f"level {level!r} has {which} ({int(at_level.sum())} patients): the ratio would be infinite "
+                    "(separation); merge it with a neighbouring level"
+                ), {}
             if n_events < FEW_EVENTS:
                 notes[name] = f"{n_events} event(s) at {name}: unstable estimate"
         reference = f"{predictor}={term.levels[0]}"
@@ -127,7 +139,9 @@ def _problems(used: pd.DataFrame, predictor: str, outcome: _Outcome) -> tuple[st
     return "", notes
 
 
-def _rows(fitted, predictors: list[str], outcome: _Outcome, used: pd.DataFrame, notes: dict[str, str]) -> list[dict[str, Any]]:
+def _rows(
+    fitted, predictors: list[str], outcome: _Outcome, used: pd.DataFrame, notes: dict[str, str]
+) -> list[dict[str, Any]]:
     summary = fitted.summary_.set_index("term")
     ratio = "odds_ratio" if outcome.kind == "logistic" else "hazard_ratio"
     rows = []
@@ -135,21 +149,49 @@ def _rows(fitted, predictors: list[str], outcome: _Outcome, used: pd.DataFrame, 
         reference = term.levels[0] if term.kind == "categorical" else ""
         for column in term.columns:
             line = summary.loc[column]
-            rows.append({"predictor": term.variable, "term": column, "reference": reference, "measure": outcome.measure,
-                         "ratio": float(line[ratio]), "ci_low": float(line["ci_low"]), "ci_high": float(line["ci_high"]),
-                         "p_value": float(line["p_value"]), "n": len(used), "events": int(_events(used, outcome).sum()),
-                         "note": notes.get(column, "")})
+            rows.append(
+                {
+                    "predictor": term.variable,
+                    "term": column,
+                    "reference": reference,
+                    "measure": outcome.measure,
+                    "ratio": float(line[ratio]),
+                    "ci_low": float(line["ci_low"]),
+                    "ci_high": float(line["ci_high"]),
+                    "p_value": float(line["p_value"]),
+                    "n": len(used),
+                    "events": int(_events(used, outcome).sum()),
+                    "note": notes.get(column, ""),
+                }
+            )
     return rows
 
 
 def _flagged(predictor: str, used: pd.DataFrame, outcome: _Outcome, reason: str) -> dict[str, Any]:
-    return {"predictor": predictor, "term": predictor, "reference": "", "measure": outcome.measure, "ratio": np.nan,
-            "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan, "n": len(used),
-            "events": int(_events(used, outcome).sum()), "note": reason}
+    return {
+        "predictor": predictor,
+        "term": predictor,
+        "reference": "",
+        "measure": outcome.measure,
+        "ratio": np.nan,
+        "ci_low": np.nan,
+        "ci_high": np.nan,
+        "p_value": np.nan,
+        "n": len(used),
+        "events": int(_events(used, outcome).sum()),
+        "note": reason,
+    }
 
 
-def univariable_table(data: pd.DataFrame, predictors: Sequence[str], *, outcome: str | None = None, time: str | None = None,
-                      event: str | None = None, level: float = 0.95) -> pd.DataFrame:
+def univariable_table(
+    data: pd.DataFrame,
+    predictors: Sequence[str],
+    *,
+    outcome: str | None = None,
+    time: str | None = None,
+    event: str | None = None,
+    level: float = 0.95,
+) -> pd.DataFrame:
     """One regression per predictor: odds ratios (``outcome``) or hazard ratios (``time``, ``event``) with Wald
     ``level`` CIs and p-values. Columns: predictor, term, reference, measure, ratio, ci_low, ci_high, p_value, n,
     events, note. A predictor that cannot be estimated (constant, separation) is one row with NaN and the reason.
@@ -171,8 +213,15 @@ def univariable_table(data: pd.DataFrame, predictors: Sequence[str], *, outcome:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def multivariable_table(data: pd.DataFrame, predictors: Sequence[str], *, outcome: str | None = None, time: str | None = None,
-                        event: str | None = None, level: float = 0.95) -> pd.DataFrame:
+def multivariable_table(
+    data: pd.DataFrame,
+    predictors: Sequence[str],
+    *,
+    outcome: str | None = None,
+    time: str | None = None,
+    event: str | None = None,
+    level: float = 0.95,
+) -> pd.DataFrame:
     """One regression with every predictor (complete cases), in the same columns as :func:`univariable_table`.
     Raises a ValidationError naming a predictor that cannot be estimated (constant, separation).
 
@@ -185,7 +234,9 @@ def multivariable_table(data: pd.DataFrame, predictors: Sequence[str], *, outcom
     for predictor in predictors:
         reason, found = _problems(used, predictor, kind)
         if reason:
-            raise ValidationError(f"predictor {predictor!r} cannot enter the multivariable model: {reason}. Drop it or recode it.")
+            raise ValidationError(
+                f"predictor {predictor!r} cannot enter the multivariable model: {reason}. Drop it or recode it."
+            )
         notes.update(found)
     return pd.DataFrame(_rows(_fit(used, predictors, kind, level), predictors, kind, used, notes), columns=COLUMNS)
 
@@ -217,8 +268,14 @@ def _efron_null_log_likelihood(time: np.ndarray, event: np.ndarray) -> float:
     return total
 
 
-def backward_aic(data: pd.DataFrame, predictors: Sequence[str], *, outcome: str | None = None, time: str | None = None,
-                 event: str | None = None) -> list[str]:
+def backward_aic(
+    data: pd.DataFrame,
+    predictors: Sequence[str],
+    *,
+    outcome: str | None = None,
+    time: str | None = None,
+    event: str | None = None,
+) -> list[str]:
     """Backward elimination by AIC on the complete cases, as R's ``step(fit, direction = "backward")``: drop the
     predictor (all its terms) whose removal lowers the AIC most, until no removal lowers it. Returns the kept
     predictors in their given order."""
@@ -249,9 +306,17 @@ class ClinicalSelection:
     reason: str
 
 
-def select_clinical(data: pd.DataFrame, predictors: Sequence[str], *, method: str = "multivariable", enter_p: float = 0.05,
-                    stay_p: float = 0.05, outcome: str | None = None, time: str | None = None,
-                    event: str | None = None) -> ClinicalSelection:
+def select_clinical(
+    data: pd.DataFrame,
+    predictors: Sequence[str],
+    *,
+    method: str = "multivariable",
+    enter_p: float = 0.05,
+    stay_p: float = 0.05,
+    outcome: str | None = None,
+    time: str | None = None,
+    event: str | None = None,
+) -> ClinicalSelection:
     """Clinical predictors chosen as the papers choose them, on ``data`` (the training cohort or fold only).
 
     ``multivariable``: predictors whose univariable p (smallest term p) is below ``enter_p`` enter a multivariable
@@ -269,7 +334,9 @@ def select_clinical(data: pd.DataFrame, predictors: Sequence[str], *, method: st
     p_values = predictor_p_values(univariable)
     estimable = [p for p in predictors if np.isfinite(p_values.get(p, np.nan))]
     if not estimable:
-        return ClinicalSelection(method, (), univariable, pd.DataFrame(columns=COLUMNS), "no clinical predictor can be estimated")
+        return ClinicalSelection(
+            method, (), univariable, pd.DataFrame(columns=COLUMNS), "no clinical predictor can be estimated"
+        )
     if method == "none":
         return ClinicalSelection(method, tuple(predictors), univariable, pd.DataFrame(columns=COLUMNS), "")
     if method == "backward_aic":
@@ -292,5 +359,6 @@ def select_clinical(data: pd.DataFrame, predictors: Sequence[str], *, method: st
         chosen = []
     if not chosen:
         reason += f"no predictor met the criteria (univariable p < {enter_p:g}" + (
-            f", multivariable p < {stay_p:g})" if method == "multivariable" else ", then backward AIC)")
+            f", multivariable p < {stay_p:g})" if method == "multivariable" else ", then backward AIC)"
+        )
     return ClinicalSelection(method, tuple(chosen), univariable, multivariable, reason)

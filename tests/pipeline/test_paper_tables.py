@@ -35,12 +35,26 @@ def centre_run(tmp_path_factory):
     frame["size_group"] = np.where(radius > 15, "large", np.where(radius > 12, "mid", "small"))
     folder = tmp_path_factory.mktemp("centres")
     frame.to_csv(folder / "features.csv", index=False)
-    config = parse_config({
-        "name": "three centres", "cohort": {"feature_table": "features.csv", "clinical": ["age", "texture_grade"], "external_centers": ["B", "C"]},
-        "grid": {"models": {"Clinical": ["clinical"], "Rad": ["radiomics"], "Clinical+Rad": ["clinical", "radiomics"]},
-                 "classifiers": ["LR", "RF"], "n_iter": 1, "stacking": False, "search": "random", "clinical_selection": "multivariable"},
-        "reference_scores": {"Size": {"column": "size_group", "order": ["small", "mid", "large"]}}, "device": "cpu",
-    })
+    config = parse_config(
+        {
+            "name": "three centres",
+            "cohort": {
+                "feature_table": "features.csv",
+                "clinical": ["age", "texture_grade"],
+                "external_centers": ["B", "C"],
+            },
+            "grid": {
+                "models": {"Clinical": ["clinical"], "Rad": ["radiomics"], "Clinical+Rad": ["clinical", "radiomics"]},
+                "classifiers": ["LR", "RF"],
+                "n_iter": 1,
+                "stacking": False,
+                "search": "random",
+                "clinical_selection": "multivariable",
+            },
+            "reference_scores": {"Size": {"column": "size_group", "order": ["small", "mid", "large"]}},
+            "device": "cpu",
+        }
+    )
     store = RunStore(folder / "store")
     return store.load(run_study(config, folder, store)), frame
 
@@ -74,7 +88,10 @@ def test_cutoffs_are_fixed_on_training_and_applied_unchanged(centre_run):
             assert row.auc == pytest.approx(auc_ci(cohort["label"], cohort["prob"]).auc, rel=1e-12)
     # an optimistic cutoff (re-learned on the validation cohort) differs from the fixed one here
     internal = run.predictions.query("model == 'Rad' and split == 'external_C'")
-    assert youden_threshold(internal["label"], internal["prob"]).threshold != performance.query("model == 'Rad'")["cutoff"].iloc[0]
+    assert (
+        youden_threshold(internal["label"], internal["prob"]).threshold
+        != performance.query("model == 'Rad'")["cutoff"].iloc[0]
+    )
 
 
 def test_reference_score_is_a_model_with_its_raw_score(centre_run):
@@ -85,7 +102,9 @@ def test_reference_score_is_a_model_with_its_raw_score(centre_run):
     np.testing.assert_array_equal(rows["prob"], codes.loc[rows.index])
     for split, cohort in rows.groupby("split"):
         stored = run.metrics.query("model == 'Size (reference)' and split == @split")["auc"].item()
-        assert stored == pytest.approx(auc_ci(frame.set_index("patient_id").loc[cohort.index, "label"], codes.loc[cohort.index]).auc, rel=1e-12)
+        assert stored == pytest.approx(
+            auc_ci(frame.set_index("patient_id").loc[cohort.index, "label"], codes.loc[cohort.index]).auc, rel=1e-12
+        )
     train = rows[rows["split"] == "train"]
     logistic = LogisticModel().fit(pd.DataFrame({"size_group": train["prob"]}), train["label"].to_numpy())
     recalibration = run.reference_scores().iloc[0]
@@ -101,7 +120,9 @@ def test_every_classifier_keeps_its_held_out_predictions(centre_run):
     assert set(every["classifier"]) == {"LR", "RF"}
     chosen = run.grid[run.grid["chosen"]].set_index("model")["classifier"]
     for model in ("Rad", "Clinical+Rad"):
-        mine = every[(every["model"] == model) & (every["classifier"] == chosen[model])].set_index("patient_id")["prob"]
+        mine = every[(every["model"] == model) & (every["classifier"] == chosen[model])].set_index("patient_id")[
+            "prob"
+        ]
         stored = run.predictions.query("model == @model and split != 'train'").set_index("patient_id")["prob"]
         np.testing.assert_allclose(mine.loc[stored.index], stored, rtol=1e-12)
         for classifier in ("LR", "RF"):
@@ -141,9 +162,13 @@ def test_clinical_selection_is_refitted_inside_each_fold():
     entered, trials = 0, 0
     for seed in range(4):
         frame = _clinical_frame(200, seed, signal=True)
-        pipeline = model_pipeline(frame, columns, logistic_classifier(), clinical=ClinicalSelector(columns), selection=Selection(steps=()))
+        pipeline = model_pipeline(
+            frame, columns, logistic_classifier(), clinical=ClinicalSelector(columns), selection=Selection(steps=())
+        )
         folds = list(StratifiedKFold(5, shuffle=True, random_state=seed).split(frame, frame["label"]))
-        fitted = cross_validate(pipeline, frame[columns], frame["label"], cv=folds, return_estimator=True, scoring="roc_auc")
+        fitted = cross_validate(
+            pipeline, frame[columns], frame["label"], cv=folds, return_estimator=True, scoring="roc_auc"
+        )
         for estimator, (train, _) in zip(fitted["estimator"], folds):
             step = estimator.named_steps["clinical"]
             by_hand = select_clinical(frame.iloc[train], columns, outcome="label")
@@ -171,8 +196,14 @@ def test_pure_noise_clinical_model_is_chance_not_the_least_bad_predictor():
         frame.insert(0, "patient_id", [str(i) for i in range(len(frame))])
         frame.insert(1, "split", np.where(np.arange(len(frame)) < 170, "train", "internal"))
         columns = [c for c in frame if c.startswith("noise") or c in ("grade", "strong")]
-        result = run_grid(FeatureTable(frame, {"clinical": columns}), models={"Clinical": ["clinical"]}, classifiers=["LR"], n_iter=1,
-                          stacking=False, clinical_selection={"method": "multivariable"})
+        result = run_grid(
+            FeatureTable(frame, {"clinical": columns}),
+            models={"Clinical": ["clinical"]},
+            classifiers=["LR"],
+            n_iter=1,
+            stacking=False,
+            clinical_selection={"method": "multivariable"},
+        )
         cv_aucs.append(result.grid["cv_auc"].item())
         internal_aucs.append(result.grid["internal_auc"].item())
     assert abs(np.mean(cv_aucs) - 0.5) < 0.05 and abs(np.mean(internal_aucs) - 0.5) < 0.06, (cv_aucs, internal_aucs)
@@ -183,11 +214,20 @@ def test_a_given_split_column_may_name_several_external_cohorts():
     from engine.errors import ValidationError
     from engine.predictions import ordered_splits
 
-    table = pd.DataFrame({"patient_id": list("abcdef"), "label": [0, 1, 0, 1, 0, 1],
-                          "split": ["train", "train", "internal", "external_Zhongshan", "external_Beijing", "external"]})
+    table = pd.DataFrame(
+        {
+            "patient_id": list("abcdef"),
+            "label": [0, 1, 0, 1, 0, 1],
+            "split": ["train", "train", "internal", "external_Zhongshan", "external_Beijing", "external"],
+        }
+    )
     kept = assign_splits(Cohort(None, table, (), (), ())).table
     assert ordered_splits(kept) == ["train", "internal", "external", "external_Beijing", "external_Zhongshan"]
     with pytest.raises(ValidationError, match="beginning with external"):
-        assign_splits(Cohort(None, table.assign(split=["train", "train", "test", "valid", "internal", "internal"]), (), (), ()))
+        assign_splits(
+            Cohort(None, table.assign(split=["train", "train", "test", "valid", "internal", "internal"]), (), (), ())
+        )
     with pytest.raises(ValidationError, match=r"external_centers \['C9'\] match no patient"):
-        assign_splits(Cohort(None, table.drop(columns="split").assign(center="C1"), (), (), ()), external_centers=["C9"])
+        assign_splits(
+            Cohort(None, table.drop(columns="split").assign(center="C1"), (), (), ()), external_centers=["C9"]
+        )

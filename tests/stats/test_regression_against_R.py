@@ -33,7 +33,9 @@ def ref(ds: str, stat: str) -> float:
 
 
 def check(table: pd.DataFrame, ds: str) -> None:
-    expected_terms = {stat.split("|")[0] for (name, stat) in reference("regression") if name == ds and stat.endswith("|ratio")}
+    expected_terms = {
+        stat.split("|")[0] for (name, stat) in reference("regression") if name == ds and stat.endswith("|ratio")
+    }
     assert set(table["term"]) == expected_terms
     for row in table.itertuples():
         for column in ("ratio", "ci_low", "ci_high", "p_value"):
@@ -42,7 +44,7 @@ def check(table: pd.DataFrame, ds: str) -> None:
 
 @pytest.mark.parametrize("kind", ["logistic", "cox"])
 def test_univariable_table_against_R(kind):
-    """R: summary(glm(dead_5y ~ x, binomial)) / summary(coxph(Surv(time, event) ~ x)) per predictor, NA rows omitted."""
+    """R: summary(glm(dead_5y ~ x, binomial)) / summary(coxph(Surv(time, event) ~ x)) per predictor, NAs omitted."""
     table = univariable_table(pbc(), PREDICTORS, **OPTIONS[kind])
     check(table, f"uni_{kind}")
     for predictor, rows in table.groupby("predictor"):
@@ -94,8 +96,15 @@ def test_constant_and_separating_predictors_are_flagged_not_infinite():
     rng = np.random.default_rng(0)
     n = 80
     y = np.r_[np.zeros(n // 2), np.ones(n // 2)].astype(int)
-    data = pd.DataFrame({"y": y, "age": rng.normal(60, 10, n), "constant": 1.0, "separator": y + rng.random(n) * 0.5,
-                         "grade": np.where(y == 1, rng.choice(["II", "III"], n), rng.choice(["I", "II"], n))})
+    data = pd.DataFrame(
+        {
+            "y": y,
+            "age": rng.normal(60, 10, n),
+            "constant": 1.0,
+            "separator": y + rng.random(n) * 0.5,
+            "grade": np.where(y == 1, rng.choice(["II", "III"], n), rng.choice(["I", "II"], n)),
+        }
+    )
     table = univariable_table(data, ["age", "constant", "separator", "grade"], outcome="y").set_index("predictor")
     assert np.isfinite(table.loc["age", "ratio"])
     assert np.isnan(table.loc["constant", "ratio"]) and "constant" in table.loc["constant", "note"]
