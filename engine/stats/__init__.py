@@ -17,7 +17,7 @@ from engine.stats.calibration import (
     hosmer_lemeshow,
 )
 from engine.stats.compare import ModelComparison, compare_models
-from engine.stats.concordance import ConcordanceResult, concordance_index
+from engine.stats.concordance import CIndexComparison, ConcordanceResult, compare_c_index, concordance_index
 from engine.stats.decision_curve import decision_curve
 from engine.stats.delong import DeLongResult, UnpairedDeLongResult, delong_test, delong_test_unpaired
 from engine.stats.nomogram import Nomogram, nomogram
@@ -52,8 +52,8 @@ __all__ = [
     "decision_curve", "delong_test", "delong_test_unpaired", "hosmer_lemeshow", "idi", "nri", "roc_curve",
     "threshold_for_target", "threshold_metrics", "youden_threshold",
     # survival
-    "ConcordanceResult", "CutoffResult", "HazardRatioResult", "LogRankResult", "Nomogram", "StratificationResult",
-    "brier_scores", "concordance_index", "hazard_ratio", "kaplan_meier", "logrank_test", "nomogram", "risk_cutoff",
+    "CIndexComparison", "ConcordanceResult", "CutoffResult", "HazardRatioResult", "LogRankResult", "Nomogram", "StratificationResult",
+    "brier_scores", "compare_c_index", "concordance_index", "hazard_ratio", "kaplan_meier", "logrank_test", "nomogram", "risk_cutoff",
     "stratify", "stratify_cohorts", "survival_at", "survival_calibration", "survival_decision_curve",
     "time_dependent_auc",
     # regression tables and clinical predictor selection
