@@ -203,7 +203,7 @@ def _uno(t: np.ndarray, e: np.ndarray, risk: np.ndarray, tau: float | None) -> t
     from sksurv.util import Surv
 
     structured = Surv.from_arrays(event=e, time=t)
-    result = concordance_index_ipcw(structured, structured, risk, tau=tau)
+    result = concordance_index_ipcw(structured, structured, risk, tau=tau, tied_tol=0.0)  # exact ties, as Harrell's
     return float(result[0]), float(result[1] + result[2] + result[3])
 
 

@@ -61,14 +61,14 @@ def time_dependent_auc(
     level = check_level(level)
     horizons = _check_horizons(times, t, e)
     structured = _surv(t, e)
-    auc, mean_auc = cumulative_dynamic_auc(structured, structured, score, horizons)
+    auc, mean_auc = cumulative_dynamic_auc(structured, structured, score, horizons, tied_tol=0.0)  # exact ties
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(n_boot):
         rows = rng.integers(0, t.size, t.size)
         sample = _surv(t[rows], e[rows])
         try:
-            draws.append(cumulative_dynamic_auc(sample, sample, score[rows], horizons)[0])
+            draws.append(cumulative_dynamic_auc(sample, sample, score[rows], horizons, tied_tol=0.0)[0])
         except ValueError:  # a resample whose follow-up no longer covers a horizon
             continue
     if draws:
