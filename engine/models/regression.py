@@ -239,7 +239,16 @@ class LassoCoxModel(BaseEstimator):
         self.summary_ = pd.DataFrame(
             {"term": [self.feature_names_[i] for i in selected], "coef": self.coef_[selected], "hazard_ratio": np.exp(self.coef_[selected])}
         )
+        self.baseline_times_, self.baseline_cumulative_hazard_ = efron_baseline_hazard(t, e, values @ self.coef_)
         return self
+
+    def baseline_survival(self, times: Any) -> np.ndarray:
+        """S0(t) at x = 0 with the penalised coefficients (Efron-corrected baseline hazard, step function)."""
+        return CoxModel.baseline_survival(self, times)
+
+    def predict_survival(self, X: pd.DataFrame, times: Any) -> np.ndarray:
+        """Survival probabilities, one row per patient and one column per time."""
+        return self.baseline_survival(times)[None, :] ** np.exp(self.predict(X))[:, None]
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return design_matrix(X, self.terms_, handle_unknown=self.handle_unknown).to_numpy() @ self.coef_

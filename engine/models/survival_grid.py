@@ -50,6 +50,12 @@ class _RandomSurvivalForest(BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         return self.forest_.predict(X)
 
+    def predict_survival(self, X: Any, times: Sequence[float]) -> np.ndarray:
+        """S(t | x) at ``times`` (the forest's step function; 1 before its first event time)."""
+        curves = self.forest_.predict_survival_function(X, return_array=True)
+        index = np.searchsorted(self.forest_.unique_times_, np.asarray(times, float), side="right") - 1
+        return np.where(index >= 0, curves[:, np.maximum(index, 0)], 1.0)
+
 
 class _ImputedCox(BaseEstimator):
     """The plain Cox model (engine.models.regression.CoxModel) with training medians / modes for missing values."""
@@ -61,6 +67,22 @@ class _ImputedCox(BaseEstimator):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.cox_.predict(X.fillna(self.fill_))
+
+    def predict_survival(self, X: pd.DataFrame, times: Sequence[float]) -> np.ndarray:
+        return self.cox_.predict_survival(X.fillna(self.fill_), times)
+
+
+def survival_at_horizons(estimator: Any, X: Any, horizons: Sequence[float]) -> np.ndarray:
+    """S(horizon | x), one row per patient and one column per horizon, from a fitted survival estimator (Cox,
+    LASSO-Cox, random survival forest, or a Pipeline ending in one)."""
+    if isinstance(estimator, Pipeline):
+        return survival_at_horizons(estimator[-1], estimator[:-1].transform(X), horizons)
+    return np.asarray(estimator.predict_survival(X, list(horizons)), dtype=float)
+
+
+def survival_column(horizon: float) -> str:
+    """The survival-predictions column holding S(horizon | x), e.g. ``survival_at_12``."""
+    return f"survival_at_{horizon:g}"
 
 
 def survival_estimator(method: str, frame: pd.DataFrame, columns: Sequence[str], *, seed: int = 0) -> Any:
@@ -89,8 +111,11 @@ def run_survival_grid(
     folds: int = 3,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    horizons: Sequence[float] = (),
 ) -> SurvivalGridResult:
-    """Fit every method for every model on the training split for ``endpoint`` (``<endpoint>_time/_event``)."""
+    """Fit every method for every model on the training split for ``endpoint`` (``<endpoint>_time/_event``).
+    With ``horizons``, the predictions also hold S(horizon | x) per horizon (``survival_at_<h>``; out-of-fold for
+    training patients, like the risks), which survival calibration and decision curves need."""
     frame = table.frame
     time_column, event_column = f"{endpoint}_time", f"{endpoint}_event"
     if time_column not in frame or event_column not in frame:
@@ -123,7 +148,8 @@ def run_survival_grid(
                 if progress:
                     progress(f"{endpoint}: {model_name} x {method}")
                 try:
-                    row, estimator, risk = _evaluate(make, method, X, target, train_rows, splits, frame["split"].to_numpy(), t, e)
+                    row, estimator, risk, survival = _evaluate(make, method, X, target, train_rows, splits, frame["split"].to_numpy(),
+                                                               t, e, horizons)
                 except (ValidationError, ValueError, np.linalg.LinAlgError) as error:  # one method failing never loses the others
                     rows.append({"endpoint": endpoint, "model": model_name, "method": method, "cv_c_index": np.nan,
                                  "note": f"not fitted: {error}"})
@@ -131,13 +157,14 @@ def run_survival_grid(
                 row = {"endpoint": endpoint, "model": model_name, "method": method, **row, "note": ""}
                 rows.append(row)
                 if best is None or row["cv_c_index"] > best[0]["cv_c_index"]:
-                    best = (row, estimator, risk)
+                    best = (row, estimator, risk, survival)
             if best is None:  # only plain Cox was asked for and the family is too large for it, or every method failed
                 continue
-            row, estimator, risk = best
+            row, estimator, risk, survival = best
             fitted[model_name] = estimator
+            at_horizons = {survival_column(h): survival[:, k] for k, h in enumerate(horizons)}
             frames.append(frame[["patient_id", "split", *extra]].assign(
-                endpoint=endpoint, model=model_name, method=row["method"], risk=risk, time=t, event=e.astype(int)))
+                endpoint=endpoint, model=model_name, method=row["method"], risk=risk, time=t, event=e.astype(int), **at_horizons))
     grid = pd.DataFrame(rows)
     if not frames:
         raise ValidationError(f"no survival model could be fitted for {endpoint!r}: " + "; ".join(grid.get("note", pd.Series(dtype=str)).dropna()))
@@ -145,15 +172,21 @@ def run_survival_grid(
     return SurvivalGridResult(pd.concat(frames, ignore_index=True), grid, fitted)
 
 
-def _evaluate(make, method, X, target, train_rows, splits, split, t, e):
-    """Out-of-fold training risks, the refit on all training patients, and the C-indexes of one method."""
+def _evaluate(make, method, X, target, train_rows, splits, split, t, e, horizons=()):
+    """Out-of-fold training risks (and S(horizon | x)), the refit on all training patients, and the C-indexes of
+    one method."""
     out_of_fold = np.zeros(train_rows.size)
+    survival_oof = np.zeros((train_rows.size, len(horizons)))
     for inner, held in splits:
         estimator = make(method).fit(X.iloc[train_rows[inner]], target.iloc[train_rows[inner]])
         out_of_fold[held] = estimator.predict(X.iloc[train_rows[held]])
+        if len(horizons):
+            survival_oof[held] = survival_at_horizons(estimator, X.iloc[train_rows[held]], horizons)
     estimator = make(method).fit(X.iloc[train_rows], target.iloc[train_rows])
     risk = estimator.predict(X).astype(float)
     risk[train_rows] = out_of_fold
+    survival = survival_at_horizons(estimator, X, horizons) if len(horizons) else np.zeros((len(X), 0))
+    survival[train_rows] = survival_oof
     if not np.isfinite(risk).all():
         raise ValidationError(f"{method} gave non-finite risks (the fit diverged; a heavy-tailed predictor such as raw AFP can do this: log-transform it)")
     train = np.zeros(len(split), bool)
@@ -162,4 +195,4 @@ def _evaluate(make, method, X, target, train_rows, splits, split, t, e):
     for name in held_out_splits(split):
         mask = split == name
         row[f"{name}_c_index"] = concordance_index(t[mask], e[mask], risk[mask]).c_index if mask.any() and e[mask].any() else np.nan
-    return row, estimator, risk
+    return row, estimator, risk, survival

@@ -87,3 +87,33 @@ def test_a_diverging_cox_fit_is_a_clear_error_and_the_grid_goes_on(gbsg2_result)
     cox = result.grid.query("method == 'Cox'").iloc[0]
     assert np.isnan(cox["cv_c_index"]) and "did not converge" in cox["note"] and not cox["chosen"]
     assert set(result.predictions["method"]) == {"RSF"}
+
+
+@pytest.mark.parametrize("method", ["Cox", "LASSO-Cox", "RSF"])
+def test_survival_at_horizons_from_each_method(gbsg2_result, method):
+    """S(h | x) at 1 and 3 years: held-out patients get the final model's survival (Cox: S0(h)^exp(lp) as
+    CoxModel.predict_survival, checked against survfit; RSF: its own step function), training patients out-of-fold
+    values; probabilities lie in [0, 1], fall with the horizon, and order patients as their risks do (Cox types)."""
+    from engine.models.survival_grid import survival_column
+
+    frame, _ = gbsg2_result
+    clinical = frame.attrs["clinical"]
+    horizons = [365.0, 1095.0]
+    result = run_survival_grid(FeatureTable(frame, {"clinical": clinical}), "rfs", models={"Clinical": ["clinical"]},
+                               methods=[method], horizons=horizons)
+    rows = result.predictions
+    one, three = rows[survival_column(365.0)], rows[survival_column(1095.0)]
+    assert one.between(0, 1).all() and three.between(0, 1).all() and (three <= one + 1e-12).all()
+    internal = rows["split"] == "internal"
+    fitted = result.models["Clinical"]
+    X = frame.loc[frame["split"] == "internal", clinical]
+    if method == "Cox":
+        expected = fitted.cox_.predict_survival(X, horizons)
+    elif method == "LASSO-Cox":
+        expected = fitted.predict_survival(X, horizons)
+        order = np.argsort(rows.loc[internal, "risk"].to_numpy())
+        assert (np.diff(one[internal].to_numpy()[order]) <= 1e-12).all()  # one baseline: survival falls as risk rises
+    else:
+        curves = fitted.named_steps["forest"].forest_.predict_survival_function(fitted[:-1].transform(X))
+        expected = np.array([[curve(h) for h in horizons] for curve in curves])
+    np.testing.assert_allclose(rows.loc[internal, [survival_column(h) for h in horizons]].to_numpy(), expected, rtol=1e-10)
