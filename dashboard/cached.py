@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from engine import analysis, performance, plots
+from engine import analysis, horizons, performance, plots
 from engine.store import RunStore
 
 STORE = Path(os.environ.get("HCC_STORE", "store"))
@@ -51,6 +51,11 @@ time_auc_table = _cached(analysis.time_auc_table)
 table_one = _cached(analysis.table_one)
 cohort_counts = _cached(analysis.cohort_counts)
 regression_tables = _cached(analysis.regression_tables)
+horizon_calibration = _cached(horizons.horizon_calibration)
+horizon_decision_curves = _cached(horizons.horizon_decision_curves)
+horizon_roc_curves = _cached(horizons.horizon_roc_curves)
+c_index_pairs = _cached(horizons.c_index_pairs)
+subgroup_c_index = _cached(horizons.subgroup_c_index)
 learn_cutoffs = _cached(performance.learn_cutoffs)
 
 

@@ -48,6 +48,19 @@ class Study:
         return survival_endpoints(self.predictions)
 
     @property
+    def time_unit(self) -> str:
+        """The unit of the time columns ('' when the source does not say, e.g. an upload)."""
+        return str(((self.run or {}).get("provenance") or {}).get("time_unit", ""))
+
+    @property
+    def horizons(self) -> list[float]:
+        """The run's reporting horizons (in time_unit); [] when it has none."""
+        return [float(h) for h in ((self.run or {}).get("provenance") or {}).get("horizons", [])]
+
+    def time_label(self, column: str = "time") -> str:
+        return f"Time ({self.time_unit})" if self.time_unit else column
+
+    @property
     def has_binary(self) -> bool:
         return "label" in self.predictions
 

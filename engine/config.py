@@ -157,11 +157,35 @@ class GridConfig(_Strict):
         return self
 
 
+UNITS_PER_YEAR = {"days": 365.25, "months": 12.0, "years": 1.0}
+
+
+class SurvivalConfig(_Strict):
+    """The unit of every time column and the horizons survival results are reported at (default 1, 3 and 5 years)."""
+
+    time_unit: Literal["days", "months", "years"] = "months"
+    horizons: list[float] | None = None
+
+    @field_validator("horizons")
+    @classmethod
+    def _positive(cls, horizons: list[float] | None) -> list[float] | None:
+        if horizons is not None and (not horizons or min(horizons) <= 0):
+            raise ValueError(f"horizons must be positive times in the study's time unit, e.g. [12, 36, 60]; got {horizons}")
+        return sorted(horizons) if horizons is not None else None
+
+    def horizon_values(self) -> list[float]:
+        """The horizons in the time unit: the configured ones, or 1, 3 and 5 years."""
+        if self.horizons is not None:
+            return list(self.horizons)
+        return [years * UNITS_PER_YEAR[self.time_unit] for years in (1, 3, 5)]
+
+
 class StudyConfig(_Strict):
     name: str = "study"
     cohort: CohortConfig
     endpoint: str = "label"
     survival_endpoints: list[str] = Field(default_factory=list)
+    survival: SurvivalConfig = Field(default_factory=SurvivalConfig)
     radiomics: RadiomicsConfig = Field(default_factory=RadiomicsConfig)
     deep: DeepConfig = Field(default_factory=DeepConfig)
     grid: GridConfig = Field(default_factory=GridConfig)

@@ -40,6 +40,11 @@ def event_column(endpoint: str) -> str:
     return f"{endpoint}_event" if endpoint else "event"
 
 
+def survival_column(horizon: float) -> str:
+    """The survival-predictions column holding S(horizon | x), e.g. ``survival_at_12``."""
+    return f"survival_at_{horizon:g}"
+
+
 def read_predictions(data: bytes, filename: str) -> pd.DataFrame:
     """Parse an uploaded predictions table (CSV or XLSX, wide or long) and validate it."""
     if len(data) > MAX_UPLOAD_BYTES:

@@ -168,7 +168,8 @@ def run_study(
         start = time.perf_counter()
         family_models = {name: parts for name, parts in models.items()}
         outputs = [run_survival_grid(FeatureTable(frame, families), endpoint, models=family_models, methods=config.grid.survival_methods,
-                                     seed=config.seed, progress=lambda label: progress(f"survival models: {label}", 0, 1))
+                                     seed=config.seed, progress=lambda label: progress(f"survival models: {label}", 0, 1),
+                                     horizons=_horizons_within_follow_up(frame, endpoint, config.survival.horizon_values()))
                    for endpoint in survival]
         risks = pd.concat([o.predictions for o in outputs], ignore_index=True)
         risks.to_parquet(partial / "survival_predictions.parquet", index=False)
@@ -182,6 +183,7 @@ def run_study(
         "device": device, "timings_s": timings, "engine": _version("engine"), "python": platform.python_version(),
         "packages": {name: _version(name) for name in ("numpy", "scikit-learn", "pyradiomics", "torch", "monai", "xgboost", "lightgbm")},
         "survival_endpoints": survival, "families": {k: len(v) for k, v in families.items()},
+        "time_unit": config.survival.time_unit, "horizons": config.survival.horizon_values(),
         "clinical": families.get("clinical", []), "phases": list(cohort.phases) if cohort is not None else [],
         "references": [name for name in predictions["model"].unique() if is_reference(name)],
         "clinical_selection": _chosen_clinical(result.pipelines),
@@ -200,6 +202,12 @@ def run_study(
 
 PAPER_TABLES = ("performance.csv", "classifier_predictions.parquet", "reference_scores.csv", "clinical_univariable.csv",
                 "clinical_multivariable.csv")
+
+
+def _horizons_within_follow_up(frame: pd.DataFrame, endpoint: str, horizons: list[float]) -> list[float]:
+    """The horizons before the end of the training cohort's follow-up (a survival estimate needs patients at risk)."""
+    last = frame.loc[frame["split"] == "train", f"{endpoint}_time"].max()
+    return [h for h in horizons if h < last]
 
 
 def _with_references(predictions: pd.DataFrame, frame: pd.DataFrame, families: dict, config: StudyConfig, partial: Path) -> pd.DataFrame:

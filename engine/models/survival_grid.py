@@ -23,7 +23,7 @@ from engine.models.deep_folds import FoldedDeepFeatures, deep_cv, fold_columns, 
 from engine.models.grid import FeatureTable, preprocessor
 from engine.models.names import SURVIVAL_METHODS
 from engine.models.regression import CoxModel, LassoCoxModel
-from engine.predictions import held_out_splits
+from engine.predictions import held_out_splits, survival_column
 from engine.selection import VarianceFilter
 from engine.stats import concordance_index
 
@@ -78,11 +78,6 @@ def survival_at_horizons(estimator: Any, X: Any, horizons: Sequence[float]) -> n
     if isinstance(estimator, Pipeline):
         return survival_at_horizons(estimator[-1], estimator[:-1].transform(X), horizons)
     return np.asarray(estimator.predict_survival(X, list(horizons)), dtype=float)
-
-
-def survival_column(horizon: float) -> str:
-    """The survival-predictions column holding S(horizon | x), e.g. ``survival_at_12``."""
-    return f"survival_at_{horizon:g}"
 
 
 def survival_estimator(method: str, frame: pd.DataFrame, columns: Sequence[str], *, seed: int = 0) -> Any:

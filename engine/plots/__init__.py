@@ -76,7 +76,8 @@ def grid_heatmap(grid: pd.DataFrame, column: str = "internal_auc") -> go.Figure:
     return figure
 
 
-def calibration_figure(curves: Mapping[str, pd.DataFrame], predictions: Mapping[str, np.ndarray] | None = None, *, title: str = "") -> go.Figure:
+def calibration_figure(curves: Mapping[str, pd.DataFrame], predictions: Mapping[str, np.ndarray] | None = None, *, title: str = "",
+                       x_title: str = "Predicted probability", y_title: str = "Observed proportion") -> go.Figure:
     """Observed vs predicted (``predicted``, ``observed``, optional ``ci_low``/``ci_high``) with the ideal line and,
     below, histograms of the predictions."""
     figure = make_subplots(rows=2, cols=1, row_heights=[0.78, 0.22], shared_xaxes=True, vertical_spacing=0.04)
@@ -91,8 +92,8 @@ def calibration_figure(curves: Mapping[str, pd.DataFrame], predictions: Mapping[
     for index, (name, values) in enumerate((predictions or {}).items()):
         figure.add_trace(go.Histogram(x=values, xbins=dict(start=0, end=1, size=0.02), marker_color=_colour(index), opacity=0.6, showlegend=False, name=name), row=2, col=1)
     figure.update_layout(title=title, width=620, height=640, barmode="overlay", **LAYOUT)
-    figure.update_xaxes(range=[0, 1], row=2, col=1, title="Predicted probability")
-    figure.update_yaxes(range=[0, 1], row=1, col=1, title="Observed proportion")
+    figure.update_xaxes(range=[0, 1], row=2 if predictions else 1, col=1, title=x_title)
+    figure.update_yaxes(range=[0, 1], row=1, col=1, title=y_title)
     figure.update_yaxes(title="Count", row=2, col=1)
     return figure
 
@@ -200,7 +201,7 @@ def nomogram_figure(nomogram: Any) -> go.Figure:
     return figure
 
 
-def forest_figure(table: pd.DataFrame, *, estimate: str = "auc", title: str = "Subgroup AUC") -> go.Figure:
+def forest_figure(table: pd.DataFrame, *, estimate: str = "auc", title: str = "Subgroup AUC", x_title: str = "AUC (95% CI)") -> go.Figure:
     """Subgroup estimates with CIs (``subgroup``, ``model``, ``auc``, ``ci_low``, ``ci_high``, ``n``)."""
     figure = go.Figure()
     for index, (model, rows) in enumerate(table.groupby("model", sort=False)):
@@ -208,7 +209,7 @@ def forest_figure(table: pd.DataFrame, *, estimate: str = "auc", title: str = "S
                                     marker=dict(color=_colour(index), size=9),
                                     error_x=dict(type="data", symmetric=False, array=rows["ci_high"] - rows[estimate], arrayminus=rows[estimate] - rows["ci_low"])))
     figure.add_vline(x=0.5, line=dict(color="#999", dash="dash", width=1.5), opacity=1)
-    figure.update_layout(title=title, xaxis_title="AUC (95% CI)", height=160 + 28 * table["subgroup"].nunique() * max(1, table["model"].nunique() // 2), **LAYOUT)
+    figure.update_layout(title=title, xaxis_title=x_title, height=160 + 28 * table["subgroup"].nunique() * max(1, table["model"].nunique() // 2), **LAYOUT)
     figure.update_yaxes(autorange="reversed")
     return figure
 
@@ -223,13 +224,14 @@ def radar_figure(table: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def line_figure(table: pd.DataFrame, *, x: str, y: str, group: str, title: str = "", y_title: str = "", band: bool = True) -> go.Figure:
+def line_figure(table: pd.DataFrame, *, x: str, y: str, group: str, title: str = "", y_title: str = "", band: bool = True,
+                x_title: str = "") -> go.Figure:
     """Lines per ``group`` with optional ``ci_low``/``ci_high`` bands (time-dependent AUC, LASSO path...)."""
     figure = go.Figure()
     for index, (name, rows) in enumerate(table.groupby(group, sort=False)):
         figure.add_trace(go.Scatter(x=rows[x], y=rows[y], mode="lines+markers", name=str(name), line=dict(color=_colour(index)),
                                     error_y=dict(type="data", symmetric=False, array=rows["ci_high"] - rows[y], arrayminus=rows[y] - rows["ci_low"]) if band and "ci_low" in rows else None))
-    figure.update_layout(title=title, xaxis_title=x, yaxis_title=y_title or y, width=680, height=460, **LAYOUT)
+    figure.update_layout(title=title, xaxis_title=x_title or x, yaxis_title=y_title or y, width=680, height=460, **LAYOUT)
     return figure
 
 

@@ -193,15 +193,22 @@ class ReportInput:
     filters: dict[str, Any] | None = None
     cutoffs: dict[str, float] | None = None  # each model's training cutoff
     clinical_tables: tuple[pd.DataFrame, pd.DataFrame] | None = None  # univariable, multivariable (column endpoint)
+    survival: pd.DataFrame | None = None  # survival models' risks and S(h | x) (engine.models.survival_grid)
+    horizons: tuple[float, ...] = ()
+    time_unit: str = ""
 
     @classmethod
     def from_run(cls, run: Run, *, filters: dict[str, Any] | None = None) -> ReportInput:
         performance = run.performance()
         cutoffs = dict(zip(performance["model"], performance["cutoff"])) if performance is not None else None
-        return cls(filter_predictions(run.predictions, filters or {}), str(run.provenance.get("name", "Study")),
-                   f"Run {run.run_id}, created {run.provenance.get('created', '')}",
+        predictions = filter_predictions(run.predictions, filters or {})
+        survival = run.survival_predictions()
+        if survival is not None:
+            survival = survival[survival["patient_id"].isin(predictions["patient_id"])]
+        return cls(predictions, str(run.provenance.get("name", "Study")), f"Run {run.run_id}, created {run.provenance.get('created', '')}",
                    methods_text(run.config, run.provenance), run.selected, filters, cutoffs,
-                   None if filters else run.clinical_tables())
+                   None if filters else run.clinical_tables(), survival, tuple(run.provenance.get("horizons", [])),
+                   str(run.provenance.get("time_unit", "")))
 
     @classmethod
     def from_upload(cls, predictions: pd.DataFrame, source: str, *, filters: dict[str, Any] | None = None) -> ReportInput:
@@ -238,6 +245,8 @@ def build_report(source: Run | ReportInput, *, splits: list[str] | None = None) 
     if "label" in predictions:
         sections += _binary_sections(predictions, models, splits, validation, figures)
     sections += _survival_sections(predictions, models, validation, figures)
+    if report.survival is not None and len(report.survival) and report.horizons:
+        sections += _horizon_sections(report, validation, figures)
     if report.selected is not None and len(report.selected):
         sections.append("<h2>Selected features</h2>" + _table(report.selected))
     return _page(report, sections, figures), _figure_files(figures)
@@ -312,6 +321,51 @@ def _survival_sections(predictions: pd.DataFrame, models: list[str], validation:
                     annotation=f"log-rank p = {result.logrank_p:.3g}<br>HR {result.hr:.2f} ({result.hr_ci_low:.2f}-{result.hr_ci_high:.2f})")
             except ValidationError as error:
                 sections.append(f"<p>Risk groups for {endpoint} ({html.escape(split)}) not shown: {html.escape(str(error))}</p>")
+    return sections
+
+
+def _horizon_sections(report: ReportInput, validation: list[str], figures: dict[str, Any]) -> list[str]:
+    """Per survival endpoint: the survival models' time-dependent AUC at each horizon in every validation cohort; at
+    each horizon, calibration (by risk group) and net benefit in the first validation cohort."""
+    from engine import horizons as at_horizons
+    from engine.predictions import survival_as_predictions
+    from engine.stats import time_dependent_auc
+
+    sections, unit = [], f" {report.time_unit}" if report.time_unit else ""
+    for endpoint in dict.fromkeys(report.survival["endpoint"]):
+        predictions = survival_as_predictions(report.survival, endpoint)
+        models = list(dict.fromkeys(predictions["model"]))
+        rows = []
+        for split in validation:
+            for model in models:
+                part = predictions[(predictions["split"] == split) & (predictions["model"] == model)]
+                try:
+                    table = time_dependent_auc(part[f"{endpoint}_time"], part[f"{endpoint}_event"], part["prob"], list(report.horizons),
+                                               n_boot=100, seed=0)
+                except ValidationError:
+                    continue
+                rows.append(table.assign(cohort=split, model=model))
+        if rows:
+            table = pd.concat(rows, ignore_index=True)[["cohort", "model", "time", "auc", "ci_low", "ci_high", "n_cases", "n_controls"]]
+            sections.append(f"<h2>{endpoint.upper()}: time-dependent AUC of the survival models (horizons in{unit or ' time units'})</h2>"
+                            + _table(table.rename(columns={"time": f"horizon{unit}"})))
+        first = validation[0]
+        for horizon in report.horizons:
+            label = f"{horizon:g}{unit}"
+            try:
+                calibration = pd.concat([at_horizons.horizon_calibration(predictions, endpoint, first, m, horizon).assign(model=m)
+                                         for m in models], ignore_index=True)
+                sections.append(f"<h2>{endpoint.upper()} at {html.escape(label)}: calibration by risk group ({first} cohort)</h2>"
+                                + _table(calibration[["model", "group", "n", "events", "predicted", "observed", "ci_low", "ci_high", "note"]]))
+                featured = models[-1]
+                figures[f"survival_calibration_{endpoint}_{horizon:g}_{first}"] = plots.calibration_figure(
+                    {featured: calibration[calibration["model"] == featured]}, title=f"{endpoint.upper()} at {label}, {first} cohort",
+                    x_title=f"Predicted survival at {label}", y_title="Observed survival (Kaplan-Meier)")
+                curves = at_horizons.horizon_decision_curves(predictions, endpoint, first, models, horizon, np.round(np.arange(0, 0.96, 0.01), 2))
+                figures[f"survival_dca_{endpoint}_{horizon:g}_{first}"] = plots.decision_curve_figure(
+                    curves, title=f"{endpoint.upper()}: net benefit at {label}, {first} cohort")
+            except ValidationError as error:
+                sections.append(f"<p>{endpoint.upper()} at {html.escape(label)} not shown: {html.escape(str(error))}</p>")
     return sections
 
 

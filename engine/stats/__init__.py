@@ -43,7 +43,7 @@ from engine.stats.roc import (
 )
 from engine.stats.survival import HazardRatioResult, LogRankResult, hazard_ratio, kaplan_meier, logrank_test, survival_at
 from engine.stats.survival_calibration import survival_calibration, survival_decision_curve
-from engine.stats.time_dependent import brier_scores, time_dependent_auc
+from engine.stats.time_dependent import brier_scores, time_dependent_auc, time_dependent_roc
 
 __all__ = [
     "AUCResult", "BootstrapCalibration", "CalibrationStats", "DeLongResult", "HosmerLemeshowResult", "IDIResult",
@@ -55,7 +55,7 @@ __all__ = [
     "CIndexComparison", "ConcordanceResult", "CutoffResult", "HazardRatioResult", "LogRankResult", "Nomogram", "StratificationResult",
     "brier_scores", "compare_c_index", "concordance_index", "hazard_ratio", "kaplan_meier", "logrank_test", "nomogram", "risk_cutoff",
     "stratify", "stratify_cohorts", "survival_at", "survival_calibration", "survival_decision_curve",
-    "time_dependent_auc",
+    "time_dependent_auc", "time_dependent_roc",
     # regression tables and clinical predictor selection
     "ClinicalSelection", "backward_aic", "multivariable_table", "select_clinical", "univariable_table",
 ]

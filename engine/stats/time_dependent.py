@@ -117,3 +117,36 @@ def brier_scores(time: Any, event: Any, survival_prob: Any, times: Sequence[floa
         float(integrated_brier_score(structured, structured, prob, horizons)) if horizons.size > 1 else float(scores[0])
     )
     return table
+
+
+def time_dependent_roc(time: Any, event: Any, risk: Any, horizon: float) -> pd.DataFrame:
+    """The cumulative/dynamic ROC curve of ``risk`` at ``horizon``: cases (event by the horizon) weighted by the
+    inverse probability of remaining uncensored, 1 / G(T-), from the Kaplan-Meier estimate of the censoring
+    distribution; controls are the patients event-free beyond the horizon (Uno et al. 2007). Positive means
+    ``risk >= threshold``; one point per distinct risk (exact ties), from (0, 0) to (1, 1).
+
+    Returns ``threshold, fpr, tpr`` (``attrs["auc"]``: the trapezoidal area, which equals :func:`time_dependent_auc`
+    at the horizon; R: ``timeROC::timeROC(..., cause = 1, weighting = "marginal")``'s curve).
+    """
+    from sksurv.nonparametric import CensoringDistributionEstimator
+
+    t, e = check_survival(time, event)
+    score = check_scores(risk, "risk", t.size, outcome_name="time")
+    horizon = float(_check_horizons([horizon], t, e)[0])
+    structured = _surv(t, e)
+    weights = CensoringDistributionEstimator().fit(structured).predict_ipcw(structured)
+    case = (t <= horizon) & e
+    control = t > horizon
+    if not case.any() or not control.any():
+        raise ValidationError(f"horizon {horizon:g} needs cases (events by it) and controls (event-free beyond it); got "
+                              f"{int(case.sum())} and {int(control.sum())}. Choose a horizon inside follow-up.")
+    thresholds = np.unique(score)[::-1]
+    slot = np.searchsorted(-thresholds, -score)  # the first threshold at or below each patient's risk
+    case_weight = np.bincount(slot, weights=np.where(case, weights, 0.0), minlength=thresholds.size)
+    control_count = np.bincount(slot, weights=control.astype(float), minlength=thresholds.size)
+    tpr = np.concatenate([[0.0], np.cumsum(case_weight) / case_weight.sum()])
+    fpr = np.concatenate([[0.0], np.cumsum(control_count) / control_count.sum()])
+    table = pd.DataFrame({"threshold": np.concatenate([[np.inf], thresholds]), "fpr": fpr, "tpr": tpr})
+    table.attrs["auc"] = float(np.trapezoid(tpr, fpr))
+    table.attrs["horizon"] = horizon
+    return table

@@ -7,6 +7,7 @@ import pytest
 from engine.store import RunStore
 
 MODELS = ["Clinical", "Rad", "DL", "Combined"]
+HORIZONS = [12.0, 24.0]
 
 
 def predictions_table(n: int = 240, seed: int = 0, models=MODELS) -> pd.DataFrame:
@@ -55,6 +56,8 @@ def app_store(tmp_path_factory):
                              {"model": "Rad", "feature": "(intercept)", "coefficient": -0.4}])
     survival = predictions[predictions["model"].isin(["Rad", "Combined"])].rename(columns={"prob": "risk", "rfs_time": "time", "rfs_event": "event"})
     survival = survival.assign(endpoint="rfs", method="LASSO-Cox", risk=np.log(survival["risk"] / (1 - survival["risk"]))).drop(columns=["label", "classifier"])
+    for horizon in HORIZONS:  # S(h | x) of an exponential model with hazard exp(risk) / 24 per month
+        survival[f"survival_at_{horizon:g}"] = np.exp(-horizon / 24 * np.exp(survival["risk"]))
     survival.to_parquet(root / "survival_predictions.parquet", index=False)
     from engine.analysis import training_cutoffs
 
@@ -69,7 +72,8 @@ def app_store(tmp_path_factory):
     univariable.assign(endpoint="label").to_csv(root / "clinical_univariable.csv", index=False)
     multivariable.assign(endpoint="label", chosen=True, reason="").to_csv(root / "clinical_multivariable.csv", index=False)
     store.write("testrun0000000001", config={"name": "test"}, predictions=predictions, grid=grid, selected=selected,
-                metrics=pd.DataFrame({"model": MODELS}), provenance={"name": "App test run", "created": "now", "patients": 240, "models": MODELS},
+                metrics=pd.DataFrame({"model": MODELS}), provenance={"name": "App test run", "created": "now", "patients": 240, "models": MODELS,
+                                                                     "time_unit": "months", "horizons": HORIZONS},
                 artifacts=[root / "survival_predictions.parquet", root / "risk_cutoffs.csv", root / "performance.csv",
                            root / "clinical_univariable.csv", root / "clinical_multivariable.csv"])
     (root / "DEMO_RUN").write_text("testrun0000000001")

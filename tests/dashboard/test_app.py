@@ -97,6 +97,55 @@ def test_survival_page_switches_to_survival_model_risks(app_store, monkeypatch):
     assert "slider" not in at.radio(key="survival_method").options
 
 
+def test_survival_page_at_a_horizon_equals_engine_stats(app_store, monkeypatch):
+    """Calibration and decision curves at 24 months on the page equal engine.stats on the same rows; the paired
+    C-index table equals compare_c_index; axes say the unit."""
+    import numpy as np
+
+    from engine.stats import compare_c_index, survival_calibration, survival_decision_curve
+    from tests.dashboard.conftest import HORIZONS
+
+    at = app(app_store, monkeypatch)
+    at.switch_page("app_pages/survival.py").run()
+    at.radio(key="survival_source").set_value("survival models (Cox / LASSO-Cox / RSF)").run()
+    at.selectbox(key="survival_split").set_value("internal").run()
+    at.selectbox(key="survival_curve_horizon").set_value(24.0).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    survival = predictions_table().query("model in ['Rad', 'Combined'] and split == 'internal'")
+    risk = np.log(survival["prob"] / (1 - survival["prob"]))
+    surv24 = np.exp(-24 / 24 * np.exp(risk))
+    rad = survival["model"] == "Rad"
+    expected = survival_calibration(survival.loc[rad, "rfs_time"], survival.loc[rad, "rfs_event"], surv24[rad], 24.0)
+    shown = [d.value for d in at.dataframe if "observed" in d.value.columns][0]
+    np.testing.assert_allclose(shown["observed"], expected["observed"].round(3), atol=1e-12)
+    pairs = [d.value for d in at.dataframe if "model_a" in d.value.columns][0]
+    a, b = survival[rad], survival[~rad]
+    c = compare_c_index(a["rfs_time"], a["rfs_event"], np.log(a["prob"] / (1 - a["prob"])), np.log(b["prob"].to_numpy() / (1 - b["prob"].to_numpy())))
+    assert pairs["diff"].iloc[0] == pytest.approx(round(c.diff, 4), abs=1e-12)
+    assert any("Predicted survival at 24 months" in str(chart.proto) for chart in at.get("plotly_chart"))
+
+
+def test_horizon_decision_curves_equal_engine_stats():
+    """engine.horizons feeds survival_decision_curve each model's risk by the horizon, 1 - S(h | x), on the cohort's rows."""
+    import numpy as np
+
+    from engine.horizons import horizon_decision_curves
+    from engine.predictions import survival_as_predictions
+    from engine.stats import survival_decision_curve
+
+    table = predictions_table().query("model in ['Rad', 'Combined']").rename(columns={"prob": "risk", "rfs_time": "time", "rfs_event": "event"})
+    table = table.assign(endpoint="rfs", method="Cox", survival_at_24=np.exp(-np.exp(table["risk"])))
+    predictions = survival_as_predictions(table, "rfs")
+    thresholds = np.round(np.arange(0, 0.9, 0.05), 2)
+    ours = horizon_decision_curves(predictions, "rfs", "internal", ["Rad (Cox)", "Combined (Cox)"], 24.0, thresholds)
+    rows = table[table["split"] == "internal"]
+    rad, combined = rows[rows["model"] == "Rad"], rows[rows["model"] == "Combined"].set_index("patient_id").loc[rows.loc[rows["model"] == "Rad", "patient_id"]]
+    expected = survival_decision_curve(rad["time"], rad["event"], {"Rad (Cox)": 1 - rad["survival_at_24"],
+                                                                   "Combined (Cox)": 1 - combined["survival_at_24"].to_numpy()}, 24.0,
+                                       thresholds=thresholds)
+    np.testing.assert_allclose(ours["net_benefit"], expected["net_benefit"], rtol=1e-12)
+
+
 def test_survival_page_uses_the_cutoff_stored_with_the_run(app_store, monkeypatch):
     import numpy as np
 

@@ -25,6 +25,7 @@ def image_run(small_cohort, tmp_path_factory):
                  "classifiers": ["LR"], "n_iter": 1, "folds": 3, "survival_models": True, "survival_methods": ["LASSO-Cox"],
                  "clinical_selection": "multivariable"},
         "reference_scores": {"BCLC": {"column": "bclc", "order": ["0", "A", "B", "C"]}},
+        "survival": {"time_unit": "months", "horizons": [12, 24]},
         "device": "cpu",
     })
     store = RunStore(tmp_path_factory.mktemp("store"))
@@ -48,6 +49,8 @@ def test_image_study_stores_everything(image_run):
     assert 0 < run.provenance["families"]["radiomics"] == len(kept) < len(icc)
     survival = run.survival_predictions()
     assert set(survival["endpoint"]) == {"rfs", "os"} and set(survival["method"]) == {"LASSO-Cox"}
+    assert run.provenance["time_unit"] == "months" and run.provenance["horizons"] == [12, 24]
+    assert survival[["survival_at_12", "survival_at_24"]].stack().between(0, 1).all()
     assert len(survival) == 2 * 4 * 48
 
 
@@ -84,6 +87,9 @@ def test_report_zip(image_run):
     assert "Clinical factors (binary endpoint, odds ratios; training cohort)" in page and "RFS, hazard ratios" in page
     assert "Performance at each model&#x27;s training cutoff" in page or "Performance at each model's training cutoff" in page
     assert "external_C3" in page and "out-of-fold training predictions by maximising Youden" in page
+    assert "RFS at 12 months: calibration by risk group (internal cohort)" in page
+    assert "OS: time-dependent AUC of the survival models (horizons in months)" in page
+    assert any(n.startswith("figures/survival_dca_rfs_24_internal") for n in names)
     assert "ResNet" in methods_text(run.config, run.provenance) or "resnet10" in methods_text(run.config, run.provenance)
 
 

@@ -69,3 +69,18 @@ def test_one_tie_rule_for_harrell_uno_and_time_dependent_auc():
     tied = time_dependent_auc(time, event, risk, [1.0], n_boot=0)["auc"].iloc[0]
     broken = time_dependent_auc(time, event, nudged, [1.0], n_boot=0)["auc"].iloc[0]
     assert tied != pytest.approx(broken, abs=1e-6)
+
+
+def test_time_dependent_roc_curve_area_is_the_time_dependent_auc():
+    """The curve's trapezoidal area equals time_dependent_auc (scikit-survival's cumulative/dynamic AUC, within 0.01
+    of riskRegression::Score) at each horizon, on survival::lung with a Cox risk score and with a tied risk."""
+    from engine.stats import time_dependent_auc, time_dependent_roc
+
+    lung = dataset("lung")
+    for risk in (lung["risk"], lung["ecog"].astype(float)):
+        for horizon in (180.0, 365.0, 540.0):
+            curve = time_dependent_roc(lung["time"], lung["event"], risk, horizon)
+            expected = time_dependent_auc(lung["time"], lung["event"], risk, [horizon], n_boot=0)["auc"].iloc[0]
+            assert curve.attrs["auc"] == pytest.approx(expected, rel=1e-10)
+            assert curve["fpr"].is_monotonic_increasing and curve["tpr"].is_monotonic_increasing
+            assert curve.iloc[0][["fpr", "tpr"]].tolist() == [0, 0] and curve.iloc[-1][["fpr", "tpr"]].tolist() == pytest.approx([1, 1])
