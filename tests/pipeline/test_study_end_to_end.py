@@ -89,7 +89,8 @@ def test_report_zip(image_run):
     assert "external_C3" in page and "out-of-fold training predictions by maximising Youden" in page
     assert "RFS at 12 months: calibration by risk group (internal cohort)" in page
     assert "OS: time-dependent AUC of the survival models (horizons in months)" in page
-    assert any(n.startswith("figures/survival_dca_rfs_24_internal") for n in names)
+    assert any(n.startswith("figures/survival_dca_rfs_12_internal") for n in names)
+    assert "RFS at 24 months not shown: horizon must lie within follow-up" in page  # this small cohort's internal follow-up
     assert "ResNet" in methods_text(run.config, run.provenance) or "resnet10" in methods_text(run.config, run.provenance)
 
 
