@@ -215,14 +215,24 @@ def training_cutoffs(predictions: pd.DataFrame, endpoints: Sequence[str], *, sou
 
 
 def concordance_table(predictions: pd.DataFrame, endpoint: str, models: Sequence[str]) -> pd.DataFrame:
+    """Harrell's C (95% CI) of each model in each cohort, models in the given order, cohorts in reading order."""
     out = []
-    for (split, model), rows in predictions[predictions["model"].isin(models)].groupby(["split", "model"], sort=False):
-        try:
-            c = concordance_index(rows[time_column(endpoint)], rows[event_column(endpoint)], rows["prob"])
-            out.append({"split": split, "model": model, "c_index": c.c_index, "ci_low": c.ci_low, "ci_high": c.ci_high})
-        except ValidationError as error:
-            out.append({"split": split, "model": model, "c_index": np.nan, "note": str(error)})
+    chosen = predictions[predictions["model"].isin(models)]
+    for model in [m for m in models if m in set(chosen["model"])]:
+        for split in ordered_splits(chosen):
+            rows = chosen[(chosen["model"] == model) & (chosen["split"] == split)]
+            if rows.empty:
+                continue
+            out.append(_c_index_row(rows, endpoint, split, model))
     return pd.DataFrame(out)
+
+
+def _c_index_row(rows: pd.DataFrame, endpoint: str, split: str, model: str) -> dict:
+    try:
+        c = concordance_index(rows[time_column(endpoint)], rows[event_column(endpoint)], rows["prob"])
+        return {"split": split, "model": model, "c_index": c.c_index, "ci_low": c.ci_low, "ci_high": c.ci_high}
+    except ValidationError as error:
+        return {"split": split, "model": model, "c_index": np.nan, "note": str(error)}
 
 
 def time_auc_table(predictions: pd.DataFrame, endpoint: str, split: str, models: Sequence[str], horizons: Sequence[float], n_boot: int = 100) -> pd.DataFrame:
