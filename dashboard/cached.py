@@ -70,8 +70,9 @@ def survival_stratification(predictions, model, endpoint, split, method, cutoff,
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def nomogram(predictions, predictors, score_models, endpoint, horizons):
-    return analysis.fit_nomogram(predictions, list(predictors), list(score_models), endpoint=endpoint, horizons=list(horizons))
+def nomogram(predictions, predictors, score_models, endpoint, horizons, time_unit=""):
+    return analysis.fit_nomogram(predictions, list(predictors), list(score_models), endpoint=endpoint, horizons=list(horizons),
+                                 time_unit=time_unit)
 
 
 @st.cache_data(max_entries=64, show_spinner="Rendering...")

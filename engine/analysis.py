@@ -243,7 +243,8 @@ def time_auc_table(predictions: pd.DataFrame, endpoint: str, split: str, models:
     return pd.concat(frames, ignore_index=True)
 
 
-def fit_nomogram(predictions: pd.DataFrame, predictors: Sequence[str], score_models: Sequence[str], *, endpoint: str | None = None, horizons: Sequence[float] = ()):
+def fit_nomogram(predictions: pd.DataFrame, predictors: Sequence[str], score_models: Sequence[str], *, endpoint: str | None = None, horizons: Sequence[float] = (),
+                 time_unit: str = ""):
     """A logistic (binary endpoint) or Cox (``endpoint`` given) nomogram on the training cohort, with clinical
     ``predictors`` from the table and each of ``score_models`` as a score (its logit probability, e.g. Rad-score)."""
     from engine.models import CoxModel, LogisticModel
@@ -266,7 +267,8 @@ def fit_nomogram(predictions: pd.DataFrame, predictors: Sequence[str], score_mod
         return fitted, nomogram(fitted, data), data
     y = pd.DataFrame({"time": table[time_column(endpoint)].to_numpy(), "event": table[event_column(endpoint)].to_numpy()})
     fitted = CoxModel().fit(data, y)
-    return fitted, nomogram(fitted, data, horizons=horizons, horizon_labels=[f"{h:g}-unit survival" for h in horizons]), data
+    unit = {"days": "day", "months": "month", "years": "year"}.get(time_unit, "unit")
+    return fitted, nomogram(fitted, data, horizons=horizons, horizon_labels=[f"{h:g}-{unit} survival" for h in horizons]), data
 
 
 def regression_tables(predictions: pd.DataFrame, predictors: Sequence[str], endpoint: str | None = None, *, enter_p: float = 0.05

@@ -18,10 +18,11 @@ kind = st.radio("Outcome", ["binary"] + [f"survival:{e}" for e in study.endpoint
 endpoint = kind.split(":", 1)[1] if kind.startswith("survival:") else None
 horizons = ()
 if endpoint is not None:
-    text = st.text_input("Horizons", "12, 36", key="nomogram_horizons")
+    default = ", ".join(f"{h:g}" for h in study.horizons[:2]) or "12, 36"
+    text = st.text_input(f"Horizons ({study.time_unit or 'time units'})", default, key="nomogram_horizons")
     horizons = tuple(float(v) for v in text.split(",") if v.strip())
 try:
-    model, nomogram, data = cached.nomogram(study.predictions, tuple(predictors), tuple(scores), endpoint, horizons)
+    model, nomogram, data = cached.nomogram(study.predictions, tuple(predictors), tuple(scores), endpoint, horizons, study.time_unit)
 except ValidationError as error:
     st.error(str(error))
     st.stop()

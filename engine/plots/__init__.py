@@ -80,7 +80,8 @@ def calibration_figure(curves: Mapping[str, pd.DataFrame], predictions: Mapping[
                        x_title: str = "Predicted probability", y_title: str = "Observed proportion") -> go.Figure:
     """Observed vs predicted (``predicted``, ``observed``, optional ``ci_low``/``ci_high``) with the ideal line and,
     below, histograms of the predictions."""
-    figure = make_subplots(rows=2, cols=1, row_heights=[0.78, 0.22], shared_xaxes=True, vertical_spacing=0.04)
+    rows = 2 if predictions else 1  # the histogram row only when there are predictions to show
+    figure = make_subplots(rows=rows, cols=1, row_heights=[0.78, 0.22] if rows == 2 else None, shared_xaxes=True, vertical_spacing=0.04)
     figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color="#bbbbbb", dash="dash"), name="Ideal"), row=1, col=1)
     for index, (name, curve) in enumerate(curves.items()):
         error_y = None
@@ -91,10 +92,11 @@ def calibration_figure(curves: Mapping[str, pd.DataFrame], predictions: Mapping[
                                     line=dict(color=_colour(index), width=2, dash="dot" if "corrected" not in name.lower() and "apparent" in name.lower() else None)), row=1, col=1)
     for index, (name, values) in enumerate((predictions or {}).items()):
         figure.add_trace(go.Histogram(x=values, xbins=dict(start=0, end=1, size=0.02), marker_color=_colour(index), opacity=0.6, showlegend=False, name=name), row=2, col=1)
-    figure.update_layout(title=title, width=620, height=640, barmode="overlay", **LAYOUT)
-    figure.update_xaxes(range=[0, 1], row=2 if predictions else 1, col=1, title=x_title)
+    figure.update_layout(title=title, width=620, height=640 if rows == 2 else 540, barmode="overlay", **LAYOUT)
+    figure.update_xaxes(range=[0, 1], row=rows, col=1, title=x_title)
     figure.update_yaxes(range=[0, 1], row=1, col=1, title=y_title)
-    figure.update_yaxes(title="Count", row=2, col=1)
+    if rows == 2:
+        figure.update_yaxes(title="Count", row=2, col=1)
     return figure
 
 
