@@ -27,10 +27,12 @@ def runs() -> pd.DataFrame:
 @st.cache_data(max_entries=8, show_spinner="Loading the run...")
 def run_tables(run_id: str) -> dict:
     run = store().load(run_id)
+    pooled = bool(run.provenance.get("strata"))  # a stratified run's union: cutoffs and clinical tables are per stratum
     return {"predictions": run.predictions, "grid": run.grid, "selected": run.selected, "metrics": run.metrics,
             "provenance": run.provenance, "config": run.config, "gradcam": run.gradcam(), "survival": run.survival_predictions(),
-            "cutoffs": run.risk_cutoffs(), "performance": run.performance(), "classifier_predictions": run.classifier_predictions(),
-            "references": run.reference_scores(), "clinical_tables": run.clinical_tables()}
+            "cutoffs": None if pooled else run.risk_cutoffs(), "performance": run.performance(),
+            "classifier_predictions": None if pooled else run.classifier_predictions(), "references": run.reference_scores(),
+            "clinical_tables": None if pooled else run.clinical_tables()}
 
 
 def _cached(function):

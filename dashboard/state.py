@@ -68,6 +68,8 @@ class Study:
         """Each model's cutoff learned on the training cohort: stored with a run, or learned on an upload's train
         split (out-of-fold predictions are the user's responsibility there); {} when there is no training cohort."""
         stored = (self.run or {}).get("performance")
+        if stored is not None and "stratum" in stored:
+            return {}  # each stratum has its own cutoffs: pick a stratum in the sidebar
         if stored is not None and len(stored):
             return dict(zip(stored["model"], stored["cutoff"]))
         if not self.has_binary or "train" not in set(self.unfiltered["split"]):
@@ -90,6 +92,12 @@ def _source() -> tuple[str, pd.DataFrame | None, dict | None]:
         labels = {r.run_id: f"{r.name} ({r.run_id[:8]})" for r in runs.itertuples()}
         run_id = st.sidebar.selectbox("Run", ids, index=default, format_func=labels.get, key="sidebar_run")
         tables = cached.run_tables(run_id)
+        strata = tables["provenance"].get("strata") or {}
+        if strata:
+            pooled = "all strata (each patient scored by its stratum's models)"
+            level = st.sidebar.selectbox(f"Stratum ({tables['provenance'].get('strata_column')})", [pooled, *strata], key="sidebar_stratum")
+            if level != pooled:
+                return f"run {strata[level]}", cached.run_tables(strata[level])["predictions"], cached.run_tables(strata[level])
         return f"run {run_id}", tables["predictions"], tables
     file = st.sidebar.file_uploader("Predictions (CSV or XLSX; wide or long)", type=["csv", "xlsx"], key="sidebar_upload")
     if file is None:

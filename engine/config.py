@@ -190,6 +190,7 @@ class StudyConfig(_Strict):
     deep: DeepConfig = Field(default_factory=DeepConfig)
     grid: GridConfig = Field(default_factory=GridConfig)
     reference_scores: dict[str, ReferenceScoreConfig] = Field(default_factory=dict)
+    strata: str | None = None  # a cohort column (e.g. treatment): the whole study runs once per level, nothing shared
     seed: int = 0
     device: str = "auto"
 

@@ -39,16 +39,23 @@ def _survival_at(rows: pd.DataFrame, model: str, horizon: float) -> pd.Series:
     return rows[column]
 
 
-def horizon_calibration(predictions: pd.DataFrame, endpoint: str, split: str, model: str, horizon: float, *,
-                        groups: int = 5) -> pd.DataFrame:
+def horizon_calibration(
+    predictions: pd.DataFrame, endpoint: str, split: str, model: str, horizon: float, *, groups: int = 5
+) -> pd.DataFrame:
     """Predicted S(horizon | x) against the Kaplan-Meier survival of each risk group (engine.stats.survival_calibration)."""
     rows = rows_of(predictions, split, model)
-    return survival_calibration(rows[time_column(endpoint)], rows[event_column(endpoint)], _survival_at(rows, model, horizon),
-                                horizon, groups=groups)
+    return survival_calibration(
+        rows[time_column(endpoint)],
+        rows[event_column(endpoint)],
+        _survival_at(rows, model, horizon),
+        horizon,
+        groups=groups,
+    )
 
 
-def horizon_decision_curves(predictions: pd.DataFrame, endpoint: str, split: str, models: Sequence[str], horizon: float,
-                            thresholds: np.ndarray) -> pd.DataFrame:
+def horizon_decision_curves(
+    predictions: pd.DataFrame, endpoint: str, split: str, models: Sequence[str], horizon: float, thresholds: np.ndarray
+) -> pd.DataFrame:
     """Time-to-event net benefit at ``horizon`` of each model's risk by the horizon, 1 - S(horizon | x)."""
     risks, reference = {}, None
     for model in models:
@@ -57,12 +64,14 @@ def horizon_decision_curves(predictions: pd.DataFrame, endpoint: str, split: str
         risks[model] = 1 - _survival_at(rows, model, horizon).reindex(reference.index)
     if reference is None:
         raise ValidationError("pick at least one survival model for the decision curve.")
-    return survival_decision_curve(reference[time_column(endpoint)], reference[event_column(endpoint)], risks, horizon,
-                                   thresholds=thresholds)
+    return survival_decision_curve(
+        reference[time_column(endpoint)], reference[event_column(endpoint)], risks, horizon, thresholds=thresholds
+    )
 
 
-def horizon_roc_curves(predictions: pd.DataFrame, endpoint: str, split: str, models: Sequence[str], horizon: float, *,
-                       n_boot: int = 100) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+def horizon_roc_curves(
+    predictions: pd.DataFrame, endpoint: str, split: str, models: Sequence[str], horizon: float, *, n_boot: int = 100
+) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """Time-dependent ROC curve of each model's risk at ``horizon`` and legend labels with the AUC (bootstrap 95% CI)."""
     curves, labels = {}, {}
     for model in models:
@@ -75,7 +84,9 @@ def horizon_roc_curves(predictions: pd.DataFrame, endpoint: str, split: str, mod
     return curves, labels
 
 
-def c_index_pairs(predictions: pd.DataFrame, endpoint: str, split: str, models: Sequence[str], adjust: str = "holm") -> pd.DataFrame:
+def c_index_pairs(
+    predictions: pd.DataFrame, endpoint: str, split: str, models: Sequence[str], adjust: str = "holm"
+) -> pd.DataFrame:
     """Every pair's paired Harrell C comparison (engine.stats.compare_c_index) on the patients both models scored,
     with Holm or Benjamini-Hochberg adjusted p-values."""
     table = wide(predictions, split)
@@ -92,7 +103,9 @@ def c_index_pairs(predictions: pd.DataFrame, endpoint: str, split: str, models: 
     return pairs
 
 
-def subgroup_c_index(predictions: pd.DataFrame, endpoint: str, split: str, column: str, models: Sequence[str]) -> pd.DataFrame:
+def subgroup_c_index(
+    predictions: pd.DataFrame, endpoint: str, split: str, column: str, models: Sequence[str]
+) -> pd.DataFrame:
     """Harrell's C (95% CI) of each model within each level of ``column`` (levels without a comparable pair left out);
     the columns of engine.analysis.subgroup_aucs, so the same forest plot draws it."""
     rows = []
@@ -104,6 +117,14 @@ def subgroup_c_index(predictions: pd.DataFrame, endpoint: str, split: str, colum
                 result = concordance_index(part[time_column(endpoint)], part[event_column(endpoint)], part["prob"])
             except ValidationError:
                 continue
-            rows.append({"subgroup": f"{column} = {level}", "model": model, "n": len(part), "auc": result.c_index,
-                         "ci_low": result.ci_low, "ci_high": result.ci_high})
+            rows.append(
+                {
+                    "subgroup": f"{column} = {level}",
+                    "model": model,
+                    "n": len(part),
+                    "auc": result.c_index,
+                    "ci_low": result.ci_low,
+                    "ci_high": result.ci_high,
+                }
+            )
     return pd.DataFrame(rows, columns=["subgroup", "model", "n", "auc", "ci_low", "ci_high"])

@@ -89,31 +89,23 @@ def run_study(
     scheduler: str | None = None,
     progress: Progress = _noop,
     force: bool = False,
+    stratum: tuple[str, str] | None = None,
 ) -> str:
-    """Run (or fetch from the store) the study described by ``config``; relative paths resolve against ``base``."""
+    """Run (or fetch from the store) the study described by ``config``; relative paths resolve against ``base``.
+    With ``config.strata`` the study runs once per stratum (engine.strata); ``stratum`` = (column, level) restricts
+    a run to one stratum's patients."""
+    if config.strata and stratum is None:
+        from engine.strata import run_stratified
+
+        return run_stratified(config, base, store, workers=workers, scheduler=scheduler, progress=progress, force=force)
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    if config.cohort.manifest:
-        cohort = load_manifest(base / config.cohort.manifest, clinical=config.cohort.clinical or None)
-        cohort = assign_splits(cohort, external_centers=config.cohort.external_centers, train_fraction=config.cohort.train_fraction, seed=config.seed)
-        table = cohort.table
-        path_columns = [c for c in table if c.startswith(("image_", "mask", "liver_mask"))]
-        digest = _cohort_digest(table, path_columns)
-    else:
-        cohort = None
-        feature_file = base / config.cohort.feature_table
-        table = read_table(feature_file) if feature_file.suffix != ".parquet" else pd.read_parquet(feature_file)
-        if "split" not in table:
-            from engine.cohort.manifest import Cohort
-
-            table = assign_splits(Cohort(base, table, (), (), ()), external_centers=config.cohort.external_centers,
-                                  train_fraction=config.cohort.train_fraction, seed=config.seed).table
-        table["patient_id"] = table["patient_id"].astype(str)
-        path_columns = []
-        digest = file_digest(feature_file)
-    if config.endpoint != "label":
-        table = table.rename(columns={config.endpoint: "label"})
-    run_id = run_key(config.canonical(), digest)
+    cohort, table, path_columns, digest = load_study_table(config, base)
+    if stratum is not None:
+        column, level = stratum
+        table = table[table[column].astype(str) == level].reset_index(drop=True)
+        cohort = dataclasses.replace(cohort, table=table) if cohort is not None else None
+    run_id = run_key({**config.canonical(), **({"stratum": list(stratum)} if stratum else {})}, digest)
     if store.exists(run_id) and not force:
         progress("served from the store", 1, 1)
         return run_id
@@ -260,6 +252,34 @@ def _chosen_clinical(pipelines: dict) -> dict[str, list[str]]:
     return {name: list(p.named_steps["clinical"].chosen_) for name, p in pipelines.items() if "clinical" in p.named_steps}
 
 
+def load_study_table(config: StudyConfig, base: Path):
+    """(cohort or None, patient table with splits assigned and the endpoint as ``label``, image path columns, data
+    digest) for a manifest or a feature-table study."""
+    if config.cohort.manifest:
+        cohort = load_manifest(base / config.cohort.manifest, clinical=config.cohort.clinical or None)
+        cohort = assign_splits(cohort, external_centers=config.cohort.external_centers, train_fraction=config.cohort.train_fraction, seed=config.seed)
+        table = cohort.table
+        path_columns = [c for c in table if c.startswith(("image_", "mask", "liver_mask"))]
+        digest = _cohort_digest(table, path_columns)
+    else:
+        cohort = None
+        feature_file = base / config.cohort.feature_table
+        table = read_table(feature_file) if feature_file.suffix != ".parquet" else pd.read_parquet(feature_file)
+        if "split" not in table:
+            from engine.cohort.manifest import Cohort
+
+            table = assign_splits(Cohort(base, table, (), (), ()), external_centers=config.cohort.external_centers,
+                                  train_fraction=config.cohort.train_fraction, seed=config.seed).table
+        table["patient_id"] = table["patient_id"].astype(str)
+        path_columns = []
+        digest = file_digest(feature_file)
+    if config.endpoint != "label":
+        table = table.rename(columns={config.endpoint: "label"})
+        if cohort is not None:
+            cohort = dataclasses.replace(cohort, table=table)
+    return cohort, table, path_columns, digest
+
+
 def _store_cutoffs(predictions: pd.DataFrame, risks: pd.DataFrame | None, endpoints: list[str], partial: Path) -> None:
     """Training-cohort risk cutoffs (median, maxstat) of every binary and survival model, per endpoint."""
     from engine.analysis import training_cutoffs
@@ -382,6 +402,9 @@ def predict_new(run, manifest: Path, *, workers: int = 1, progress: Progress = _
     from engine.selection.clinical import input_columns
 
     config = parse_config(run.config)
+    if run.provenance.get("strata"):
+        raise ValidationError(f"run {run.run_id} is stratified by {run.provenance.get('strata_column')}: predict with the run of the "
+                              f"patients' stratum, one of {run.provenance['strata']}.")
     if not config.cohort.manifest:
         raise ValidationError("this run was trained on a feature table; predict with its pipelines on a table of the same columns.")
     cohort = load_manifest(manifest, clinical=run.provenance.get("clinical") or None)

@@ -40,6 +40,9 @@ if patient_columns and study.predictions["split"].nunique() > 1:
     download_table(table, "table1", "overview_table1")
 if study.has_binary:
     cutoffs = study.training_cutoffs()
+    if (study.run or {}).get("provenance", {}).get("strata"):
+        st.info("A stratified run: each stratum has its own models, cutoffs and clinical tables. Pick a stratum in the sidebar "
+                "for its performance table; this view pools the strata (each patient scored by its own stratum's models).")
     if cutoffs:
         st.subheader("Performance by cohort at each model's training cutoff")
         performance = cached.performance_table(study.predictions, cutoffs)

@@ -2,6 +2,9 @@
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -76,6 +79,51 @@ def test_a_reference_score_enters_probability_pages_as_its_training_recalibratio
     at.multiselect(key=key).set_value(["Rad", "Stage (reference)"]).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("logistic recalibration fitted on the training cohort" in c.value for c in at.caption)
+
+
+@pytest.fixture(scope="module")
+def strata_store(tmp_path_factory):
+    """A stratified run (two treatments) built from the app tables: one run per stratum and the pooled parent."""
+    from engine.config import parse_config
+    from engine.performance import learn_cutoffs, performance_table
+    from engine.store import RunStore
+    from engine.strata import _write_parent
+
+    root = tmp_path_factory.mktemp("strata_store")
+    store = RunStore(root)
+    predictions = predictions_table()
+    predictions["treatment"] = np.where(predictions["patient_id"].str[-1].astype(int) % 2 == 0, "TACE", "resection")
+    runs = {}
+    for level, rows in predictions.groupby("treatment"):
+        folder = root / f"tables_{level}"
+        folder.mkdir()
+        performance_table(rows, learn_cutoffs(rows)).to_csv(folder / "performance.csv", index=False)
+        store.write(f"stratum{level:0>11}"[:17], config={"name": level}, predictions=rows, grid=pd.DataFrame(), selected=pd.DataFrame(),
+                    metrics=pd.DataFrame(), provenance={"name": f"stratum {level}", "models": list(rows["model"].unique())},
+                    artifacts=[folder / "performance.csv"])
+        runs[level] = f"stratum{level:0>11}"[:17]
+    config = parse_config({"name": "per treatment", "cohort": {"feature_table": "x.csv"}, "strata": "treatment"})
+    _write_parent(config, store, "parent0000000001", runs)
+    (root / "DEMO_RUN").write_text("parent0000000001")
+    return root
+
+
+def test_a_stratified_run_has_a_stratum_picker(strata_store, monkeypatch):
+    from dashboard import cached
+
+    cached.store.clear(), cached.runs.clear()  # the store handle and run list are cached per process: clear around
+    try:
+        at = app(strata_store, monkeypatch)
+        assert not at.exception, at.exception
+        picker = at.selectbox(key="sidebar_stratum")
+        assert picker.options[1:] == ["TACE", "resection"]
+        assert any("A stratified run" in i.value for i in at.info)  # the pooled view says cutoffs are per stratum
+        picker.set_value("TACE").run()
+        assert not at.exception and not at.error
+        assert any("Performance by cohort" in h.value for h in at.subheader)
+        assert any("120 of 120 patients" in c.value for c in at.sidebar.caption)
+    finally:
+        cached.store.clear(), cached.runs.clear()
 
 
 def test_clinical_factors_page_shows_stored_and_computed_tables(app_store, monkeypatch):

@@ -17,11 +17,18 @@ def test_survival_decision_curve_against_dcurves(horizon):
     data = dataset("df_surv")
     expected = pd.read_csv(HERE / "dcurves_surv.csv", float_precision="round_trip").query("time == @horizon")
     thresholds = np.round(np.arange(0, 1, 0.01), 2)
-    ours = survival_decision_curve(data["ttcancer"], data["cancer"], {"cancerpredmarker": data["cancerpredmarker"]}, horizon,
-                                   thresholds=thresholds)
+    ours = survival_decision_curve(
+        data["ttcancer"],
+        data["cancer"],
+        {"cancerpredmarker": data["cancerpredmarker"]},
+        horizon,
+        thresholds=thresholds,
+    )
     for model in ("all", "cancerpredmarker"):
         mine = ours[ours["model"] == model].set_index("threshold")["net_benefit"]
-        theirs = expected[expected["model"] == model].set_index(np.round(expected.loc[expected["model"] == model, "threshold"], 2))["net_benefit"]
+        theirs = expected[expected["model"] == model].set_index(
+            np.round(expected.loc[expected["model"] == model, "threshold"], 2)
+        )["net_benefit"]
         assert mine.isna().to_numpy().tolist() == theirs.loc[mine.index].isna().to_numpy().tolist(), model
         known = mine.notna()
         np.testing.assert_allclose(mine[known], theirs.loc[mine.index][known], rtol=1e-6, atol=1e-12, err_msg=model)
@@ -83,4 +90,6 @@ def test_time_dependent_roc_curve_area_is_the_time_dependent_auc():
             expected = time_dependent_auc(lung["time"], lung["event"], risk, [horizon], n_boot=0)["auc"].iloc[0]
             assert curve.attrs["auc"] == pytest.approx(expected, rel=1e-10)
             assert curve["fpr"].is_monotonic_increasing and curve["tpr"].is_monotonic_increasing
-            assert curve.iloc[0][["fpr", "tpr"]].tolist() == [0, 0] and curve.iloc[-1][["fpr", "tpr"]].tolist() == pytest.approx([1, 1])
+            assert curve.iloc[0][["fpr", "tpr"]].tolist() == [0, 0] and curve.iloc[-1][
+                ["fpr", "tpr"]
+            ].tolist() == pytest.approx([1, 1])
