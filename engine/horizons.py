@@ -32,7 +32,8 @@ def _survival_at(rows: pd.DataFrame, model: str, horizon: float) -> pd.Series:
     column = survival_column(horizon)
     if column not in rows or rows[column].isna().all():
         raise ValidationError(
-            f"model {model!r} has no predicted survival at {horizon:g}: calibration and net benefit at a horizon need a survival "
+            f"model {model!r} has no predicted survival at {horizon:g}: calibration and net benefit at a horizon need a "
+            "survival "
             "model (Cox, LASSO-Cox, RSF) fitted with that horizon (study config survival.horizons); a binary model's "
             "probability is a risk score only."
         )
@@ -42,7 +43,8 @@ def _survival_at(rows: pd.DataFrame, model: str, horizon: float) -> pd.Series:
 def horizon_calibration(
     predictions: pd.DataFrame, endpoint: str, split: str, model: str, horizon: float, *, groups: int = 5
 ) -> pd.DataFrame:
-    """Predicted S(horizon | x) against the Kaplan-Meier survival of each risk group (engine.stats.survival_calibration)."""
+    """Predicted S(horizon | x) against the Kaplan-Meier survival of each risk group
+    (engine.stats.survival_calibration)."""
     rows = rows_of(predictions, split, model)
     return survival_calibration(
         rows[time_column(endpoint)],
@@ -72,7 +74,7 @@ def horizon_decision_curves(
 def horizon_roc_curves(
     predictions: pd.DataFrame, endpoint: str, split: str, models: Sequence[str], horizon: float, *, n_boot: int = 100
 ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
-    """Time-dependent ROC curve of each model's risk at ``horizon`` and legend labels with the AUC (bootstrap 95% CI)."""
+    """Time-dependent ROC curve of each model's risk at ``horizon``; legend labels with the AUC (bootstrap 95% CI)."""
     curves, labels = {}, {}
     for model in models:
         rows = rows_of(predictions, split, model)

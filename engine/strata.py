@@ -29,7 +29,7 @@ PARENT_PARQUETS = ("survival_predictions.parquet", "classifier_predictions.parqu
 
 
 def strata_levels(table: pd.DataFrame, column: str) -> list[str]:
-    """The stratum levels (text, sorted), or a clear error when the column is absent, has missing values or one level."""
+    """The stratum levels (text, sorted), or a clear error: the column absent, missing values, a single level."""
     if column not in table:
         raise ValidationError(
             f"strata: column {column!r} is not in the cohort; its columns are {list(table.columns)[:15]}."
