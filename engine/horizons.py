@@ -32,10 +32,9 @@ def _survival_at(rows: pd.DataFrame, model: str, horizon: float) -> pd.Series:
     column = survival_column(horizon)
     if column not in rows or rows[column].isna().all():
         raise ValidationError(
-            f"model {model!r} has no predicted survival at {horizon:g}: calibration and net benefit at a horizon need a "
-            "survival "
-            "model (Cox, LASSO-Cox, RSF) fitted with that horizon (study config survival.horizons); a binary model's "
-            "probability is a risk score only."
+            f"model {model!r} has no predicted survival at {horizon:g}: calibration and net benefit at a horizon "
+            "need a survival model (Cox, LASSO-Cox, RSF) fitted with that horizon (study config survival.horizons); "
+            "a binary model's probability is a risk score only."
         )
     return rows[column]
 
