@@ -59,6 +59,31 @@ class DeepConfig(_Strict):
     depth: int = 16
     channels: str = "phases"
     weights: str | None = None
+    objective: Literal["binary", "cox", "landmark"] = "binary"  # what the CNN learns from (engine.features.deep)
+    endpoint: str | None = None  # cox / landmark: the survival endpoint (default: the first of survival_endpoints)
+    landmark: float | None = Field(None, gt=0)  # landmark: "event by this time" (censored earlier: left out)
+
+    @model_validator(mode="after")
+    def _landmark(self) -> DeepConfig:
+        if self.objective == "landmark" and self.landmark is None:
+            raise ValueError("a landmark objective needs deep.landmark, the horizon in the study's time unit, e.g. 24")
+        return self
+
+    def training_target(self, table: Any, survival_endpoints: list[str]):
+        """(objective for DeepFeatureSettings, labels for deep_features) from the cohort table."""
+        import numpy as np
+
+        if self.objective == "binary":
+            return "binary", table["label"].to_numpy(float)
+        endpoint = self.endpoint or (survival_endpoints[0] if survival_endpoints else None)
+        if endpoint is None or f"{endpoint}_time" not in table:
+            raise ValueError(f"deep.objective {self.objective} needs a survival endpoint (deep.endpoint); got {endpoint!r}")
+        time, event = table[f"{endpoint}_time"].to_numpy(float), table[f"{endpoint}_event"].to_numpy(float)
+        if self.objective == "cox":
+            return "cox", np.column_stack([time, event])
+        from engine.features.deep import landmark_labels
+
+        return "binary", landmark_labels(time, event, self.landmark)
 
     def crops(self, cohort: Any):
         """The tumour crops these settings ask for: 2-D (largest slice) or 3-D (the tumour's box)."""

@@ -373,17 +373,21 @@ def _deep_step(cohort, config, partial, frame, device, progress, timings):
         progress("deep features: crops", 0, 1)
         crops = config.deep.crops(cohort)
         progress("deep features: training", 0, 1)
+        try:
+            objective, labels = config.deep.training_target(cohort.table, config.survival_endpoints or list(cohort.survival_endpoints))
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
         settings = DeepFeatureSettings(backbone=config.deep.backbone, width=config.deep.width, epochs=config.deep.epochs,
-                                       folds=config.deep.folds, seed=config.seed, device=device, weights=config.deep.weights)
-        deep, network = deep_features(crops, cohort.table["label"].to_numpy(int), cohort.table["split"], settings,
-                                      cohort.table["patient_id"], return_network=True)
+                                       folds=config.deep.folds, seed=config.seed, device=device, weights=config.deep.weights,
+                                       objective=objective)
+        deep, network = deep_features(crops, labels, cohort.table["split"], settings, cohort.table["patient_id"], return_network=True)
         import torch
 
         torch.save(network.state_dict(), partial / "deep_network.pt")
         shown = np.flatnonzero(cohort.table["split"].to_numpy() != "train")[:24]
         if crops.ndim == 4:  # the Grad-CAM gallery shows 2-D crops
             np.savez_compressed(partial / "gradcam.npz", patient_id=cohort.table["patient_id"].to_numpy()[shown].astype(str),
-                                label=cohort.table["label"].to_numpy(int)[shown], crop=crops[shown], heatmap=gradcam_maps(network, crops[shown], device))
+                                label=np.nan_to_num(labels if labels.ndim == 1 else labels[:, 1]).astype(int)[shown], crop=crops[shown], heatmap=gradcam_maps(network, crops[shown], device))
         deep.to_parquet(target, index=False)
         progress("deep features", 1, 1)
     timings["deep"] = time.perf_counter() - start

@@ -125,6 +125,30 @@ class DeepFeatureSettings:
     seed: int = 0
     device: str = "auto"
     weights: str | None = None
+    objective: str = "binary"  # binary: BCE on the label; cox: Cox partial likelihood on (time, event)
+
+    def __post_init__(self) -> None:
+        if self.objective not in ("binary", "cox"):
+            raise ValidationError(f"objective must be 'binary' or 'cox'; got {self.objective!r}.")
+
+
+def cox_partial_likelihood_loss(eta, time, event):
+    """Negative Cox partial log-likelihood (Breslow) of a batch, averaged over its events (0 without events):
+    -sum_{i: event} (eta_i - log sum_{j: t_j >= t_i} exp(eta_j)) / #events (DeepSurv, Katzman et al. 2018)."""
+    import torch
+
+    order = torch.argsort(time, descending=True)
+    eta, event = eta[order], event[order]
+    log_risk_set = torch.logcumsumexp(eta, dim=0)
+    return -((eta - log_risk_set) * event).sum() / event.sum().clamp(min=1.0)
+
+
+def landmark_labels(time: np.ndarray, event: np.ndarray, horizon: float) -> np.ndarray:
+    """Binary "event by the horizon" labels for training a classifier on a survival endpoint: 1 if the event
+    happened by ``horizon``, 0 if followed event-free beyond it, NaN if censored before it (left out of training,
+    as the landmark papers do)."""
+    time, event = np.asarray(time, float), np.asarray(event).astype(bool)
+    return np.where(event & (time <= horizon), 1.0, np.where(time > horizon, 0.0, np.nan))
 
 
 def _augment(batch, generator):
@@ -140,7 +164,8 @@ def _augment(batch, generator):
 
 
 def train_network(crops: np.ndarray, labels: np.ndarray, settings: DeepFeatureSettings):
-    """Train on ``crops``/``labels`` (early stopping on a 20% validation part of them); return the network."""
+    """Train on ``crops``/``labels`` (early stopping on a 20% validation part of them); return the network.
+    ``labels``: 0/1 for the binary objective; an (n, 2) array of (time, event) for the Cox objective."""
     import torch
 
     torch.manual_seed(settings.seed)
@@ -158,7 +183,11 @@ def train_network(crops: np.ndarray, labels: np.ndarray, settings: DeepFeatureSe
     x = torch.from_numpy(crops).float()
     y = torch.from_numpy(labels.astype(np.float32))
     optimiser = torch.optim.AdamW(network.parameters(), lr=settings.learning_rate, weight_decay=1e-4)
-    loss_function = torch.nn.BCEWithLogitsLoss()
+    if settings.objective == "cox":
+        def loss_function(output, target):
+            return cox_partial_likelihood_loss(output, target[:, 0], target[:, 1])
+    else:
+        loss_function = torch.nn.BCEWithLogitsLoss()
     use_amp = device == "cuda"
     best_loss, best_state, waited = np.inf, None, 0
     for _ in range(settings.epochs):
@@ -230,23 +259,35 @@ def deep_features(crops: np.ndarray, labels: np.ndarray, split: Sequence[str], s
     (every patient); ``dlfold<k>_000 ...`` from the network trained without fold ``k`` (training patients only) and
     ``deep_fold``, each training patient's fold (-1 elsewhere). Each network has its own feature space, so the
     grid fits on one block at a time (engine.models.deep_folds). ``return_network=True`` also returns the final
-    network."""
+    network.
+
+    ``labels``: 0/1 (binary objective; NaN leaves a patient out of training, e.g. landmark_labels' censored-early
+    patients, who are still embedded), or an (n, 2) array of (time, event) for ``objective="cox"`` (a
+    survival-only study: no binary label needed). Folds are stratified by the label or the event."""
     from sklearn.model_selection import StratifiedKFold
 
     split = np.asarray(split)
-    train = np.flatnonzero(split == "train")
-    if train.size < 10 or len(np.unique(labels[train])) < 2:
-        raise ValidationError("the training split must hold at least 10 patients of both classes to train a CNN.")
+    labels = np.asarray(labels, dtype=float)
+    cox = settings.objective == "cox"
+    if cox and (labels.ndim != 2 or labels.shape[1] != 2):
+        raise ValidationError(f"the Cox objective needs labels as an (n, 2) array of (time, event); got shape {labels.shape}.")
+    known = np.isfinite(labels).all(axis=1) if cox else np.isfinite(labels)
+    in_training = np.flatnonzero(split == "train")
+    train = np.flatnonzero((split == "train") & known)
+    strata = labels[:, 1] if cox else labels
+    if train.size < 10 or len(np.unique(strata[train])) < 2:
+        kind = "events and event-free patients" if cox else "both classes"
+        raise ValidationError(f"the training split must hold at least 10 patients of {kind} to train a CNN; got {train.size}.")
     device = resolve_device(settings.device)
-    fold_of = np.full(len(labels), -1)
+    fold_of = np.full(len(labels), -1)  # patients left out of training (unknown landmark label) keep -1
     blocks = {}
     folds = StratifiedKFold(settings.folds, shuffle=True, random_state=settings.seed)
-    for k, (inner_train, held_out) in enumerate(folds.split(train, labels[train])):
+    for k, (inner_train, held_out) in enumerate(folds.split(train, strata[train])):
         fold_of[train[held_out]] = k
         network = train_network(crops[train[inner_train]], labels[train[inner_train]], settings)
-        embedded = embed(network, crops[train], device)
+        embedded = embed(network, crops[in_training], device)  # every training patient, also those left out of fitting
         values = np.full((len(labels), embedded.shape[1]), np.nan, dtype=np.float32)
-        values[train] = embedded
+        values[in_training] = embedded
         blocks[k] = values
     final = train_network(crops[train], labels[train], settings)
     features = embed(final, crops, device)

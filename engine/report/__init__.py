@@ -55,7 +55,7 @@ def methods_text(config: dict[str, Any], provenance: dict[str, Any]) -> str:
             f"rotations and intensity augmentation and early stopping on validation loss. One network was trained per fold of the "
             f"training cohort ({deep.get('folds')} folds) and one on the whole training cohort; models using deep features were "
             f"cross-validated on these folds, each fold scored with features from the network trained without it, and internal and "
-            f"external patients received the final network's features."
+            f"external patients received the final network's features. {deep_objective_text(deep, config)}"
         )
     grid = config.get("grid", {})
     parts.append(selection_text(grid.get("selection", {})) + " " + tuning_text(grid))
@@ -73,6 +73,19 @@ def methods_text(config: dict[str, Any], provenance: dict[str, Any]) -> str:
         )
     parts.append(STATISTICS_TEXT)
     return " ".join(parts)
+
+
+def deep_objective_text(deep: dict[str, Any], config: dict[str, Any]) -> str:
+    """What the CNN was trained to predict, in words."""
+    objective = deep.get("objective", "binary")
+    endpoint = deep.get("endpoint") or (config.get("survival_endpoints") or ["the survival endpoint"])[0]
+    unit = (config.get("survival") or {}).get("time_unit", "")
+    if objective == "cox":
+        return f"The networks were trained with the Cox partial-likelihood loss on {endpoint} (time and event)."
+    if objective == "landmark":
+        return (f"The networks were trained to predict {endpoint} events by {deep.get('landmark'):g} {unit}; patients censored "
+                "earlier were left out of training.")
+    return "The networks were trained to predict the binary endpoint."
 
 
 def external_text(centers: list[str]) -> str:

@@ -20,7 +20,7 @@ def image_run(small_cohort, tmp_path_factory):
     config = parse_config({
         "name": "small image study", "cohort": {"manifest": "manifest.csv", "external_centers": ["C3"], "log_transform": ["afp"]},
         "radiomics": {"preset": "ct_demo", "rings_mm": {"ring3": 3}, "icc_threshold": 0.75},
-        "deep": {"width": 8, "epochs": 3, "folds": 2, "size": 32},
+        "deep": {"width": 8, "epochs": 3, "folds": 2, "size": 32, "objective": "cox", "endpoint": "rfs"},  # CNN trained on RFS
         "grid": {"models": {"Clinical": ["clinical"], "Rad": ["radiomics"], "DL": ["deep"], "Combined": ["clinical", "radiomics", "deep"]},
                  "classifiers": ["LR"], "n_iter": 1, "folds": 3, "survival_models": True, "survival_methods": ["LASSO-Cox"],
                  "clinical_selection": "multivariable"},
@@ -88,6 +88,7 @@ def test_report_zip(image_run):
     assert "Performance at each model&#x27;s training cutoff" in page or "Performance at each model's training cutoff" in page
     assert "external_C3" in page and "out-of-fold training predictions by maximising Youden" in page
     assert "RFS at 12 months: calibration by risk group (internal cohort)" in page
+    assert "trained with the Cox partial-likelihood loss on rfs" in page
     assert "OS: time-dependent AUC of the survival models (horizons in months)" in page
     assert any(n.startswith("figures/survival_dca_rfs_12_internal") for n in names)
     assert "RFS at 24 months not shown: horizon must lie within follow-up" in page  # this small cohort's internal follow-up
