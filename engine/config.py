@@ -74,6 +74,9 @@ class DeepConfig(_Strict):
         import numpy as np
 
         if self.objective == "binary":
+            if "label" not in table:
+                raise ValueError("deep.objective binary needs the label column; a survival-only study trains its CNN with "
+                                 "deep.objective: cox (or landmark)")
             return "binary", table["label"].to_numpy(float)
         endpoint = self.endpoint or (survival_endpoints[0] if survival_endpoints else None)
         if endpoint is None or f"{endpoint}_time" not in table:

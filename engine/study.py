@@ -65,12 +65,14 @@ def metrics_table(predictions: pd.DataFrame, survival_endpoints: list[str]) -> p
 
     rows = []
     for (model, split), group in predictions.groupby(["model", "split"], sort=False):
-        row = {"model": model, "split": split, "classifier": group["classifier"].iloc[0], "n": len(group), "events": int(group["label"].sum())}
-        try:
-            result = auc_ci(group["label"], group["prob"])
-            row.update(auc=result.auc, auc_ci_low=result.ci_low, auc_ci_high=result.ci_high)
-        except ValidationError as error:
-            row.update(auc=np.nan, note=str(error))
+        row = {"model": model, "split": split, "classifier": group["classifier"].iloc[0], "n": len(group)}
+        if "label" in group:
+            row["events"] = int(group["label"].sum())
+            try:
+                result = auc_ci(group["label"], group["prob"])
+                row.update(auc=result.auc, auc_ci_low=result.ci_low, auc_ci_high=result.ci_high)
+            except ValidationError as error:
+                row.update(auc=np.nan, note=str(error))
         for endpoint in survival_endpoints:
             try:
                 row[f"{endpoint}_c_index"] = concordance_index(group[f"{endpoint}_time"], group[f"{endpoint}_event"], group["prob"]).c_index
@@ -133,28 +135,33 @@ def run_study(
     models = {name: parts for name, parts in config.grid.models.items() if all(p in families and families[p] for p in parts)}
     if not models:
         raise ValidationError(f"no model of the config can be built from the feature families {list(families)}; check grid.models.")
-    total = len(models) * len(config.grid.classifiers)
-    done = [0]
+    survival = [e for e in (config.survival_endpoints or list(cohort.survival_endpoints if cohort else [])) if f"{e}_time" in frame]
+    has_label = "label" in frame
+    if not has_label and not survival:
+        raise ValidationError("the cohort has neither a label column (binary endpoint) nor <name>_time/<name>_event columns "
+                              "(survival endpoints); add at least one outcome.")
+    result = None
+    if has_label:
+        total = len(models) * len(config.grid.classifiers)
+        done = [0]
 
-    def step(label: str) -> None:
-        progress(f"model grid: {label}", done[0], total)
-        done[0] += 1
+        def step(label: str) -> None:
+            progress(f"model grid: {label}", done[0], total)
+            done[0] += 1
 
-    start = time.perf_counter()
-    result = run_grid(
-        FeatureTable(frame, families), models=models, classifiers=config.grid.classifiers, n_iter=config.grid.n_iter,
-        folds=config.grid.folds, repeats=config.grid.repeats, search=config.grid.search, selection=Selection(**config.grid.selection.model_dump()),
-        seed=config.seed, device=device, stacking=config.grid.stacking, smote=config.grid.smote, n_jobs=max(1, workers), progress=step,
-        clinical_selection=config.grid.clinical_selection.model_dump(),
-    )
-    progress("model grid", total, total)
-    timings["grid"] = time.perf_counter() - start
-    survival = [e for e in (config.survival_endpoints or list(cohort.survival_endpoints if cohort else [])) if f"{e}_time" in result.predictions]
-    predictions = _with_references(result.predictions, frame, families, config, partial)
-    _paper_tables(predictions, result.classifier_predictions, frame, families, survival, config, partial)
-    metrics = metrics_table(predictions, survival)
+        start = time.perf_counter()
+        result = run_grid(
+            FeatureTable(frame, families), models=models, classifiers=config.grid.classifiers, n_iter=config.grid.n_iter,
+            folds=config.grid.folds, repeats=config.grid.repeats, search=config.grid.search, selection=Selection(**config.grid.selection.model_dump()),
+            seed=config.seed, device=device, stacking=config.grid.stacking, smote=config.grid.smote, n_jobs=max(1, workers), progress=step,
+            clinical_selection=config.grid.clinical_selection.model_dump(),
+        )
+        progress("model grid", total, total)
+        timings["grid"] = time.perf_counter() - start
+        predictions = _with_references(result.predictions, frame, families, config, partial)
+        _paper_tables(predictions, result.classifier_predictions, frame, families, survival, config, partial)
     risks = None
-    if config.grid.survival_models and survival:
+    if (config.grid.survival_models or not has_label) and survival:  # a survival-only study: the survival models are its models
         from engine.models.survival_grid import run_survival_grid
 
         start = time.perf_counter()
@@ -167,7 +174,11 @@ def run_study(
         risks.to_parquet(partial / "survival_predictions.parquet", index=False)
         pd.concat([o.grid for o in outputs], ignore_index=True).to_csv(partial / "survival_grid.csv", index=False)
         timings["survival_models"] = time.perf_counter() - start
-    _store_cutoffs(predictions, risks, survival, partial)
+    if not has_label:
+        predictions = survival_only_predictions(risks, frame, survival)
+        _paper_tables(predictions, pd.DataFrame(), frame, families, survival, config, partial)
+    metrics = metrics_table(predictions, survival)
+    _store_cutoffs(predictions if has_label else None, risks, survival, partial)
     timings["total"] = time.perf_counter() - started
     provenance = {
         "name": config.name, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -178,22 +189,40 @@ def run_study(
         "time_unit": config.survival.time_unit, "horizons": config.survival.horizon_values(),
         "clinical": families.get("clinical", []), "phases": list(cohort.phases) if cohort is not None else [],
         "references": [name for name in predictions["model"].unique() if is_reference(name)],
-        "clinical_selection": _chosen_clinical(result.pipelines),
+        "clinical_selection": _chosen_clinical(result.pipelines) if result is not None else {},
     }
     feature_columns = [c for family in families.values() for c in family]
     from engine.models.deep_folds import fold_columns
 
-    kept = ["patient_id", "split", "label", *dict.fromkeys(feature_columns), *fold_columns(frame)]  # fold blocks: to re-run the grid
+    outcome = ["label"] if has_label else []
+    kept = ["patient_id", "split", *outcome, *dict.fromkeys(feature_columns), *fold_columns(frame)]  # fold blocks: to re-run the grid
     frame[kept].to_parquet(partial / "features.parquet", index=False)
     artifacts = [partial / name for name in ("gradcam.npz", "deep_network.pt", "features.parquet", "survival_predictions.parquet",
                                              "survival_grid.csv", "icc.csv", "risk_cutoffs.csv", *PAPER_TABLES) if (partial / name).exists()]
-    store.write(run_id, config=config.canonical(), predictions=predictions, grid=result.grid, selected=result.selected,
-                metrics=metrics, provenance=provenance, pipelines=result.pipelines, artifacts=artifacts)
+    store.write(run_id, config=config.canonical(), predictions=predictions, grid=result.grid if result else pd.DataFrame(),
+                selected=result.selected if result else pd.DataFrame(), metrics=metrics, provenance=provenance,
+                pipelines=result.pipelines if result else None, artifacts=artifacts)
     return run_id
 
 
 PAPER_TABLES = ("performance.csv", "classifier_predictions.parquet", "reference_scores.csv", "clinical_univariable.csv",
                 "clinical_multivariable.csv")
+
+
+def survival_only_predictions(risks: pd.DataFrame, frame: pd.DataFrame, endpoints: list[str]) -> pd.DataFrame:
+    """A survival-only study's predictions table: the survival models' risks (``prob`` = risk score) of every
+    endpoint, with every endpoint's time and event; with several endpoints the model says which it was fitted for,
+    e.g. ``Rad (Cox, RFS)``."""
+    from engine.predictions import survival_as_predictions
+
+    frames = []
+    for endpoint in endpoints:
+        rows = survival_as_predictions(risks, endpoint)
+        if len(endpoints) > 1:
+            rows["model"] = rows["model"].str.replace(r"\)$", f", {endpoint.upper()})", regex=True)
+        others = [c for other in endpoints if other != endpoint for c in (f"{other}_time", f"{other}_event")]
+        frames.append(rows.merge(frame[["patient_id", *others]], on="patient_id", how="left"))
+    return pd.concat(frames, ignore_index=True)
 
 
 def _horizons_within_follow_up(frame: pd.DataFrame, endpoint: str, horizons: list[float]) -> list[float]:
@@ -221,8 +250,10 @@ def _paper_tables(predictions, classifier_predictions, frame, families, survival
     univariable / multivariable tables of each endpoint on the training cohort."""
     from engine.performance import learn_cutoffs, performance_table
 
-    cutoffs = learn_cutoffs(predictions, method=config.grid.cutoff.method, target=config.grid.cutoff.target)
-    performance_table(predictions, cutoffs).merge(cutoffs[["model", "method", "target"]], on="model").to_csv(partial / "performance.csv", index=False)
+    if "label" in predictions:
+        cutoffs = learn_cutoffs(predictions, method=config.grid.cutoff.method, target=config.grid.cutoff.target)
+        performance = performance_table(predictions, cutoffs).merge(cutoffs[["model", "method", "target"]], on="model")
+        performance.to_csv(partial / "performance.csv", index=False)
     if len(classifier_predictions):
         classifier_predictions.to_parquet(partial / "classifier_predictions.parquet", index=False)
     clinical = families.get("clinical", [])
@@ -234,7 +265,8 @@ def _paper_tables(predictions, classifier_predictions, frame, families, survival
     method = config.grid.clinical_selection.method
     settings = {"method": "multivariable" if method == "none" else method, "enter_p": config.grid.clinical_selection.enter_p,
                 "stay_p": config.grid.clinical_selection.stay_p}
-    outcomes = [("label", {"outcome": "label"})] + [(e, {"time": f"{e}_time", "event": f"{e}_event"}) for e in survival]
+    outcomes = [("label", {"outcome": "label"})] if "label" in frame else []
+    outcomes += [(e, {"time": f"{e}_time", "event": f"{e}_event"}) for e in survival]
     univariable, multivariable = [], []
     for endpoint, columns in outcomes:
         chosen = select_clinical(train, clinical, **settings, **columns)
@@ -285,10 +317,10 @@ def _store_cutoffs(predictions: pd.DataFrame, risks: pd.DataFrame | None, endpoi
     from engine.analysis import training_cutoffs
     from engine.predictions import survival_as_predictions
 
-    tables = [training_cutoffs(predictions, endpoints)]
+    tables = [training_cutoffs(predictions, endpoints)] if predictions is not None else []
     if risks is not None:
         tables += [training_cutoffs(survival_as_predictions(risks, e), [e], source="survival") for e in endpoints if e in set(risks["endpoint"])]
-    table = pd.concat(tables, ignore_index=True)
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     if len(table):
         table.to_csv(partial / "risk_cutoffs.csv", index=False)
 

@@ -14,7 +14,8 @@ if "train" not in study.splits:
 columns = [c for c in filterable_columns(study.predictions) if c not in ("split", "center")]
 predictors = st.multiselect("Clinical predictors", columns, default=[c for c in ("cirrhosis", "tumour_number") if c in columns], key="nomogram_predictors")
 scores = st.multiselect("Model scores (logit of the probability)", study.models, default=[m for m in ("Rad", "DL") if m in study.models][:2], key="nomogram_scores")
-kind = st.radio("Outcome", ["binary"] + [f"survival:{e}" for e in study.endpoints], horizontal=True, key="nomogram_kind")
+kinds = (["binary"] if study.has_binary else []) + [f"survival:{e}" for e in study.endpoints]
+kind = st.radio("Outcome", kinds, horizontal=True, key="nomogram_kind")
 endpoint = kind.split(":", 1)[1] if kind.startswith("survival:") else None
 horizons = ()
 if endpoint is not None:
