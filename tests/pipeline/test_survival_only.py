@@ -53,7 +53,7 @@ def test_a_binary_cnn_objective_needs_the_label(small_cohort, tmp_path):
         run_study(config, small_cohort.parent, RunStore(tmp_path / "store"))
 
 
-@pytest.mark.parametrize("page", ["overview", "clinical_factors", "roc", "survival", "nomogram"])
+@pytest.mark.parametrize("page", ["overview", "clinical_factors", "roc", "survival", "nomogram", "features"])
 def test_the_dashboard_reads_a_survival_only_run(survival_run, monkeypatch, page):
     """Every survival view renders on it; the binary pages say there is no binary label instead of failing."""
     from streamlit.testing.v1 import AppTest
@@ -76,5 +76,7 @@ def test_the_dashboard_reads_a_survival_only_run(survival_run, monkeypatch, page
         assert not at.error, [e.value for e in at.error]
         if page == "roc":
             assert any("no binary label" in i.value for i in at.info)
+        if page == "features":  # the Grad-CAM gallery says what the CNN learned from
+            assert any("Cox partial-likelihood loss on os" in c.value for c in at.caption)
     finally:
         cached.store.clear(), cached.runs.clear()
