@@ -200,6 +200,10 @@ def download_figure(figure, name: str, key: str) -> None:
 
 
 def download_table(table: pd.DataFrame, name: str, key: str) -> None:
+    """CSV and XLSX buttons; text cells that a spreadsheet would run as formulas are neutralised (engine.exports)."""
+    from engine.exports import spreadsheet_safe
+
+    table = spreadsheet_safe(table)
     left, right = st.columns(2)
     left.download_button("CSV", table.to_csv(index=False).encode(), file_name=f"{name}.csv", key=f"{key}_csv")
     buffer = io.BytesIO()

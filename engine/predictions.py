@@ -50,9 +50,10 @@ def read_predictions(data: bytes, filename: str) -> pd.DataFrame:
     if len(data) > MAX_UPLOAD_BYTES:
         raise ValidationError(f"the upload must be at most {MAX_UPLOAD_BYTES // 2**20} MB; got {len(data) / 2**20:.1f} MB.")
     name = filename.lower()
+    parsed_as = ""
     try:
         if name.endswith(".csv"):
-            frame = pd.read_csv(io.BytesIO(data))
+            frame, parsed_as = read_csv_sniffed(data)
         elif name.endswith((".xlsx", ".xls")):
             frame = pd.read_excel(io.BytesIO(data))
         else:
@@ -61,7 +62,29 @@ def read_predictions(data: bytes, filename: str) -> pd.DataFrame:
         raise
     except Exception as error:  # noqa: BLE001 - any parser failure becomes one clear message
         raise ValidationError(f"{filename} could not be read as a table ({type(error).__name__}: {error}).") from None
+    if "patient_id" not in [str(c).strip() for c in frame.columns]:
+        found = [str(c) for c in frame.columns[:8]]
+        raise ValidationError(f"{filename}: a patient_id column is required; read {('as ' + parsed_as) if parsed_as else 'it'}, "
+                              f"the columns found are {found}. Name the patients' column patient_id.")
     return to_long(frame)
+
+
+def read_csv_sniffed(data: bytes) -> tuple[pd.DataFrame, str]:
+    """A CSV read with its own delimiter (comma, semicolon, tab or pipe, sniffed from the first lines) and decimal
+    mark (a comma when the delimiter is not one and numbers are written 0,73, as European Excel exports do);
+    returns the table and what was found, e.g. "delimiter ';' and decimal mark ','"."""
+    import csv
+    import re
+
+    text = data.decode("utf-8-sig", errors="replace")
+    sample = "\n".join(text.splitlines()[:50])
+    try:
+        delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        delimiter = ","
+    decimal = "," if delimiter != "," and re.search(r"(^|[^\d])\d+,\d+([^\d]|$)", sample) else "."
+    frame = pd.read_csv(io.StringIO(text), sep=delimiter, decimal=decimal)
+    return frame, f"delimiter {delimiter!r} and decimal mark {decimal!r}"
 
 
 def _looks_like_probabilities(values: pd.Series) -> bool:

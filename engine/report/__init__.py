@@ -191,7 +191,9 @@ def filters_text(filters: dict[str, Any] | None) -> str:
 
 
 def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0, classes="table")
+    from engine.exports import spreadsheet_safe
+
+    return spreadsheet_safe(frame).to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0, classes="table")
 
 
 @dataclasses.dataclass(frozen=True)
