@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboard import cached
 from engine.errors import ValidationError
-from engine.predictions import filter_predictions, filterable_columns, model_names, ordered_splits, read_predictions, survival_endpoints
+from engine.predictions import filter_predictions, headline_models, filterable_columns, model_names, ordered_splits, read_predictions, survival_endpoints
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,8 +36,7 @@ class Study:
     @property
     def default_models(self) -> list[str]:
         """The single-family models and the full fusion when the study has them (else the first three)."""
-        preferred = [m for m in ("Clinical", "Rad", "DL", "Combined") if m in self.models]
-        return preferred if len(preferred) >= 2 else self.models[:3]
+        return headline_models(self.models)
 
     @property
     def splits(self) -> list[str]:

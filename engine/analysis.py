@@ -100,20 +100,25 @@ def metrics_at_threshold(predictions: pd.DataFrame, split: str, models: Sequence
     return pd.concat(frames, ignore_index=True), matrices, points
 
 
-def pairwise_delong(predictions: pd.DataFrame, split: str, models: Sequence[str], adjust: str = "holm") -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """AUC differences (row - column), adjusted p-values (Holm or Benjamini-Hochberg) and the pairs table."""
-    table = wide(predictions, split)
+def pairwise_table(table: pd.DataFrame, models: Sequence[str], compare, adjust: str = "holm") -> pd.DataFrame:
+    """Every pair of ``models`` (columns of a wide table) compared by ``compare(a, b)`` (a result object with a
+    ``p_value``): one row per pair with the result's fields and the Holm or Benjamini-Hochberg adjusted p."""
     models = [m for m in models if m in table]
     if len(models) < 2:
         raise ValidationError("pick at least two models present for the same patients to compare.")
-    rows = []
-    for a, b in itertools.combinations(models, 2):
-        result = delong_test(table["label"], table[a], table[b])
-        rows.append({"model_a": a, "model_b": b, "auc_a": result.auc_a, "auc_b": result.auc_b, "diff": result.diff,
-                     "ci_low": result.ci_low, "ci_high": result.ci_high, "z": result.z, "p_value": result.p_value})
+    rows = [{"model_a": a, "model_b": b, **{k: v for k, v in compare(a, b).to_dict().items() if k != "level"}}
+            for a, b in itertools.combinations(models, 2)]
     pairs = pd.DataFrame(rows)
     method = {"holm": "holm", "bh": "fdr_bh", "none": None}[adjust]
     pairs["p_adjusted"] = multipletests(pairs["p_value"], method=method)[1] if method else pairs["p_value"]
+    return pairs
+
+
+def pairwise_delong(predictions: pd.DataFrame, split: str, models: Sequence[str], adjust: str = "holm") -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """AUC differences (row - column), adjusted p-values (Holm or Benjamini-Hochberg) and the pairs table."""
+    table = wide(predictions, split)
+    pairs = pairwise_table(table, models, lambda a, b: delong_test(table["label"], table[a], table[b]), adjust)
+    models = list(dict.fromkeys([*pairs["model_a"], *pairs["model_b"]]))
     diff = pd.DataFrame(0.0, index=models, columns=models)
     text = pd.DataFrame("", index=models, columns=models)
     for row in pairs.itertuples():

@@ -8,14 +8,12 @@ the horizon. Every number comes from engine.stats.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
 
-from engine.analysis import rows_of
+from engine.analysis import pairwise_table, rows_of
 from engine.errors import ValidationError
 from engine.predictions import event_column, survival_column, time_column, wide
 from engine.stats import (
@@ -91,17 +89,8 @@ def c_index_pairs(
     """Every pair's paired Harrell C comparison (engine.stats.compare_c_index) on the patients both models scored,
     with Holm or Benjamini-Hochberg adjusted p-values."""
     table = wide(predictions, split)
-    models = [m for m in models if m in table]
-    if len(models) < 2:
-        raise ValidationError("pick at least two models scored on the same patients to compare their C-indexes.")
-    rows = []
-    for a, b in itertools.combinations(models, 2):
-        result = compare_c_index(table[time_column(endpoint)], table[event_column(endpoint)], table[a], table[b])
-        rows.append({"model_a": a, "model_b": b, **{k: v for k, v in result.to_dict().items() if k != "level"}})
-    pairs = pd.DataFrame(rows)
-    method = {"holm": "holm", "bh": "fdr_bh", "none": None}[adjust]
-    pairs["p_adjusted"] = multipletests(pairs["p_value"], method=method)[1] if method else pairs["p_value"]
-    return pairs
+    t, e = table[time_column(endpoint)], table[event_column(endpoint)]
+    return pairwise_table(table, models, lambda a, b: compare_c_index(t, e, table[a], table[b]), adjust)
 
 
 def subgroup_c_index(

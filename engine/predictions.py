@@ -183,6 +183,13 @@ def split_order(split: str) -> tuple[int, str]:
     return rank, split
 
 
+def headline_models(models: Sequence[str]) -> list[str]:
+    """The models a page or figure shows first: the single families and the full fusion (Clinical, Rad, DL, Combined)
+    when the study has at least two of them, else the first three."""
+    preferred = [m for m in ("Clinical", "Rad", "DL", "Combined") if m in models]
+    return preferred if len(preferred) >= 2 else list(models)[:3]
+
+
 def ordered_splits(predictions: pd.DataFrame | Sequence[str]) -> list[str]:
     """The table's cohorts (or the given split names) in reading order: train, internal, the external cohorts."""
     names = predictions["split"].astype(str).unique() if isinstance(predictions, pd.DataFrame) else {str(s) for s in predictions}

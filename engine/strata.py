@@ -58,9 +58,9 @@ def run_stratified(
     force: bool = False,
 ) -> str:
     """Run the study once per level of ``config.strata`` and store the parent run; returns the parent run id."""
-    from engine.study import _noop, load_study_table, run_study
+    from engine.study import load_study_table, run_study
 
-    progress = progress or _noop
+    progress = progress or (lambda stage, done, total: None)
     _, table, _, digest = load_study_table(config, base)
     levels = strata_levels(table, config.strata)
     runs = {}

@@ -288,12 +288,11 @@ def _performance_section(predictions: pd.DataFrame, cutoffs: dict[str, float]) -
 
 
 def featured_models(models: list[str]) -> list[str]:
-    """The models a figure with several curves shows: the single families, the full fusion and the reference scores
-    when the study has them, else the first four."""
+    """The models a figure with several curves shows: engine.predictions.headline_models and the reference scores."""
     from engine.models.reference import is_reference
+    from engine.predictions import headline_models
 
-    preferred = [m for m in ("Clinical", "Rad", "DL", "Combined") if m in models]
-    return (preferred or models[:4]) + [m for m in models if is_reference(m)]
+    return headline_models([m for m in models if not is_reference(m)]) + [m for m in models if is_reference(m)]
 
 
 def _binary_sections(predictions: pd.DataFrame, models: list[str], splits: list[str], validation: list[str], figures: dict[str, Any]) -> list[str]:

@@ -21,7 +21,7 @@ from scipy import stats as sps
 
 from engine.errors import ValidationError
 from engine.stats._checks import check_level, check_scores, check_survival
-from engine.stats._result import Result
+from engine.stats._result import Result, normal_z_and_p
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,11 +188,7 @@ def compare_c_index(time: Any, event: Any, risk_a: Any, risk_b: Any, *, level: f
     diff = first["c_index"] - second["c_index"]
     se = float(np.sqrt(np.sum((first["influence"] - second["influence"]) ** 2)))
     z_crit = float(sps.norm.ppf(0.5 + level / 2))
-    if se == 0:
-        z, p = (0.0, 1.0) if diff == 0 else (float(np.sign(diff) * np.inf), 0.0)
-    else:
-        z = diff / se
-        p = float(2 * sps.norm.sf(abs(z)))
+    z, p = normal_z_and_p(diff, se)
     return CIndexComparison(c_a=first["c_index"], c_b=second["c_index"], se_a=first["se"], se_b=second["se"], diff=diff,
                             se=se, z=float(z), p_value=p, ci_low=diff - z_crit * se, ci_high=diff + z_crit * se,
                             level=level)
