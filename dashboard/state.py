@@ -85,12 +85,15 @@ def _source() -> tuple[str, pd.DataFrame | None, dict | None]:
         if not len(runs):
             st.sidebar.info("No run in the store yet: run `make demo`, or upload a table.")
             return "none", None, None
-        demo = cached.STORE / "DEMO_RUN"
         ids = list(runs["run_id"])
-        default = ids.index(demo.read_text().strip()) if demo.exists() and demo.read_text().strip() in ids else 0
-        labels = {r.run_id: f"{r.name} ({r.run_id[:8]})" for r in runs.itertuples()}
-        run_id = st.sidebar.selectbox("Run", ids, index=default, format_func=labels.get, key="sidebar_run")
-        tables = cached.run_tables(run_id)
+        labels = {r.run_id: f"{r.name} ({r.run_id[:8]})" + (" - damaged" if r.status != "ok" else "") for r in runs.itertuples()}
+        run_id = st.sidebar.selectbox("Run", ids, index=_default_run(runs), format_func=labels.get, key="sidebar_run")
+        try:
+            tables = cached.run_tables(run_id)
+        except ValidationError as error:  # a damaged run: say which file and how to rebuild; the others stay usable
+            st.sidebar.error(str(error))
+            st.error(f"{error} The other runs in the store are not affected: pick one in the sidebar.")
+            return "error", None, None
         strata = tables["provenance"].get("strata") or {}
         if strata:
             pooled = "all strata (each patient scored by its stratum's models)"
@@ -108,6 +111,16 @@ def _source() -> tuple[str, pd.DataFrame | None, dict | None]:
         st.sidebar.error(str(error))
         st.session_state["upload_error"] = str(error)
         return "error", None, None
+
+
+def _default_run(runs: pd.DataFrame) -> int:
+    """The demo run when it is there and intact, else the first intact run."""
+    demo = cached.STORE / "DEMO_RUN"
+    ids, intact = list(runs["run_id"]), list(runs["status"] == "ok")
+    wanted = demo.read_text().strip() if demo.exists() else None
+    if wanted in ids and intact[ids.index(wanted)]:
+        return ids.index(wanted)
+    return intact.index(True) if True in intact else 0
 
 
 def _parsed_upload(data: bytes, name: str) -> pd.DataFrame:

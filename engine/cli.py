@@ -214,6 +214,21 @@ def runs_show(run: str, store: Path = typer.Option(Path("store"))) -> None:
     typer.echo(loaded.metrics.round(3).to_string(index=False))
 
 
+@runs_app.command("check")
+def runs_check(store: Path = typer.Option(Path("store"))) -> None:
+    """Verify every run's files against its manifest (SHA-256); exit 1 when one is damaged."""
+    from engine.store import RunStore, damaged_message
+
+    runs = RunStore(store)
+    damaged = 0
+    for run_id in runs.list()["run_id"]:
+        problems = runs.problems(run_id)
+        damaged += bool(problems)
+        typer.echo(damaged_message(run_id, problems) if problems else f"run {run_id}: intact")
+    if damaged:
+        raise typer.Exit(1)
+
+
 @runs_app.command("rm")
 def runs_rm(run: str, store: Path = typer.Option(Path("store"))) -> None:
     """Remove a run."""

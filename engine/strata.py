@@ -80,9 +80,11 @@ def run_stratified(
         except ValidationError as error:
             raise ValidationError(f"stratum {config.strata} = {level}: {error}") from None
     parent = run_key({**config.canonical(), "strata_runs": runs}, digest)
-    if store.exists(parent) and not force:
+    if not force and store.exists(parent) and not store.problems(parent):
         return parent
-    _write_parent(config, store, parent, runs)
+    with store.lock(parent):
+        if force or not store.exists(parent) or store.problems(parent):
+            _write_parent(config, store, parent, runs)
     return parent
 
 

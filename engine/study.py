@@ -101,17 +101,36 @@ def run_study(
 
         return run_stratified(config, base, store, workers=workers, scheduler=scheduler, progress=progress, force=force)
     started = time.perf_counter()
-    timings: dict[str, float] = {}
     cohort, table, path_columns, digest = load_study_table(config, base)
     if stratum is not None:
         column, level = stratum
         table = table[table[column].astype(str) == level].reset_index(drop=True)
         cohort = dataclasses.replace(cohort, table=table) if cohort is not None else None
     run_id = run_key({**config.canonical(), **({"stratum": list(stratum)} if stratum else {})}, digest)
-    if store.exists(run_id) and not force:
-        progress("served from the store", 1, 1)
+    if not force and _served(store, run_id, progress):
         return run_id
+    with store.lock(run_id):  # another process building the same run: wait for it, then serve what it wrote
+        if not force and _served(store, run_id, progress):
+            return run_id
+        return _build(config, store, run_id, cohort, table, path_columns, workers, scheduler, progress, started)
+
+
+def _served(store: RunStore, run_id: str, progress: Progress) -> bool:
+    """True when the run is in the store and intact; a damaged run is announced and rebuilt."""
+    if not store.exists(run_id):
+        return False
+    problems = store.problems(run_id)
+    if problems:
+        progress(f"rebuilding damaged run {run_id}: {problems[0]}", 0, 1)
+        return False
+    progress("served from the store", 1, 1)
+    return True
+
+
+def _build(config, store, run_id, cohort, table, path_columns, workers, scheduler, progress, started) -> str:
     from engine.models.grid import FeatureTable, Selection, run_grid
+
+    timings: dict[str, float] = {}
 
     if config.cohort.log_transform:
         table, clinical = log_transform(table, config.cohort.log_transform, cohort.clinical if cohort is not None else config.cohort.clinical)

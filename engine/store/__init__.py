@@ -5,15 +5,23 @@ A run holds ``config.json``, ``predictions.parquet`` (the long predictions table
 with deep features, ``gradcam.npz`` (Grad-CAM maps of internal/external patients).
 A run is written into a staging folder and renamed into place, so a reader never sees half a run; finished
 steps of an interrupted run are kept in ``partial/<key>/`` and reused when it is started again.
+
+Integrity: ``manifest.json`` lists every file of a run with its size and SHA-256; loading verifies it, so a
+truncated, changed or half-copied run is reported as damaged (which file, and how to rebuild or remove it) instead
+of failing somewhere inside a reader. Building a run holds a lock on its key (``locks/<key>.lock``), so two
+``train`` commands on the same store wait for each other and the second serves what the first wrote.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +32,55 @@ import engine
 from engine.errors import ValidationError
 
 PREDICTION_COLUMNS = ("patient_id", "split", "model", "prob")
+MANIFEST = "manifest.json"
+
+
+class DamagedRunError(ValidationError):
+    """A stored run whose files do not match its manifest (truncated, changed, missing or half-copied)."""
+
+
+def damaged_message(run_id: str, problems: list[str]) -> str:
+    return (f"run {run_id} is damaged: {'; '.join(problems)}. Rebuild it with `python -m engine train --config "
+            f"<study.yaml> --force` (`make demo` rebuilds the demo run), or remove it with "
+            f"`python -m engine runs rm {run_id}`.")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(folder: Path) -> None:
+    """List every file under ``folder`` (but the manifest) with its size and SHA-256, in ``manifest.json``."""
+    files = sorted(path for path in folder.rglob("*") if path.is_file() and path.name != MANIFEST)
+    listing = {path.relative_to(folder).as_posix(): {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+               for path in files}
+    (folder / MANIFEST).write_text(json.dumps({"files": listing}, indent=1))
+
+
+def manifest_problems(folder: Path, *, checksums: bool = True) -> list[str]:
+    """What is wrong with a run folder against its manifest ([] when intact); ``checksums=False`` checks only that
+    every file is there with its size (fast, for listings)."""
+    try:
+        listing = json.loads((folder / MANIFEST).read_text())["files"]
+    except FileNotFoundError:
+        return [f"{MANIFEST} is missing (the run was copied only in part, or written by an older engine)"]
+    except (ValueError, KeyError, TypeError):
+        return [f"{MANIFEST} cannot be read (it was truncated or edited)"]
+    problems = []
+    for name, expected in listing.items():
+        path = folder / name
+        if not path.is_file():
+            problems.append(f"{name} is missing")
+        elif path.stat().st_size != expected["bytes"]:
+            problems.append(f"{name} has {path.stat().st_size} bytes where the manifest says {expected['bytes']} "
+                            "(truncated or changed)")
+        elif checksums and _sha256(path) != expected["sha256"]:
+            problems.append(f"{name} does not match its SHA-256 in the manifest (changed after the run was written)")
+    return problems
 
 
 def run_key(config: dict[str, Any], data_digest: str) -> str:
@@ -148,6 +205,7 @@ class RunStore:
         for artifact in artifacts or []:
             shutil.copy2(artifact, staging / Path(artifact).name)
         (staging / "provenance.json").write_text(json.dumps(provenance, indent=2, default=str))
+        write_manifest(staging)
         target = self.path(run_id)
         if target.exists():
             shutil.rmtree(target)
@@ -155,10 +213,35 @@ class RunStore:
         shutil.rmtree(self.root / "partial" / run_id, ignore_errors=True)
         return target
 
+    def problems(self, run_id: str, *, checksums: bool = True) -> list[str]:
+        """What is wrong with a stored run ([] when it is intact)."""
+        return manifest_problems(self.path(run_id), checksums=checksums)
+
+    @contextlib.contextmanager
+    def lock(self, run_id: str) -> Iterator[None]:
+        """Hold the build lock of ``run_id`` (another process building the same run waits here)."""
+        folder = self.root / "locks"
+        folder.mkdir(exist_ok=True)
+        with open(folder / f"{run_id}.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def load(self, run_id: str) -> Run:
         if not self.exists(run_id):
             known = ", ".join(self.list()["run_id"]) or "none"
             raise ValidationError(f"run {run_id!r} is not in the store at {self.root}; runs: {known}.")
+        problems = self.problems(run_id)
+        if problems:
+            raise DamagedRunError(damaged_message(run_id, problems))
+        try:
+            return self._read(run_id)
+        except (OSError, ValueError) as error:  # a file changed between the check and the read
+            raise DamagedRunError(damaged_message(run_id, [f"reading it failed ({type(error).__name__})"])) from None
+
+    def _read(self, run_id: str) -> Run:
         path = self.path(run_id)
 
         def table(name: str) -> pd.DataFrame:
@@ -177,12 +260,18 @@ class RunStore:
         for folder in sorted((self.root / "runs").iterdir()):
             if folder.name.startswith(".") or not (folder / "provenance.json").exists():
                 continue
-            provenance = json.loads((folder / "provenance.json").read_text())
-            rows.append({"run_id": folder.name, "name": provenance.get("name", ""), "created": provenance.get("created", ""),
-                         "patients": provenance.get("patients"), "models": provenance.get("models")})
-        return pd.DataFrame(rows, columns=["run_id", "name", "created", "patients", "models"])
+            problems = manifest_problems(folder, checksums=False)
+            try:
+                provenance = json.loads((folder / "provenance.json").read_text())
+            except ValueError:
+                provenance, problems = {}, problems or ["provenance.json cannot be read"]
+            rows.append({"run_id": folder.name, "name": provenance.get("name", ""),
+                         "created": provenance.get("created", ""), "patients": provenance.get("patients"),
+                         "models": provenance.get("models"),
+                         "status": f"damaged: {problems[0]}" if problems else "ok"})
+        return pd.DataFrame(rows, columns=["run_id", "name", "created", "patients", "models", "status"])
 
     def remove(self, run_id: str) -> None:
-        if not self.exists(run_id):
+        if not self.path(run_id).exists():
             raise ValidationError(f"run {run_id!r} is not in the store; nothing removed.")
         shutil.rmtree(self.path(run_id))

@@ -299,3 +299,32 @@ def test_a_bad_upload_lists_every_problem():
     single = b"patient_id,split,label,A\n1,internal,1,0.1\n2,internal,1,0.9\n3,train,0,0.2\n4,train,1,0.7\n"
     with pytest.raises(ValidationError, match="single class"):
         read_predictions(single, "single.csv")
+
+
+def test_a_damaged_run_is_marked_and_the_others_stay_usable(app_store, tmp_path, monkeypatch):
+    """A copy of the run with a truncated predictions.parquet: the picker labels it damaged, choosing it says which
+    file and how to rebuild or remove it, and the intact run (the default) still renders."""
+    import shutil
+
+    from dashboard import cached
+
+    root = tmp_path / "store"
+    shutil.copytree(app_store, root)
+    good = (root / "DEMO_RUN").read_text().strip()
+    shutil.copytree(root / "runs" / good, root / "runs" / "0000damaged0000")
+    broken = root / "runs" / "0000damaged0000" / "predictions.parquet"
+    broken.write_bytes(broken.read_bytes()[:100])
+    cached.store.clear(), cached.runs.clear(), cached.run_tables.clear()
+    try:
+        at = app(root, monkeypatch)
+        picker = at.sidebar.selectbox(key="sidebar_run")
+        assert picker.value == good and not at.error
+        assert picker.format_func("0000damaged0000").endswith("- damaged")
+        picker.set_value("0000damaged0000").run()
+        assert not at.exception
+        message = at.sidebar.error[0].value
+        assert "predictions.parquet" in message and "--force" in message and "runs rm 0000damaged0000" in message
+        picker.set_value(good).run()
+        assert not at.exception and not at.error and at.title
+    finally:
+        cached.store.clear(), cached.runs.clear(), cached.run_tables.clear()
