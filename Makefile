@@ -3,7 +3,7 @@ PY := .venv/bin/python
 PIP := .venv/bin/pip
 STAMP := .venv/.installed
 
-.PHONY: venv browser test demo bench clean
+.PHONY: venv browser lint format test demo bench clean
 
 venv: $(STAMP)
 
@@ -14,13 +14,27 @@ $(STAMP): requirements.txt
 	$(PIP) install -q --no-build-isolation -r requirements.txt
 	touch $(STAMP)
 
-# Debian's chromium: figure export (kaleido) and the end-to-end browser test. Installed when missing and root.
+# Debian's chromium: figure export (kaleido) and the end-to-end browser test. Installed when missing and root,
+# waiting up to 5 minutes for another apt/dpkg to release its lock; still missing: say so and stop.
+APT := apt-get -o DPkg::Lock::Timeout=300
 browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
-	  echo "chromium could not be installed: figure export and the browser test need it (apt-get install -y chromium chromium-driver)"
+	  { [ "$$(id -u)" = 0 ] && $(APT) update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq chromium chromium-driver >/dev/null; } ; \
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { echo "chromium missing: figure export and the browser test need it, and it could not be installed" \
+	    "(run as root: apt-get install -y chromium chromium-driver). make test stops here." >&2; exit 1; }
 
-test: $(STAMP) browser
+# ruff (pinned in requirements.txt, settings in ruff.toml): `make format` rewrites, `make lint` checks.
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP)
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+test: $(STAMP) browser lint
 	$(PY) -m pytest -q -n 2 -p no:cacheprovider tests
 
 demo: $(STAMP)

@@ -30,8 +30,15 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         store = RunStore(folder)
-        store.write("bench", config={}, predictions=predictions_table(n=2000, models=MODELS), grid=pd.DataFrame(),
-                    selected=pd.DataFrame(), metrics=pd.DataFrame(), provenance={"name": "benchmark", "created": "", "patients": 2000, "models": MODELS})
+        store.write(
+            "bench",
+            config={},
+            predictions=predictions_table(n=2000, models=MODELS),
+            grid=pd.DataFrame(),
+            selected=pd.DataFrame(),
+            metrics=pd.DataFrame(),
+            provenance={"name": "benchmark", "created": "", "patients": 2000, "models": MODELS},
+        )
         os.environ["HCC_STORE"] = folder
         at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=300)
         at.run()
@@ -44,8 +51,11 @@ def main() -> None:
             at.run()
             times.append(time.perf_counter() - start)
             assert not at.exception, at.exception
-        print(f"ROC page rerun after a slider move (7 models, 3 cohorts, 2,000 patients): median {1000 * statistics.median(times):.0f} ms, "
-              f"max {1000 * max(times):.0f} ms over {len(times)} moves")
+        print(
+            "ROC page rerun after a slider move (7 models, 3 cohorts, 2,000 patients): median "
+            f"{1000 * statistics.median(times):.0f} ms, "
+            f"max {1000 * max(times):.0f} ms over {len(times)} moves"
+        )
 
 
 if __name__ == "__main__":

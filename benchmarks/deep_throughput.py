@@ -26,16 +26,29 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     folder = Path(args.crops)
-    crops, labels, split = (np.load(folder / f"{name}.npy", allow_pickle=False) for name in ("crops", "labels", "split"))
+    crops, labels, split = (
+        np.load(folder / f"{name}.npy", allow_pickle=False) for name in ("crops", "labels", "split")
+    )
     import torch
 
-    print(f"device {args.device}: {torch.cuda.get_device_name(0) if args.device == 'cuda' else 'cpu'}, torch {torch.__version__}")
+    print(
+        f"device {args.device}: {torch.cuda.get_device_name(0) if args.device == 'cuda' else 'cpu'}, torch "
+        f"{torch.__version__}"
+    )
     settings = DeepFeatureSettings(device=args.device)
-    deep_features(crops[:40], labels[:40], np.where(np.arange(40) < 30, "train", "internal"), DeepFeatureSettings(device=args.device, epochs=1, folds=2))
+    deep_features(
+        crops[:40],
+        labels[:40],
+        np.where(np.arange(40) < 30, "train", "internal"),
+        DeepFeatureSettings(device=args.device, epochs=1, folds=2),
+    )
     start = time.perf_counter()
     table = deep_features(crops, labels, split, settings)
     seconds = time.perf_counter() - start
-    print(f"deep features (3 folds + final, {len(crops)} patients): {seconds:.2f} s, {len(crops) / seconds:.1f} patients/s")
+    print(
+        f"deep features (3 folds + final, {len(crops)} patients): {seconds:.2f} s, {len(crops) / seconds:.1f} "
+        "patients/s"
+    )
     network = build_backbone("resnet10", 3, width=16).to(args.device).eval()
     embed(network, crops, args.device)
     start = time.perf_counter()
@@ -53,7 +66,10 @@ def main() -> None:
     values = table.filter(regex="^dl_").to_numpy()  # the final network's features (fold blocks are for the grid)
     train = split == "train"
     model = make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=5000)).fit(values[train], labels[train])
-    print(f"held-out AUC of a logistic model on the final network's features: {roc_auc_score(labels[~train], model.predict_proba(values[~train])[:, 1]):.3f}")
+    print(
+        "held-out AUC of a logistic model on the final network's features: "
+        f"{roc_auc_score(labels[~train], model.predict_proba(values[~train])[:, 1]):.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,9 @@ def main() -> None:
         if not manifest.exists():
             manifest = synthesize_cohort(Path(folder) / "cohort", SynthSpec(n=max(args.n, 60), seed=0))
         cohort = load_manifest(manifest)
-        cohort = Cohort(cohort.root, cohort.table.head(args.n), cohort.phases, cohort.survival_endpoints, cohort.clinical)
+        cohort = Cohort(
+            cohort.root, cohort.table.head(args.n), cohort.phases, cohort.survival_endpoints, cohort.clinical
+        )
         params = load_params("ct_demo")
         timings = {}
         for workers in (1, 2):
@@ -60,7 +62,9 @@ def main() -> None:
             embed(network, crops, args.device)
         timings[f"deep: embed x5 ({args.device})"] = time.perf_counter() - start
         start = time.perf_counter()
-        deep_features(crops, cohort.table["label"].to_numpy(), cohort.table["split"], settings, cohort.table["patient_id"])
+        deep_features(
+            crops, cohort.table["label"].to_numpy(), cohort.table["split"], settings, cohort.table["patient_id"]
+        )
         timings[f"deep features, 3 folds + final ({args.device})"] = time.perf_counter() - start
     n = len(cohort.table)
     print(f"{n} patients, 3 phases")

@@ -25,12 +25,21 @@ def main() -> None:
     features = run.features()
     clinical = run.provenance["clinical"]
     frame = features  # the stored training features include the clinical columns
-    families = {"clinical": clinical, "radiomics": [c for c in features if c.startswith(("arterial_", "portal_", "delayed_"))],
-                "deep": [c for c in features if c.startswith("dl_")]}
+    families = {
+        "clinical": clinical,
+        "radiomics": [c for c in features if c.startswith(("arterial_", "portal_", "delayed_"))],
+        "deep": [c for c in features if c.startswith("dl_")],
+    }
     timings = {}
     for workers in (1, 2):
         start = time.perf_counter()
-        run_grid(FeatureTable(frame, families), classifiers=["LR", "SVM", "RF", "XGBoost"], n_iter=3, search="refined", n_jobs=workers)
+        run_grid(
+            FeatureTable(frame, families),
+            classifiers=["LR", "SVM", "RF", "XGBoost"],
+            n_iter=3,
+            search="refined",
+            n_jobs=workers,
+        )
         timings[workers] = time.perf_counter() - start
     print(f"{len(frame)} patients, {sum(len(v) for v in families.values())} features")
     for workers, seconds in timings.items():

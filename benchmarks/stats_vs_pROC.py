@@ -31,7 +31,9 @@ def make_data(n: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     y = (rng.random(n) < 0.3).astype(int)
     latent = rng.normal(size=n) + y
-    return pd.DataFrame({"y": y, "a": latent + rng.normal(scale=0.8, size=n), "b": latent + rng.normal(scale=1.2, size=n)})
+    return pd.DataFrame(
+        {"y": y, "a": latent + rng.normal(scale=0.8, size=n), "b": latent + rng.normal(scale=1.2, size=n)}
+    )
 
 
 R_SCRIPT = r"""
@@ -58,7 +60,9 @@ def time_r(big: pd.DataFrame, mid: pd.DataFrame) -> tuple[float, float] | None:
         big.to_csv(paths[0], index=False)
         mid.to_csv(paths[1], index=False)
         paths[2].write_text(R_SCRIPT)
-        run = subprocess.run(["Rscript", str(paths[2]), str(paths[0]), str(paths[1]), str(REPEATS)], capture_output=True, text=True)
+        run = subprocess.run(
+            ["Rscript", str(paths[2]), str(paths[0]), str(paths[1]), str(REPEATS)], capture_output=True, text=True
+        )
         if run.returncode != 0:
             print("R side failed:", run.stderr[-500:])
             return None

@@ -37,15 +37,30 @@ def main(n: int) -> None:
     structured = Surv.from_arrays(event=e, time=t)
 
     rows = [
-        ("Kaplan-Meier with 95% CI", lambda: kaplan_meier(t, e),
-         {"lifelines": lambda: KaplanMeierFitter().fit(t, e),
-          "scikit-survival": lambda: kaplan_meier_estimator(e, t, conf_type="log-log")}),
-        ("log-rank test, 2 groups", lambda: logrank_test(t, e, group),
-         {"lifelines": lambda: lifelines_logrank(t[risk > 0], t[risk <= 0], e[risk > 0], e[risk <= 0]),
-          "scikit-survival": lambda: compare_survival(structured, group)}),
-        ("Harrell's C (with IJ standard error)", lambda: concordance_index(t, e, risk),
-         {"lifelines": lambda: lifelines_c(t, -risk, e),
-          "scikit-survival": lambda: concordance_index_censored(e, t, risk)}),
+        (
+            "Kaplan-Meier with 95% CI",
+            lambda: kaplan_meier(t, e),
+            {
+                "lifelines": lambda: KaplanMeierFitter().fit(t, e),
+                "scikit-survival": lambda: kaplan_meier_estimator(e, t, conf_type="log-log"),
+            },
+        ),
+        (
+            "log-rank test, 2 groups",
+            lambda: logrank_test(t, e, group),
+            {
+                "lifelines": lambda: lifelines_logrank(t[risk > 0], t[risk <= 0], e[risk > 0], e[risk <= 0]),
+                "scikit-survival": lambda: compare_survival(structured, group),
+            },
+        ),
+        (
+            "Harrell's C (with IJ standard error)",
+            lambda: concordance_index(t, e, risk),
+            {
+                "lifelines": lambda: lifelines_c(t, -risk, e),
+                "scikit-survival": lambda: concordance_index_censored(e, t, risk),
+            },
+        ),
     ]
     print(f"n = {n:,}")
     print(f"{'task':<40}{'engine (s)':>12}{'lifelines (s)':>15}{'ratio':>8}{'sksurv (s)':>12}{'ratio':>8}")

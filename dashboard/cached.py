@@ -28,11 +28,21 @@ def runs() -> pd.DataFrame:
 def run_tables(run_id: str) -> dict:
     run = store().load(run_id)
     pooled = bool(run.provenance.get("strata"))  # a stratified run's union: cutoffs and clinical tables are per stratum
-    return {"predictions": run.predictions, "grid": run.grid, "selected": run.selected, "metrics": run.metrics,
-            "provenance": run.provenance, "config": run.config, "gradcam": run.gradcam(), "survival": run.survival_predictions(),
-            "cutoffs": None if pooled else run.risk_cutoffs(), "performance": run.performance(),
-            "classifier_predictions": None if pooled else run.classifier_predictions(), "references": run.reference_scores(),
-            "clinical_tables": None if pooled else run.clinical_tables()}
+    return {
+        "predictions": run.predictions,
+        "grid": run.grid,
+        "selected": run.selected,
+        "metrics": run.metrics,
+        "provenance": run.provenance,
+        "config": run.config,
+        "gradcam": run.gradcam(),
+        "survival": run.survival_predictions(),
+        "cutoffs": None if pooled else run.risk_cutoffs(),
+        "performance": run.performance(),
+        "classifier_predictions": None if pooled else run.classifier_predictions(),
+        "references": run.reference_scores(),
+        "clinical_tables": None if pooled else run.clinical_tables(),
+    }
 
 
 def _cached(function):
@@ -68,13 +78,21 @@ def performance_table(predictions: pd.DataFrame, cutoffs: dict) -> pd.DataFrame:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def survival_stratification(predictions, model, endpoint, split, method, cutoff, horizon):
-    return analysis.survival_stratification(predictions, model, endpoint, split, method=method, cutoff=cutoff, horizon=horizon)
+    return analysis.survival_stratification(
+        predictions, model, endpoint, split, method=method, cutoff=cutoff, horizon=horizon
+    )
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def nomogram(predictions, predictors, score_models, endpoint, horizons, time_unit=""):
-    return analysis.fit_nomogram(predictions, list(predictors), list(score_models), endpoint=endpoint, horizons=list(horizons),
-                                 time_unit=time_unit)
+    return analysis.fit_nomogram(
+        predictions,
+        list(predictors),
+        list(score_models),
+        endpoint=endpoint,
+        horizons=list(horizons),
+        time_unit=time_unit,
+    )
 
 
 @st.cache_data(max_entries=64, show_spinner="Rendering...")

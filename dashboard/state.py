@@ -12,7 +12,16 @@ import streamlit as st
 
 from dashboard import cached
 from engine.errors import ValidationError
-from engine.predictions import filter_predictions, headline_models, filterable_columns, model_names, ordered_splits, read_predictions, survival_endpoints
+from engine.predictions import (
+    filter_predictions,
+    headline_models,
+    filterable_columns,
+    model_names,
+    ordered_splits,
+    read_predictions,
+    survival_endpoints,
+    upload_roles,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,7 +95,10 @@ def _source() -> tuple[str, pd.DataFrame | None, dict | None]:
             st.sidebar.info("No run in the store yet: run `make demo`, or upload a table.")
             return "none", None, None
         ids = list(runs["run_id"])
-        labels = {r.run_id: f"{r.name} ({r.run_id[:8]})" + (" - damaged" if r.status != "ok" else "") for r in runs.itertuples()}
+        labels = {
+            r.run_id: f"{r.name} ({r.run_id[:8]})" + (" - damaged" if r.status != "ok" else "")
+            for r in runs.itertuples()
+        }
         run_id = st.sidebar.selectbox("Run", ids, index=_default_run(runs), format_func=labels.get, key="sidebar_run")
         try:
             tables = cached.run_tables(run_id)
@@ -97,16 +109,30 @@ def _source() -> tuple[str, pd.DataFrame | None, dict | None]:
         strata = tables["provenance"].get("strata") or {}
         if strata:
             pooled = "all strata (each patient scored by its stratum's models)"
-            level = st.sidebar.selectbox(f"Stratum ({tables['provenance'].get('strata_column')})", [pooled, *strata], key="sidebar_stratum")
+            level = st.sidebar.selectbox(
+                f"Stratum ({tables['provenance'].get('strata_column')})", [pooled, *strata], key="sidebar_stratum"
+            )
             if level != pooled:
-                return f"run {strata[level]}", cached.run_tables(strata[level])["predictions"], cached.run_tables(strata[level])
+                return (
+                    f"run {strata[level]}",
+                    cached.run_tables(strata[level])["predictions"],
+                    cached.run_tables(strata[level]),
+                )
         return f"run {run_id}", tables["predictions"], tables
-    file = st.sidebar.file_uploader("Predictions (CSV or XLSX; wide or long)", type=["csv", "xlsx"], key="sidebar_upload")
+    file = st.sidebar.file_uploader(
+        "Predictions (CSV or XLSX; wide or long)", type=["csv", "xlsx"], key="sidebar_upload"
+    )
     if file is None:
-        st.sidebar.caption("Wide: patient_id, label and/or time/event, optional split and cohort columns, one probability column per model.")
+        st.sidebar.caption(
+            "Wide: patient_id, label and/or time/event, optional split and cohort columns, one probability column "
+            "per model."
+        )
         return "none", None, None
     try:
-        return f"upload {file.name}", _parsed_upload(file.getvalue(), file.name), None
+        scores = tuple(st.session_state.get("upload_score_columns", ()))
+        parsed = _parsed_upload(file.getvalue(), file.name, scores)
+        _upload_roles(parsed)
+        return f"upload {file.name}", parsed, None
     except ValidationError as error:
         st.sidebar.error(str(error))
         st.session_state["upload_error"] = str(error)
@@ -123,14 +149,34 @@ def _default_run(runs: pd.DataFrame) -> int:
     return intact.index(True) if True in intact else 0
 
 
-def _parsed_upload(data: bytes, name: str) -> pd.DataFrame:
-    """The upload parsed as data (engine.predictions; no pickle, no eval), kept in this browser session only."""
-    digest = hashlib.sha256(data).hexdigest()
+def _parsed_upload(data: bytes, name: str, scores: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The upload parsed as data (engine.predictions; no pickle, no eval), kept in this browser session only;
+    ``scores``: cohort columns the user turned into raw-score models."""
+    digest = (hashlib.sha256(data).hexdigest(), scores)
     kept = st.session_state.get("upload_parsed")
     if kept is None or kept[0] != digest:
-        kept = (digest, read_predictions(data, name))
+        kept = (digest, read_predictions(data, name, score_columns=scores))
         st.session_state["upload_parsed"] = kept
     return kept[1]
+
+
+def _upload_roles(predictions: pd.DataFrame) -> None:
+    """What each column of the upload became (so that nothing changes role silently), and a picker that turns
+    numeric cohort columns (a Cox linear predictor, points, a stage) into raw-score models."""
+    roles = upload_roles(predictions)
+    with st.sidebar.expander("What the upload became", expanded=True):
+        for role, columns in roles.items():
+            if columns:
+                st.markdown(f"**{role[0].upper() + role[1:]}**: {', '.join(columns)}")
+        chosen = list(st.session_state.get("upload_score_columns", ()))
+        numeric = [c for c in roles["cohort columns"] if pd.api.types.is_numeric_dtype(predictions[c])]
+        st.multiselect(
+            "Treat as raw risk scores (models)",
+            sorted({*numeric, *chosen}),
+            key="upload_score_columns",
+            help="A numeric column that is a risk score but not a probability (a Cox linear predictor, nomogram "
+            "points, a stage). Columns named '<name> (score)' are taken as raw scores without asking.",
+        )
 
 
 def _filters(predictions: pd.DataFrame) -> dict[str, Any]:
@@ -171,7 +217,9 @@ def require_study() -> Study:
     return current
 
 
-def binary_study(title: str, *, min_models: int = 1, missing: str = "This table has no binary label; see the Survival page.") -> Study:
+def binary_study(
+    title: str, *, min_models: int = 1, missing: str = "This table has no binary label; see the Survival page."
+) -> Study:
     """The page title and the study, stopping with ``missing`` when it has no binary label (or too few models)."""
     study = require_study()
     st.title(title)
@@ -182,13 +230,47 @@ def binary_study(title: str, *, min_models: int = 1, missing: str = "This table 
 
 
 def reference_note(models) -> None:
-    """Say how reference scores (staging systems) enter a page that needs probabilities."""
+    """Say how reference scores (staging systems) and uploaded raw scores enter a page that needs probabilities."""
     from engine.models.reference import is_reference
 
     shown = [m for m in models if is_reference(m)]
     if shown:
-        st.caption(f"{', '.join(shown)}: the raw score mapped to a probability by a logistic recalibration fitted on the training "
-                   "cohort (stored with the run) and applied unchanged to every cohort.")
+        st.caption(
+            f"{', '.join(shown)}: the raw score mapped to a probability by a logistic recalibration fitted on the "
+            "training cohort (stored with the run) and applied unchanged to every cohort."
+        )
+    study = st.session_state.get("study")
+    raw = set(upload_roles(study.predictions)["raw risk scores, recalibrated on the training cohort"]) if study else ()
+    shown = [m for m in models if m in raw]
+    if shown:
+        st.caption(
+            f"{', '.join(shown)}: uploaded as a raw risk score; shown here through a logistic recalibration fitted on "
+            "the training cohort and applied unchanged to every cohort (ROC, DeLong and survival pages use the raw "
+            "score)."
+        )
+
+
+def p_adjust_picker(key: str, label: str = "Adjust p-values") -> str:
+    """Holm (default), Benjamini-Hochberg or no adjustment of a table of pairwise p-values."""
+    names = {"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "none"}
+    return st.radio(label, list(names), horizontal=True, key=key, format_func=names.get)
+
+
+def probability_model_picker(study: Study, key: str) -> list[str]:
+    """A models multiselect for a page that needs probabilities (raw scores without recalibration left out)."""
+    options = probability_models(study)
+    return st.multiselect("Models", options, default=[m for m in study.default_models if m in options], key=key)
+
+
+def probability_models(study: Study) -> list[str]:
+    """The models a page that needs probabilities can show; each raw score without a training recalibration is
+    left out with the reason and the fix."""
+    from engine.models.reference import without_probabilities
+
+    refused = without_probabilities(study.predictions)
+    for reason in refused.values():
+        st.warning(reason)
+    return [m for m in study.models if m not in refused]
 
 
 def cohort_picker(study: Study, key: str, label: str = "Cohort") -> str:
@@ -201,14 +283,22 @@ def download_figure(figure, name: str, key: str) -> None:
     from engine.plots import chromium_path
 
     if chromium_path() is None:
-        st.caption("Static export needs Chromium: `apt-get install -y chromium` (or set BROWSER_PATH). The figure above stays interactive.")
+        st.caption(
+            "Static export needs Chromium: `apt-get install -y chromium` (or set BROWSER_PATH). The figure above "
+            "stays interactive."
+        )
         return
     columns = st.columns(3)
     payload = figure.to_json()
     for column, fmt in zip(columns, ("png", "svg", "pdf")):
         with column:
             if st.toggle(f"Prepare {fmt.upper()}", key=f"{key}_prepare_{fmt}"):
-                st.download_button(f"Download {fmt.upper()}", cached.figure_bytes(payload, fmt), file_name=f"{name}.{fmt}", key=f"{key}_{fmt}")
+                st.download_button(
+                    f"Download {fmt.upper()}",
+                    cached.figure_bytes(payload, fmt),
+                    file_name=f"{name}.{fmt}",
+                    key=f"{key}_{fmt}",
+                )
 
 
 def download_table(table: pd.DataFrame, name: str, key: str) -> None:

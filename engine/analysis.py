@@ -57,7 +57,9 @@ def model_metrics(predictions: pd.DataFrame, split: str, models: Sequence[str]) 
     return pd.DataFrame(out)
 
 
-def roc_curves(predictions: pd.DataFrame, split: str, models: Sequence[str]) -> tuple[dict[str, pd.DataFrame], dict[str, str], pd.DataFrame]:
+def roc_curves(
+    predictions: pd.DataFrame, split: str, models: Sequence[str]
+) -> tuple[dict[str, pd.DataFrame], dict[str, str], pd.DataFrame]:
     """ROC curve per model, legend labels with AUC (95% CI), and the metrics table."""
     metrics = model_metrics(predictions, split, models)
     curves, labels = {}, {}
@@ -83,8 +85,9 @@ def choose_threshold(predictions: pd.DataFrame, split: str, model: str, mode: st
     raise ValidationError(f"mode must be fixed, youden, sensitivity or specificity; got {mode!r}.")
 
 
-def metrics_at_threshold(predictions: pd.DataFrame, split: str, models: Sequence[str], threshold: float | Mapping[str, float]
-                         ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, tuple[float, float]]]:
+def metrics_at_threshold(
+    predictions: pd.DataFrame, split: str, models: Sequence[str], threshold: float | Mapping[str, float]
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, tuple[float, float]]]:
     """Tidy metric table (model, metric, estimate, CI), confusion matrices and ROC operating points, at one
     threshold for every model or at each model's own (``{model: cutoff}``, e.g. the stored training cutoffs)."""
     frames, matrices, points = [], {}, {}
@@ -92,10 +95,16 @@ def metrics_at_threshold(predictions: pd.DataFrame, split: str, models: Sequence
         rows = rows_of(predictions, split, model)
         cutoff = threshold.get(model, np.nan) if isinstance(threshold, Mapping) else threshold
         if not np.isfinite(cutoff):
-            raise ValidationError(f"model {model!r} has no cutoff; its training cohort gave none. Pick another threshold mode.")
+            raise ValidationError(
+                f"model {model!r} has no cutoff; its training cohort gave none. Pick another threshold mode."
+            )
         result = threshold_metrics(rows["label"], rows["prob"], cutoff)
         frames.append(result.to_frame().assign(model=model))
-        matrices[model] = pd.DataFrame([[result.tp, result.fn], [result.fp, result.tn]], index=["event", "no event"], columns=["predicted event", "predicted no event"])
+        matrices[model] = pd.DataFrame(
+            [[result.tp, result.fn], [result.fp, result.tn]],
+            index=["event", "no event"],
+            columns=["predicted event", "predicted no event"],
+        )
         points[model] = (1 - result.specificity, result.sensitivity)
     return pd.concat(frames, ignore_index=True), matrices, points
 
@@ -106,15 +115,19 @@ def pairwise_table(table: pd.DataFrame, models: Sequence[str], compare, adjust: 
     models = [m for m in models if m in table]
     if len(models) < 2:
         raise ValidationError("pick at least two models present for the same patients to compare.")
-    rows = [{"model_a": a, "model_b": b, **{k: v for k, v in compare(a, b).to_dict().items() if k != "level"}}
-            for a, b in itertools.combinations(models, 2)]
+    rows = [
+        {"model_a": a, "model_b": b, **{k: v for k, v in compare(a, b).to_dict().items() if k != "level"}}
+        for a, b in itertools.combinations(models, 2)
+    ]
     pairs = pd.DataFrame(rows)
     method = {"holm": "holm", "bh": "fdr_bh", "none": None}[adjust]
     pairs["p_adjusted"] = multipletests(pairs["p_value"], method=method)[1] if method else pairs["p_value"]
     return pairs
 
 
-def pairwise_delong(predictions: pd.DataFrame, split: str, models: Sequence[str], adjust: str = "holm") -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def pairwise_delong(
+    predictions: pd.DataFrame, split: str, models: Sequence[str], adjust: str = "holm"
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """AUC differences (row - column), adjusted p-values (Holm or Benjamini-Hochberg) and the pairs table."""
     table = wide(predictions, split)
     pairs = pairwise_table(table, models, lambda a, b: delong_test(table["label"], table[a], table[b]), adjust)
@@ -129,23 +142,30 @@ def pairwise_delong(predictions: pd.DataFrame, split: str, models: Sequence[str]
     return diff, text, pairs
 
 
-def reclassification(predictions: pd.DataFrame, split: str, old: str, new: str, cutoffs: Sequence[float] | None) -> dict[str, object]:
+def reclassification(
+    predictions: pd.DataFrame, split: str, old: str, new: str, cutoffs: Sequence[float] | None
+) -> dict[str, object]:
     """Category-free NRI, categorical NRI (with ``cutoffs``) and IDI of ``new`` over ``old`` (reference scores as
     their training recalibration)."""
-    table = wide(as_probabilities(predictions), split)
+    table = wide(as_probabilities(predictions, [old, new]), split)
     for model in (old, new):
         if model not in table:
             raise ValidationError(f"model {model!r} has no predictions in cohort {split!r}.")
-    out: dict[str, object] = {"continuous": nri(table["label"], table[old], table[new]), "idi": idi(table["label"], table[old], table[new])}
+    out: dict[str, object] = {
+        "continuous": nri(table["label"], table[old], table[new]),
+        "idi": idi(table["label"], table[old], table[new]),
+    }
     if cutoffs:
         out["categorical"] = nri(table["label"], table[old], table[new], cutoffs=cutoffs)
     return out
 
 
-def calibration(predictions: pd.DataFrame, split: str, models: Sequence[str], method: str = "bins", bins: int = 10) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, dict[str, np.ndarray]]:
+def calibration(
+    predictions: pd.DataFrame, split: str, models: Sequence[str], method: str = "bins", bins: int = 10
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, dict[str, np.ndarray]]:
     """Calibration curves, a statistics table (HL, intercept, slope, Brier, Spiegelhalter, Eavg, Emax) and the
     predictions for histograms. Reference scores enter as their training recalibration (a probability)."""
-    predictions = as_probabilities(predictions)
+    predictions = as_probabilities(predictions, models)
     curves, stats_rows, values = {}, [], {}
     for model in models:
         rows = rows_of(predictions, split, model)
@@ -161,10 +181,14 @@ def calibration(predictions: pd.DataFrame, split: str, models: Sequence[str], me
     return curves, pd.DataFrame(stats_rows), values
 
 
-def decision_curves(predictions: pd.DataFrame, split: str, models: Sequence[str], thresholds: np.ndarray, n_boot: int = 0) -> pd.DataFrame:
+def decision_curves(
+    predictions: pd.DataFrame, split: str, models: Sequence[str], thresholds: np.ndarray, n_boot: int = 0
+) -> pd.DataFrame:
     """Net benefit per model (reference scores as their training recalibration), treat-all and treat-none."""
-    table = wide(as_probabilities(predictions), split)
-    return decision_curve(table["label"], {m: table[m] for m in models if m in table}, thresholds=thresholds, n_boot=n_boot, seed=0)
+    table = wide(as_probabilities(predictions, models), split)
+    return decision_curve(
+        table["label"], {m: table[m] for m in models if m in table}, thresholds=thresholds, n_boot=n_boot, seed=0
+    )
 
 
 def subgroup_aucs(predictions: pd.DataFrame, split: str, column: str, models: Sequence[str]) -> pd.DataFrame:
@@ -176,15 +200,32 @@ def subgroup_aucs(predictions: pd.DataFrame, split: str, column: str, models: Se
             part = group[group["model"] == model]
             try:
                 result = auc_ci(part["label"], part["prob"])
-                rows.append({"subgroup": f"{column} = {level}", "model": model, "n": len(part), "auc": result.auc,
-                             "ci_low": result.ci_low, "ci_high": result.ci_high})
+                rows.append(
+                    {
+                        "subgroup": f"{column} = {level}",
+                        "model": model,
+                        "n": len(part),
+                        "auc": result.auc,
+                        "ci_low": result.ci_low,
+                        "ci_high": result.ci_high,
+                    }
+                )
             except ValidationError:
                 continue
     return pd.DataFrame(rows, columns=["subgroup", "model", "n", "auc", "ci_low", "ci_high"])
 
 
-def survival_stratification(predictions: pd.DataFrame, model: str, endpoint: str, split: str, *, method: str = "median",
-                            cutoff: float | None = None, horizon: float | None = None, at_risk_times: Sequence[float] | None = None):
+def survival_stratification(
+    predictions: pd.DataFrame,
+    model: str,
+    endpoint: str,
+    split: str,
+    *,
+    method: str = "median",
+    cutoff: float | None = None,
+    horizon: float | None = None,
+    at_risk_times: Sequence[float] | None = None,
+):
     """Risk groups of ``model`` for ``endpoint``: the cutoff is learned on the training cohort (or given) and applied
     unchanged to ``split``. Returns (CutoffResult or None, StratificationResult)."""
     t, e = time_column(endpoint), event_column(endpoint)
@@ -192,14 +233,22 @@ def survival_stratification(predictions: pd.DataFrame, model: str, endpoint: str
     learned = None
     if cutoff is None:
         if train.empty:
-            raise ValidationError("the predictions have no training cohort to learn a cutoff on; set the cutoff by hand.")
+            raise ValidationError(
+                "the predictions have no training cohort to learn a cutoff on; set the cutoff by hand."
+            )
         learned = risk_cutoff(train[t], train[e], train["prob"], method=method, horizon=horizon)
         cutoff = learned.cutoff
     rows = rows_of(predictions, split, model)
     return learned, stratify(rows[t], rows[e], rows["prob"], cutoff, at_risk_times=at_risk_times)
 
 
-def training_cutoffs(predictions: pd.DataFrame, endpoints: Sequence[str], *, source: str = "binary", methods: Sequence[str] = ("median", "maxstat")) -> pd.DataFrame:
+def training_cutoffs(
+    predictions: pd.DataFrame,
+    endpoints: Sequence[str],
+    *,
+    source: str = "binary",
+    methods: Sequence[str] = ("median", "maxstat"),
+) -> pd.DataFrame:
     """Risk cutoffs of every model for every endpoint, learned on the training cohort (stored with a run so that the
     same cutoff is applied to later cohorts and new patients). One row per endpoint, model and method."""
     rows = []
@@ -212,10 +261,29 @@ def training_cutoffs(predictions: pd.DataFrame, endpoints: Sequence[str], *, sou
                 try:
                     learned = risk_cutoff(train[t], train[e], train["prob"], method=method)
                 except ValidationError as error:
-                    rows.append({"endpoint": endpoint, "source": source, "model": model, "method": method, "cutoff": np.nan, "note": str(error)})
+                    rows.append(
+                        {
+                            "endpoint": endpoint,
+                            "source": source,
+                            "model": model,
+                            "method": method,
+                            "cutoff": np.nan,
+                            "note": str(error),
+                        }
+                    )
                     continue
-                rows.append({"endpoint": endpoint, "source": source, "model": model, "method": method, "cutoff": learned.cutoff,
-                             "n_train": len(train), "p_value_adjusted": learned.p_value_adjusted, "note": ""})
+                rows.append(
+                    {
+                        "endpoint": endpoint,
+                        "source": source,
+                        "model": model,
+                        "method": method,
+                        "cutoff": learned.cutoff,
+                        "n_train": len(train),
+                        "p_value_adjusted": learned.p_value_adjusted,
+                        "note": "",
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -240,22 +308,40 @@ def _c_index_row(rows: pd.DataFrame, endpoint: str, split: str, model: str) -> d
         return {"split": split, "model": model, "c_index": np.nan, "note": str(error)}
 
 
-def time_auc_table(predictions: pd.DataFrame, endpoint: str, split: str, models: Sequence[str], horizons: Sequence[float], n_boot: int = 100) -> pd.DataFrame:
+def time_auc_table(
+    predictions: pd.DataFrame,
+    endpoint: str,
+    split: str,
+    models: Sequence[str],
+    horizons: Sequence[float],
+    n_boot: int = 100,
+) -> pd.DataFrame:
     frames = []
     for model in models:
         rows = rows_of(predictions, split, model)
-        frames.append(time_dependent_auc(rows[time_column(endpoint)], rows[event_column(endpoint)], rows["prob"], horizons, n_boot=n_boot, seed=0).assign(model=model))
+        frames.append(
+            time_dependent_auc(
+                rows[time_column(endpoint)], rows[event_column(endpoint)], rows["prob"], horizons, n_boot=n_boot, seed=0
+            ).assign(model=model)
+        )
     return pd.concat(frames, ignore_index=True)
 
 
-def fit_nomogram(predictions: pd.DataFrame, predictors: Sequence[str], score_models: Sequence[str], *, endpoint: str | None = None, horizons: Sequence[float] = (),
-                 time_unit: str = ""):
+def fit_nomogram(
+    predictions: pd.DataFrame,
+    predictors: Sequence[str],
+    score_models: Sequence[str],
+    *,
+    endpoint: str | None = None,
+    horizons: Sequence[float] = (),
+    time_unit: str = "",
+):
     """A logistic (binary endpoint) or Cox (``endpoint`` given) nomogram on the training cohort, with clinical
     ``predictors`` from the table and each of ``score_models`` as a score (its logit probability, e.g. Rad-score)."""
     from engine.models import CoxModel, LogisticModel
     from engine.stats import nomogram
 
-    predictions = as_probabilities(predictions)
+    predictions = as_probabilities(predictions, score_models)
     table = wide(predictions, "train")
     extra = predictions[predictions["split"] == "train"].drop_duplicates("patient_id").set_index("patient_id")
     data = pd.DataFrame(index=table["patient_id"])
@@ -270,14 +356,21 @@ def fit_nomogram(predictions: pd.DataFrame, predictors: Sequence[str], score_mod
     if endpoint is None:
         fitted = LogisticModel().fit(data, table["label"].to_numpy())
         return fitted, nomogram(fitted, data), data
-    y = pd.DataFrame({"time": table[time_column(endpoint)].to_numpy(), "event": table[event_column(endpoint)].to_numpy()})
+    y = pd.DataFrame(
+        {"time": table[time_column(endpoint)].to_numpy(), "event": table[event_column(endpoint)].to_numpy()}
+    )
     fitted = CoxModel().fit(data, y)
     unit = {"days": "day", "months": "month", "years": "year"}.get(time_unit, "unit")
-    return fitted, nomogram(fitted, data, horizons=horizons, horizon_labels=[f"{h:g}-{unit} survival" for h in horizons]), data
+    return (
+        fitted,
+        nomogram(fitted, data, horizons=horizons, horizon_labels=[f"{h:g}-{unit} survival" for h in horizons]),
+        data,
+    )
 
 
-def regression_tables(predictions: pd.DataFrame, predictors: Sequence[str], endpoint: str | None = None, *, enter_p: float = 0.05
-                      ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+def regression_tables(
+    predictions: pd.DataFrame, predictors: Sequence[str], endpoint: str | None = None, *, enter_p: float = 0.05
+) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """Univariable and multivariable OR (binary label) or HR (``endpoint``) tables of ``predictors`` on the training
     cohort (all patients when the table has no training cohort, said in the returned note); the multivariable
     model holds the predictors with a univariable p below ``enter_p``."""
@@ -289,7 +382,9 @@ def regression_tables(predictions: pd.DataFrame, predictors: Sequence[str], endp
         patients = patients[patients["split"] == "train"]
     else:
         note = "all patients (the table has no training cohort)"
-    outcome = {"outcome": "label"} if endpoint is None else {"time": time_column(endpoint), "event": event_column(endpoint)}
+    outcome = (
+        {"outcome": "label"} if endpoint is None else {"time": time_column(endpoint), "event": event_column(endpoint)}
+    )
     chosen = select_clinical(patients, list(predictors), method="multivariable", enter_p=enter_p, stay_p=1.0, **outcome)
     return chosen.univariable, chosen.multivariable, note
 
@@ -306,7 +401,9 @@ def cohort_counts(predictions: pd.DataFrame) -> pd.DataFrame:
         counts["events"] = patients.groupby("split")["label"].sum().reindex(order)
         counts["event rate"] = (counts["events"] / counts["patients"]).round(3)
     for endpoint in survival_endpoints(patients):
-        counts[f"{endpoint or 'survival'} events"] = patients.groupby("split")[event_column(endpoint)].sum().reindex(order)
+        counts[f"{endpoint or 'survival'} events"] = (
+            patients.groupby("split")[event_column(endpoint)].sum().reindex(order)
+        )
     return counts
 
 
@@ -321,8 +418,16 @@ def table_one(predictions: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame
     categorical = [c for c in columns if not pd.api.types.is_numeric_dtype(patients[c]) or patients[c].nunique() <= 4]
     skewed = [c for c in columns if c not in categorical and abs(patients[c].skew()) > 1]
     order = ordered_splits(patients)
-    one = TableOne(patients, columns=columns, categorical=categorical, nonnormal=skewed, groupby="split", order={"split": order},
-                   pval=patients["split"].nunique() > 1, missing=False)
+    one = TableOne(
+        patients,
+        columns=columns,
+        categorical=categorical,
+        nonnormal=skewed,
+        groupby="split",
+        order={"split": order},
+        pval=patients["split"].nunique() > 1,
+        missing=False,
+    )
     table = one.tableone
     table.columns = [c[-1] if isinstance(c, tuple) else str(c) for c in table.columns]
     table = table.reset_index()
@@ -347,8 +452,10 @@ def bias_corrected_calibration(run, model: str, *, n_boot: int = 40, seed: int =
 def refit_caveat(run, model: str) -> str:
     """What a bootstrap refit of a stored model does not repeat ('' when it repeats everything)."""
     if "deep_folds" in run.pipeline(model).named_steps:
-        return ("The refits reuse the deep features of the final network (trained on every training patient) instead of "
-                "retraining the CNN per resample, so the optimism of the deep-feature learning is not corrected for.")
+        return (
+            "The refits reuse the deep features of the final network (trained on every training patient) instead of "
+            "retraining the CNN per resample, so the optimism of the deep-feature learning is not corrected for."
+        )
     return ""
 
 
@@ -365,7 +472,9 @@ def lasso_path(run, model: str, *, n_penalties: int = 40):
     pipeline = run.pipeline(model)
     names = list(pipeline.named_steps)
     if "lasso" not in names or not hasattr(pipeline.named_steps["lasso"], "cv_auc_"):
-        raise ValidationError(f"model {model} has no LASSO step with a stored penalty search; re-run it with this engine version.")
+        raise ValidationError(
+            f"model {model} has no LASSO step with a stored penalty search; re-run it with this engine version."
+        )
     lasso = pipeline.named_steps["lasso"]
     before = pipeline[: names.index("lasso")]
     columns = input_columns(pipeline)
@@ -373,13 +482,20 @@ def lasso_path(run, model: str, *, n_penalties: int = 40):
     X = np.asarray(before.transform(train[columns]), dtype=float)
     y = train["label"].to_numpy(int)
     feature_names = np.asarray(pipeline.named_steps["prepare"].get_feature_names_out())
-    for step in names[names.index("prepare") + 1: names.index("lasso")]:
+    for step in names[names.index("prepare") + 1 : names.index("lasso")]:
         feature_names = feature_names[pipeline.named_steps[step].support_]
     n = len(y)
     penalties = np.union1d(np.geomspace(lasso.Cs_.min(), lasso.Cs_.max(), n_penalties), [lasso.C_])
     rows = []
     for C in penalties:
-        fit = LogisticRegression(l1_ratio=1.0, C=C, solver="liblinear", max_iter=2000, random_state=lasso.seed).fit(X, y)
-        rows += [{"log_lambda": float(np.log(1 / (C * n))), "feature": str(f), "coefficient": float(c)} for f, c in zip(feature_names, fit.coef_.ravel())]
-    cv = pd.DataFrame({"log_lambda": np.log(1 / (lasso.Cs_ * n)), "cv_auc": lasso.cv_auc_, "cv_auc_sd": lasso.cv_auc_sd_})
+        fit = LogisticRegression(l1_ratio=1.0, C=C, solver="liblinear", max_iter=2000, random_state=lasso.seed).fit(
+            X, y
+        )
+        rows += [
+            {"log_lambda": float(np.log(1 / (C * n))), "feature": str(f), "coefficient": float(c)}
+            for f, c in zip(feature_names, fit.coef_.ravel())
+        ]
+    cv = pd.DataFrame(
+        {"log_lambda": np.log(1 / (lasso.Cs_ * n)), "cv_auc": lasso.cv_auc_, "cv_auc_sd": lasso.cv_auc_sd_}
+    )
     return pd.DataFrame(rows), cv, float(np.log(1 / (lasso.C_ * n)))

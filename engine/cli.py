@@ -30,7 +30,9 @@ class Bars:
         key = stage.split(":")[0]
         bar = self.bars.get(key)
         if bar is None:
-            bar = self.bars[key] = tqdm(total=total, desc=key, unit="step" if key != "radiomics" else "patient", file=sys.stderr)
+            bar = self.bars[key] = tqdm(
+                total=total, desc=key, unit="step" if key != "radiomics" else "patient", file=sys.stderr
+            )
         bar.total = total
         bar.n = done
         if ":" in stage:
@@ -52,15 +54,19 @@ def _fail(error: Exception) -> None:
 @cohort_app.command("synth")
 def cohort_synth(
     out: Path = typer.Option(..., help="folder to write the cohort into"),
-    n: int = typer.Option(300), centers: int = typer.Option(3),
-    phases: str = typer.Option("arterial,portal,delayed"), modality: str = typer.Option("ct", help="ct or us"),
+    n: int = typer.Option(300),
+    centers: int = typer.Option(3),
+    phases: str = typer.Option("arterial,portal,delayed"),
+    modality: str = typer.Option("ct", help="ct or us"),
     seed: int = typer.Option(0),
 ) -> None:
     """Write the synthetic HCC cohort (images, masks, clinical data, outcomes) and its manifest."""
-    from engine.cohort.synth import SYNTH_VERSION, SynthSpec, synthesize_cohort
+    from engine.cohort.synth import SynthSpec, synthesize_cohort
 
     try:
-        spec = SynthSpec(n=n, centers=centers, phases=tuple(p.strip() for p in phases.split(",")), modality=modality, seed=seed)
+        spec = SynthSpec(
+            n=n, centers=centers, phases=tuple(p.strip() for p in phases.split(",")), modality=modality, seed=seed
+        )
         with tqdm(total=n, desc="synthetic cohort", unit="patient", file=sys.stderr) as bar:
             manifest = synthesize_cohort(out, spec, progress=bar.update)
     except ValidationError as error:
@@ -72,8 +78,10 @@ def cohort_synth(
 def train(
     config: Path = typer.Option(..., help="study YAML (assets/study_template.yaml)"),
     store: Path = typer.Option(Path("store"), help="run store folder"),
-    workers: int = typer.Option(2), scheduler: str = typer.Option(None, help="tcp://host:port of a Dask scheduler"),
-    device: str = typer.Option(None, help="auto, cpu or cuda (overrides the config)"), force: bool = typer.Option(False),
+    workers: int = typer.Option(2),
+    scheduler: str = typer.Option(None, help="tcp://host:port of a Dask scheduler"),
+    device: str = typer.Option(None, help="auto, cpu or cuda (overrides the config)"),
+    force: bool = typer.Option(False),
 ) -> None:
     """Extract features, train the model grid and store the run (served from the store when unchanged)."""
     from engine.config import load_config
@@ -85,7 +93,9 @@ def train(
         study, base = load_config(config)
         if device:
             study = study.model_copy(update={"device": device})
-        run_id = run_study(study, base, RunStore(store), workers=workers, scheduler=scheduler, progress=bars, force=force)
+        run_id = run_study(
+            study, base, RunStore(store), workers=workers, scheduler=scheduler, progress=bars, force=force
+        )
     except ValidationError as error:
         bars.close()
         _fail(error)
@@ -99,7 +109,9 @@ DEMO_CENTERS = {"centers": 4, "center_shares": (0.35, 0.35, 0.15, 0.15)}  # C3 a
 @app.command()
 def demo(
     out: Path = typer.Option(Path("demo_study"), help="where the synthetic cohort is written"),
-    store: Path = typer.Option(Path("store")), n: int = typer.Option(300), workers: int = typer.Option(2),
+    store: Path = typer.Option(Path("store")),
+    n: int = typer.Option(300),
+    workers: int = typer.Option(2),
     device: str = typer.Option("auto"),
 ) -> None:
     """The demo study: synthetic cohort -> extraction -> model grid -> store (seconds on later starts)."""
@@ -119,7 +131,9 @@ def demo(
     raw["device"] = device
     bars = Bars()
     try:
-        run_id = run_study(parse_config(raw, source="demo_study.yaml"), out.resolve(), RunStore(store), workers=workers, progress=bars)
+        run_id = run_study(
+            parse_config(raw, source="demo_study.yaml"), out.resolve(), RunStore(store), workers=workers, progress=bars
+        )
     except ValidationError as error:
         bars.close()
         _fail(error)
@@ -130,8 +144,11 @@ def demo(
 
 @app.command()
 def predict(
-    run: str = typer.Option(..., help="run id"), manifest: Path = typer.Option(..., help="manifest of the new patients"),
-    store: Path = typer.Option(Path("store")), out: Path = typer.Option(Path("predictions_new.csv")), workers: int = typer.Option(2),
+    run: str = typer.Option(..., help="run id"),
+    manifest: Path = typer.Option(..., help="manifest of the new patients"),
+    store: Path = typer.Option(Path("store")),
+    out: Path = typer.Option(Path("predictions_new.csv")),
+    workers: int = typer.Option(2),
 ) -> None:
     """Apply a run's frozen pipelines to new patients (same feature extraction, no refitting)."""
     from engine.store import RunStore
@@ -150,8 +167,10 @@ def predict(
 
 @app.command()
 def extract(
-    config: Path = typer.Option(..., help="study YAML"), out: Path = typer.Option(Path("radiomics.parquet")),
-    store: Path = typer.Option(Path("store"), help="its features/ folder is the cache"), workers: int = typer.Option(2),
+    config: Path = typer.Option(..., help="study YAML"),
+    out: Path = typer.Option(Path("radiomics.parquet")),
+    store: Path = typer.Option(Path("store"), help="its features/ folder is the cache"),
+    workers: int = typer.Option(2),
     scheduler: str = typer.Option(None, help="tcp://host:port of a Dask scheduler"),
 ) -> None:
     """Radiomics features of a study's cohort into a Parquet table (cached per patient)."""
@@ -168,8 +187,13 @@ def extract(
         cohort = load_manifest(base / study.cohort.manifest, clinical=study.cohort.clinical or None)
         with tqdm(total=len(cohort.table), desc="radiomics", unit="patient", file=sys.stderr) as bar:
             table, failures = extract_cohort(
-                cohort, **study.radiomics.extraction_options(), cache=FeatureCache(RunStore(store).feature_cache_dir),
-                workers=workers, scheduler=scheduler, progress=bar.update)
+                cohort,
+                **study.radiomics.extraction_options(),
+                cache=FeatureCache(RunStore(store).feature_cache_dir),
+                workers=workers,
+                scheduler=scheduler,
+                progress=bar.update,
+            )
     except ValidationError as error:
         _fail(error)
     table.to_parquet(out, index=False)
@@ -179,8 +203,11 @@ def extract(
 
 
 @app.command()
-def report(run: str = typer.Option(..., help="run id"), store: Path = typer.Option(Path("store")),
-           out: Path = typer.Option(Path("report.zip"))) -> None:
+def report(
+    run: str = typer.Option(..., help="run id"),
+    store: Path = typer.Option(Path("store")),
+    out: Path = typer.Option(Path("report.zip")),
+) -> None:
     """A self-contained HTML report with figures and a methods paragraph, zipped with the figure files."""
     from engine.report import report_zip
     from engine.store import RunStore

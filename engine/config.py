@@ -27,7 +27,9 @@ class CohortConfig(_Strict):
     @model_validator(mode="after")
     def _one_source(self) -> CohortConfig:
         if (self.manifest is None) == (self.feature_table is None):
-            raise ValueError("give exactly one of cohort.manifest (images) or cohort.feature_table (features from elsewhere)")
+            raise ValueError(
+                "give exactly one of cohort.manifest (images) or cohort.feature_table (features from elsewhere)"
+            )
         return self
 
 
@@ -45,7 +47,12 @@ class RadiomicsConfig(_Strict):
         """Keyword arguments of ``engine.features.radiomics.extract_cohort`` for these settings."""
         from engine.features.radiomics import load_params
 
-        return {"params": load_params(self.preset, self.overrides), "rings_mm": self.rings_mm, "eroded_mm": self.eroded_mm, "delta": self.delta}
+        return {
+            "params": load_params(self.preset, self.overrides),
+            "rings_mm": self.rings_mm,
+            "eroded_mm": self.eroded_mm,
+            "delta": self.delta,
+        }
 
 
 class DeepConfig(_Strict):
@@ -75,12 +82,16 @@ class DeepConfig(_Strict):
 
         if self.objective == "binary":
             if "label" not in table:
-                raise ValueError("deep.objective binary needs the label column; a survival-only study trains its CNN with "
-                                 "deep.objective: cox (or landmark)")
+                raise ValueError(
+                    "deep.objective binary needs the label column; a survival-only study trains its CNN with "
+                    "deep.objective: cox (or landmark)"
+                )
             return "binary", table["label"].to_numpy(float)
         endpoint = self.endpoint or (survival_endpoints[0] if survival_endpoints else None)
         if endpoint is None or f"{endpoint}_time" not in table:
-            raise ValueError(f"deep.objective {self.objective} needs a survival endpoint (deep.endpoint); got {endpoint!r}")
+            raise ValueError(
+                f"deep.objective {self.objective} needs a survival endpoint (deep.endpoint); got {endpoint!r}"
+            )
         time, event = table[f"{endpoint}_time"].to_numpy(float), table[f"{endpoint}_event"].to_numpy(float)
         if self.objective == "cox":
             return "cox", np.column_stack([time, event])
@@ -181,7 +192,10 @@ class GridConfig(_Strict):
         for name, parts in self.models.items():
             bad = [p for p in parts if p not in families and not p.startswith("prefix:")]
             if bad:
-                raise ValueError(f"model {name!r} uses unknown families {bad}; use clinical, radiomics, deep or prefix:<column prefix>")
+                raise ValueError(
+                    f"model {name!r} uses unknown families {bad}; use clinical, radiomics, deep or prefix:<column "
+                    "prefix>"
+                )
         return self
 
 
@@ -198,7 +212,9 @@ class SurvivalConfig(_Strict):
     @classmethod
     def _positive(cls, horizons: list[float] | None) -> list[float] | None:
         if horizons is not None and (not horizons or min(horizons) <= 0):
-            raise ValueError(f"horizons must be positive times in the study's time unit, e.g. [12, 36, 60]; got {horizons}")
+            raise ValueError(
+                f"horizons must be positive times in the study's time unit, e.g. [12, 36, 60]; got {horizons}"
+            )
         return sorted(horizons) if horizons is not None else None
 
     def horizon_values(self) -> list[float]:
@@ -231,7 +247,9 @@ def load_config(path: str | Path) -> tuple[StudyConfig, Path]:
     """The validated config and the folder relative paths in it are resolved against."""
     path = Path(path)
     if not path.exists():
-        raise ConfigError(f"config must be an existing YAML file; got {str(path)!r}. Start from assets/study_template.yaml.")
+        raise ConfigError(
+            f"config must be an existing YAML file; got {str(path)!r}. Start from assets/study_template.yaml."
+        )
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
@@ -243,8 +261,33 @@ def parse_config(raw: dict[str, Any], *, source: str = "config") -> StudyConfig:
     try:
         return StudyConfig.model_validate(raw)
     except PydanticError as error:
-        lines = [f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in error.errors()]
+        lines = [_problem_line(e) for e in error.errors()]
         raise ConfigError(f"{source} has {len(lines)} problem(s):\n  - " + "\n  - ".join(lines)) from None
+
+
+def _problem_line(error: dict[str, Any]) -> str:
+    """One config problem with its fix: an unknown key gets the closest known key (a typo) and the known keys; a
+    wrong type says what came and what is expected."""
+    import difflib
+
+    where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        model: type[BaseModel] = StudyConfig
+        for part in error["loc"][:-1]:
+            field = model.model_fields.get(str(part)) if isinstance(model, type) else None
+            annotation = getattr(field, "annotation", None)
+            model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+            if model is None:
+                break
+        known = sorted(model.model_fields) if model is not None else []
+        close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return (
+            f"{where}: unknown setting; {hint}the settings here are {known}" if known else f"{where}: unknown setting"
+        )
+    came = error.get("input")
+    shown = f" (got {came!r})" if not isinstance(came, (dict, list)) else ""
+    return f"{where}: {error['msg']}{shown}; see assets/study_template.yaml for the expected form"
 
 
 def resolve_device(device: str = "auto") -> str:

@@ -45,10 +45,12 @@ def survival_column(horizon: float) -> str:
     return f"survival_at_{horizon:g}"
 
 
-def read_predictions(data: bytes, filename: str) -> pd.DataFrame:
+def read_predictions(data: bytes, filename: str, *, score_columns: Sequence[str] = ()) -> pd.DataFrame:
     """Parse an uploaded predictions table (CSV or XLSX, wide or long) and validate it."""
     if len(data) > MAX_UPLOAD_BYTES:
-        raise ValidationError(f"the upload must be at most {MAX_UPLOAD_BYTES // 2**20} MB; got {len(data) / 2**20:.1f} MB.")
+        raise ValidationError(
+            f"the upload must be at most {MAX_UPLOAD_BYTES // 2**20} MB; got {len(data) / 2**20:.1f} MB."
+        )
     name = filename.lower()
     parsed_as = ""
     try:
@@ -64,9 +66,11 @@ def read_predictions(data: bytes, filename: str) -> pd.DataFrame:
         raise ValidationError(f"{filename} could not be read as a table ({type(error).__name__}: {error}).") from None
     if "patient_id" not in [str(c).strip() for c in frame.columns]:
         found = [str(c) for c in frame.columns[:8]]
-        raise ValidationError(f"{filename}: a patient_id column is required; read {('as ' + parsed_as) if parsed_as else 'it'}, "
-                              f"the columns found are {found}. Name the patients' column patient_id.")
-    return to_long(frame)
+        raise ValidationError(
+            f"{filename}: a patient_id column is required; read {('as ' + parsed_as) if parsed_as else 'it'}, "
+            f"the columns found are {found}. Name the patients' column patient_id."
+        )
+    return to_long(frame, score_columns=score_columns)
 
 
 def read_csv_sniffed(data: bytes) -> tuple[pd.DataFrame, str]:
@@ -96,8 +100,20 @@ def _looks_like_probabilities(values: pd.Series) -> bool:
     return len(numbers) > 0 and float(numbers.between(0, 1).mean()) >= 0.5
 
 
-def to_long(frame: pd.DataFrame, *, model_columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """Validate a wide or long predictions table and return the long form (with ``classifier`` and ``split``)."""
+SCORE_SUFFIX = " (score)"  # a wide column named e.g. "Cox LP (score)" is a raw risk score whatever its values
+
+
+def to_long(
+    frame: pd.DataFrame, *, model_columns: Sequence[str] | None = None, score_columns: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Validate a wide or long predictions table and return the long form (with ``classifier`` and ``split``).
+
+    Wide: the model columns are the probability-like columns (``model_columns`` when given), the columns named
+    ``<name> (score)`` and ``score_columns``. A model whose values leave [0, 1], or that is named or listed as a
+    score, is a raw risk score (classifier ``raw score``; engine.models.reference): ROC/AUC, DeLong, C-index and
+    Kaplan-Meier take it as it is; the probability pages take its logistic recalibration on the training cohort."""
+    from engine.models.reference import RAW_SCORE, recalibrate_raw_scores
+
     frame = frame.copy()
     frame.columns = [str(c).strip() for c in frame.columns]
     problems = []
@@ -107,16 +123,21 @@ def to_long(frame: pd.DataFrame, *, model_columns: Sequence[str] | None = None) 
     if not has_binary and not survival_endpoints(frame):
         problems.append("an outcome is required: a label column (0/1) and/or time and event columns")
     long_form = {"model", "prob"} <= set(frame.columns)
+    reserved = {"patient_id", "split", "center", OUTCOME, "classifier", *outcome_columns(frame)}
+    unknown = [c for c in score_columns if c not in frame or c in reserved]
+    if unknown:
+        problems.append(f"score_columns {unknown} are not cohort columns of the table")
     if long_form:
         models = sorted(frame["model"].astype(str).unique())
     else:
-        reserved = {"patient_id", "split", "center", OUTCOME, "classifier", *outcome_columns(frame)}
-        candidates = list(model_columns) if model_columns else [
-            c for c in frame.columns if c not in reserved and _looks_like_probabilities(frame[c])
-        ]
-        models = candidates
+        detected = [c for c in frame.columns if c not in reserved and _looks_like_probabilities(frame[c])]
+        named = [c for c in frame.columns if c.endswith(SCORE_SUFFIX) or c in score_columns]
+        models = list(dict.fromkeys([*(model_columns or detected), *[c for c in named if c not in reserved]]))
         if not models:
-            problems.append("no model column: give one probability column per model (floats between 0 and 1)")
+            problems.append(
+                "no model column: give one probability column per model (floats between 0 and 1), or name a raw "
+                f"risk score column '<name>{SCORE_SUFFIX}'"
+            )
     if "patient_id" in frame:
         duplicated = frame.loc[frame["patient_id"].duplicated(keep=False), "patient_id"].astype(str).unique()
         if duplicated.size and not long_form:
@@ -127,30 +148,52 @@ def to_long(frame: pd.DataFrame, *, model_columns: Sequence[str] | None = None) 
         values = set(pd.unique(frame[OUTCOME].dropna()))
         if not values <= {0, 1, True, False}:
             problems.append(f"label must be 0/1; got values {sorted(map(str, values))[:6]}")
-    probability_columns = ["prob"] if long_form else models
-    for column in probability_columns:
-        if column not in frame:
-            continue
+    for column in ["prob"] if long_form else models:
         values = pd.to_numeric(frame[column], errors="coerce")
-        outside = (values < 0) | (values > 1)
         if values.isna().any():
             problems.append(f"{column}: {int(values.isna().sum())} missing or non-numeric values")
-        if outside.any():
-            problems.append(f"{column}: {int(outside.sum())} probabilities outside [0, 1] (e.g. {values[outside].iloc[0]:g})")
     if has_binary and not problems:
         for split, group in frame.groupby("split"):
             if group[OUTCOME].nunique() < 2:
-                problems.append(f"split {split!r} has a single class (label = {group[OUTCOME].iloc[0]}); ROC needs both")
+                problems.append(
+                    f"split {split!r} has a single class (label = {group[OUTCOME].iloc[0]}); ROC needs both"
+                )
     if problems:
         raise ValidationError(f"the predictions table has {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
     if long_form:
-        if "classifier" not in frame:
-            frame["classifier"] = ""
-        return frame
-    keep = [c for c in frame.columns if c not in models]
-    long = frame.melt(id_vars=keep, value_vars=models, var_name="model", value_name="prob")
-    long["classifier"] = ""
-    return long
+        long = frame if "classifier" in frame else frame.assign(classifier="")
+    else:
+        keep = [c for c in frame.columns if c not in models]
+        long = frame.melt(id_vars=keep, value_vars=models, var_name="model", value_name="prob").assign(classifier="")
+        named = {c for c in models if c.endswith(SCORE_SUFFIX) or c in score_columns}
+        long.loc[long["model"].isin(named), "classifier"] = RAW_SCORE
+    long["prob"] = pd.to_numeric(long["prob"])
+    outside = long.groupby("model")["prob"].transform(lambda v: bool(((v < 0) | (v > 1)).any()))
+    long.loc[outside & long["classifier"].ne("reference"), "classifier"] = RAW_SCORE
+    return recalibrate_raw_scores(long)
+
+
+def upload_roles(predictions: pd.DataFrame) -> dict[str, list[str]]:
+    """What each column of an upload became, so that nothing changes role silently: probability models, raw risk
+    scores (with or without a training recalibration), outcomes and cohort columns."""
+    from engine.models.reference import RAW_SCORE
+
+    kinds = predictions.drop_duplicates("model").set_index("model")["classifier"]
+    recalibrated = set()
+    if "recalibrated" in predictions:
+        recalibrated = set(predictions.loc[predictions["recalibrated"].notna(), "model"])
+    raw = [str(m) for m, kind in kinds.items() if kind == RAW_SCORE]
+    return {
+        "probability models": [str(m) for m, kind in kinds.items() if kind != RAW_SCORE],
+        "raw risk scores, recalibrated on the training cohort": [m for m in raw if m in recalibrated],
+        "raw risk scores, not recalibrated (no training cohort with both classes)": [
+            m for m in raw if m not in recalibrated
+        ],
+        "outcomes": outcome_columns(predictions),
+        "cohort columns": [c for c in cohort_columns(predictions) if c not in (OUTCOME, "center")]
+        + (["center"] if "center" in predictions else []),
+        "cohorts (split)": ordered_splits(predictions),
+    }
 
 
 def model_names(predictions: pd.DataFrame) -> list[str]:
@@ -192,7 +235,11 @@ def headline_models(models: Sequence[str]) -> list[str]:
 
 def ordered_splits(predictions: pd.DataFrame | Sequence[str]) -> list[str]:
     """The table's cohorts (or the given split names) in reading order: train, internal, the external cohorts."""
-    names = predictions["split"].astype(str).unique() if isinstance(predictions, pd.DataFrame) else {str(s) for s in predictions}
+    names = (
+        predictions["split"].astype(str).unique()
+        if isinstance(predictions, pd.DataFrame)
+        else {str(s) for s in predictions}
+    )
     return sorted(names, key=split_order)
 
 
@@ -204,12 +251,16 @@ def held_out_splits(splits: Any) -> list[str]:
 def cohort_columns(predictions: pd.DataFrame) -> list[str]:
     """The patient-level columns of a predictions table (label, center, clinical ...) for a Table 1: everything but
     ids, model outputs, split and survival times/events."""
-    return [c for c in predictions.columns if c not in ("patient_id", "model", "classifier", "prob", "split", "recalibrated")
-            and not c.endswith(("_time", "_event"))]
+    return [
+        c
+        for c in predictions.columns
+        if c not in ("patient_id", "model", "classifier", "prob", "split", "recalibrated")
+        and not c.endswith(("_time", "_event"))
+    ]
 
 
 def filterable_columns(predictions: pd.DataFrame) -> dict[str, str]:
-    """Cohort columns a user can filter on: ``categorical`` (<= 12 values) or ``numeric``."""
+    """Cohort columns a user can filter on: ``categorical`` (2 to 12 values) or ``numeric``."""
     skip = {"patient_id", "model", "classifier", "prob", "recalibrated", OUTCOME, *outcome_columns(predictions)}
     kinds = {}
     for column in predictions.columns:
@@ -218,7 +269,7 @@ def filterable_columns(predictions: pd.DataFrame) -> dict[str, str]:
         values = predictions[column]
         if pd.api.types.is_numeric_dtype(values) and values.nunique() > 12:
             kinds[column] = "numeric"
-        elif values.nunique() <= 12:
+        elif 1 < values.nunique() <= 12:  # a column with one value (e.g. split "all") filters nothing
             kinds[column] = "categorical"
     return kinds
 

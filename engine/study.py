@@ -42,20 +42,26 @@ def _cohort_digest(table: pd.DataFrame, path_columns: list[str]) -> str:
 
 
 def _families_for_table(frame: pd.DataFrame, config: StudyConfig) -> dict[str, list[str]]:
-    reserved = {"patient_id", "split", "center", config.endpoint} | {c for c in frame if c.endswith(("_time", "_event"))}
+    reserved = {"patient_id", "split", "center", config.endpoint} | {
+        c for c in frame if c.endswith(("_time", "_event"))
+    }
     named = [log_name(c) if c in config.cohort.log_transform else c for c in config.cohort.clinical]
     clinical = [c for c in named if c in frame]
     families = {"clinical": clinical} if clinical else {}
     deep = [c for c in frame if c.startswith("dl_")]
     if deep:
         families["deep"] = deep
-    rest = [c for c in frame if c not in reserved and c not in clinical and c not in deep and pd.api.types.is_numeric_dtype(frame[c])]
+    rest = [
+        c
+        for c in frame
+        if c not in reserved and c not in clinical and c not in deep and pd.api.types.is_numeric_dtype(frame[c])
+    ]
     if rest:
         families["radiomics"] = rest
     for parts in config.grid.models.values():
         for part in parts:
             if part.startswith("prefix:"):
-                families[part] = [c for c in frame if c.startswith(part[len("prefix:"):]) and c not in reserved]
+                families[part] = [c for c in frame if c.startswith(part[len("prefix:") :]) and c not in reserved]
     return families
 
 
@@ -75,7 +81,9 @@ def metrics_table(predictions: pd.DataFrame, survival_endpoints: list[str]) -> p
                 row.update(auc=np.nan, note=str(error))
         for endpoint in survival_endpoints:
             try:
-                row[f"{endpoint}_c_index"] = concordance_index(group[f"{endpoint}_time"], group[f"{endpoint}_event"], group["prob"]).c_index
+                row[f"{endpoint}_c_index"] = concordance_index(
+                    group[f"{endpoint}_time"], group[f"{endpoint}_event"], group["prob"]
+                ).c_index
             except ValidationError:
                 row[f"{endpoint}_c_index"] = np.nan
         rows.append(row)
@@ -133,7 +141,9 @@ def _build(config, store, run_id, cohort, table, path_columns, workers, schedule
     timings: dict[str, float] = {}
 
     if config.cohort.log_transform:
-        table, clinical = log_transform(table, config.cohort.log_transform, cohort.clinical if cohort is not None else config.cohort.clinical)
+        table, clinical = log_transform(
+            table, config.cohort.log_transform, cohort.clinical if cohort is not None else config.cohort.clinical
+        )
         if cohort is not None:
             cohort = dataclasses.replace(cohort, table=table, clinical=tuple(clinical))
     device = resolve_device(config.device)
@@ -144,21 +154,35 @@ def _build(config, store, run_id, cohort, table, path_columns, workers, schedule
         clinical = list(cohort.clinical)
         families["clinical"] = clinical
         if config.radiomics.enabled:
-            frame, families["radiomics"] = _radiomics_step(cohort, config, store, partial, frame, workers, scheduler, progress, timings)
+            frame, families["radiomics"] = _radiomics_step(
+                cohort, config, store, partial, frame, workers, scheduler, progress, timings
+            )
             if config.radiomics.icc_threshold is not None:
-                families["radiomics"] = _icc_step(cohort, config, store, partial, frame, families["radiomics"], workers, scheduler, progress)
+                families["radiomics"] = _icc_step(
+                    cohort, config, store, partial, frame, families["radiomics"], workers, scheduler, progress
+                )
         if config.deep.enabled:
             frame, families["deep"] = _deep_step(cohort, config, partial, frame, device, progress, timings)
     else:
         families = _families_for_table(frame, config)
-    models = {name: parts for name, parts in config.grid.models.items() if all(p in families and families[p] for p in parts)}
+    models = {
+        name: parts for name, parts in config.grid.models.items() if all(p in families and families[p] for p in parts)
+    }
     if not models:
-        raise ValidationError(f"no model of the config can be built from the feature families {list(families)}; check grid.models.")
-    survival = [e for e in (config.survival_endpoints or list(cohort.survival_endpoints if cohort else [])) if f"{e}_time" in frame]
+        raise ValidationError(
+            f"no model of the config can be built from the feature families {list(families)}; check grid.models."
+        )
+    survival = [
+        e
+        for e in (config.survival_endpoints or list(cohort.survival_endpoints if cohort else []))
+        if f"{e}_time" in frame
+    ]
     has_label = "label" in frame
     if not has_label and not survival:
-        raise ValidationError("the cohort has neither a label column (binary endpoint) nor <name>_time/<name>_event columns "
-                              "(survival endpoints); add at least one outcome.")
+        raise ValidationError(
+            "the cohort has neither a label column (binary endpoint) nor <name>_time/<name>_event columns "
+            "(survival endpoints); add at least one outcome."
+        )
     result = None
     if has_label:
         total = len(models) * len(config.grid.classifiers)
@@ -170,9 +194,20 @@ def _build(config, store, run_id, cohort, table, path_columns, workers, schedule
 
         start = time.perf_counter()
         result = run_grid(
-            FeatureTable(frame, families), models=models, classifiers=config.grid.classifiers, n_iter=config.grid.n_iter,
-            folds=config.grid.folds, repeats=config.grid.repeats, search=config.grid.search, selection=Selection(**config.grid.selection.model_dump()),
-            seed=config.seed, device=device, stacking=config.grid.stacking, smote=config.grid.smote, n_jobs=max(1, workers), progress=step,
+            FeatureTable(frame, families),
+            models=models,
+            classifiers=config.grid.classifiers,
+            n_iter=config.grid.n_iter,
+            folds=config.grid.folds,
+            repeats=config.grid.repeats,
+            search=config.grid.search,
+            selection=Selection(**config.grid.selection.model_dump()),
+            seed=config.seed,
+            device=device,
+            stacking=config.grid.stacking,
+            smote=config.grid.smote,
+            n_jobs=max(1, workers),
+            progress=step,
             clinical_selection=config.grid.clinical_selection.model_dump(),
         )
         progress("model grid", total, total)
@@ -180,15 +215,25 @@ def _build(config, store, run_id, cohort, table, path_columns, workers, schedule
         predictions = _with_references(result.predictions, frame, families, config, partial)
         _paper_tables(predictions, result.classifier_predictions, frame, families, survival, config, partial)
     risks = None
-    if (config.grid.survival_models or not has_label) and survival:  # a survival-only study: the survival models are its models
+    if (
+        config.grid.survival_models or not has_label
+    ) and survival:  # a survival-only study: the survival models are its models
         from engine.models.survival_grid import run_survival_grid
 
         start = time.perf_counter()
         family_models = {name: parts for name, parts in models.items()}
-        outputs = [run_survival_grid(FeatureTable(frame, families), endpoint, models=family_models, methods=config.grid.survival_methods,
-                                     seed=config.seed, progress=lambda label: progress(f"survival models: {label}", 0, 1),
-                                     horizons=_horizons_within_follow_up(frame, endpoint, config.survival.horizon_values()))
-                   for endpoint in survival]
+        outputs = [
+            run_survival_grid(
+                FeatureTable(frame, families),
+                endpoint,
+                models=family_models,
+                methods=config.grid.survival_methods,
+                seed=config.seed,
+                progress=lambda label: progress(f"survival models: {label}", 0, 1),
+                horizons=_horizons_within_follow_up(frame, endpoint, config.survival.horizon_values()),
+            )
+            for endpoint in survival
+        ]
         risks = pd.concat([o.predictions for o in outputs], ignore_index=True)
         risks.to_parquet(partial / "survival_predictions.parquet", index=False)
         pd.concat([o.grid for o in outputs], ignore_index=True).to_csv(partial / "survival_grid.csv", index=False)
@@ -200,13 +245,25 @@ def _build(config, store, run_id, cohort, table, path_columns, workers, schedule
     _store_cutoffs(predictions if has_label else None, risks, survival, partial)
     timings["total"] = time.perf_counter() - started
     provenance = {
-        "name": config.name, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "patients": int(len(frame)), "models": list(predictions["model"].unique()), "seed": config.seed,
-        "device": device, "timings_s": timings, "engine": _version("engine"), "python": platform.python_version(),
-        "packages": {name: _version(name) for name in ("numpy", "scikit-learn", "pyradiomics", "torch", "monai", "xgboost", "lightgbm")},
-        "survival_endpoints": survival, "families": {k: len(v) for k, v in families.items()},
-        "time_unit": config.survival.time_unit, "horizons": config.survival.horizon_values(),
-        "clinical": families.get("clinical", []), "phases": list(cohort.phases) if cohort is not None else [],
+        "name": config.name,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "patients": int(len(frame)),
+        "models": list(predictions["model"].unique()),
+        "seed": config.seed,
+        "device": device,
+        "timings_s": timings,
+        "engine": _version("engine"),
+        "python": platform.python_version(),
+        "packages": {
+            name: _version(name)
+            for name in ("numpy", "scikit-learn", "pyradiomics", "torch", "monai", "xgboost", "lightgbm")
+        },
+        "survival_endpoints": survival,
+        "families": {k: len(v) for k, v in families.items()},
+        "time_unit": config.survival.time_unit,
+        "horizons": config.survival.horizon_values(),
+        "clinical": families.get("clinical", []),
+        "phases": list(cohort.phases) if cohort is not None else [],
         "references": [name for name in predictions["model"].unique() if is_reference(name)],
         "clinical_selection": _chosen_clinical(result.pipelines) if result is not None else {},
     }
@@ -214,18 +271,49 @@ def _build(config, store, run_id, cohort, table, path_columns, workers, schedule
     from engine.models.deep_folds import fold_columns
 
     outcome = ["label"] if has_label else []
-    kept = ["patient_id", "split", *outcome, *dict.fromkeys(feature_columns), *fold_columns(frame)]  # fold blocks: to re-run the grid
+    kept = [
+        "patient_id",
+        "split",
+        *outcome,
+        *dict.fromkeys(feature_columns),
+        *fold_columns(frame),
+    ]  # fold blocks: to re-run the grid
     frame[kept].to_parquet(partial / "features.parquet", index=False)
-    artifacts = [partial / name for name in ("gradcam.npz", "deep_network.pt", "features.parquet", "survival_predictions.parquet",
-                                             "survival_grid.csv", "icc.csv", "risk_cutoffs.csv", *PAPER_TABLES) if (partial / name).exists()]
-    store.write(run_id, config=config.canonical(), predictions=predictions, grid=result.grid if result else pd.DataFrame(),
-                selected=result.selected if result else pd.DataFrame(), metrics=metrics, provenance=provenance,
-                pipelines=result.pipelines if result else None, artifacts=artifacts)
+    artifacts = [
+        partial / name
+        for name in (
+            "gradcam.npz",
+            "deep_network.pt",
+            "features.parquet",
+            "survival_predictions.parquet",
+            "survival_grid.csv",
+            "icc.csv",
+            "risk_cutoffs.csv",
+            *PAPER_TABLES,
+        )
+        if (partial / name).exists()
+    ]
+    store.write(
+        run_id,
+        config=config.canonical(),
+        predictions=predictions,
+        grid=result.grid if result else pd.DataFrame(),
+        selected=result.selected if result else pd.DataFrame(),
+        metrics=metrics,
+        provenance=provenance,
+        pipelines=result.pipelines if result else None,
+        artifacts=artifacts,
+    )
     return run_id
 
 
-PAPER_TABLES = ("performance.csv", "classifier_predictions.parquet", "reference_scores.csv", "clinical_univariable.csv",
-                "clinical_multivariable.csv")
+PAPER_TABLES = (
+    "performance.csv",
+    "classifier_predictions.parquet",
+    "reference_scores.csv",
+    "clinical_univariable.csv",
+    "clinical_multivariable.csv",
+)
 
 
 def survival_only_predictions(risks: pd.DataFrame, frame: pd.DataFrame, endpoints: list[str]) -> pd.DataFrame:
@@ -250,7 +338,9 @@ def _horizons_within_follow_up(frame: pd.DataFrame, endpoint: str, horizons: lis
     return [h for h in horizons if h < last]
 
 
-def _with_references(predictions: pd.DataFrame, frame: pd.DataFrame, families: dict, config: StudyConfig, partial: Path) -> pd.DataFrame:
+def _with_references(
+    predictions: pd.DataFrame, frame: pd.DataFrame, families: dict, config: StudyConfig, partial: Path
+) -> pd.DataFrame:
     """The grid's predictions plus a model per reference score (raw score; training recalibration stored)."""
     if not config.reference_scores:
         return predictions
@@ -258,7 +348,11 @@ def _with_references(predictions: pd.DataFrame, frame: pd.DataFrame, families: d
     from engine.predictions import outcome_columns
 
     scores = parse_reference_scores({name: spec.model_dump() for name, spec in config.reference_scores.items()})
-    cohort_columns = [c for c in predictions.columns if c in frame and c not in ("patient_id", "split", "prob") and c not in outcome_columns(predictions)]
+    cohort_columns = [
+        c
+        for c in predictions.columns
+        if c in frame and c not in ("patient_id", "split", "prob") and c not in outcome_columns(predictions)
+    ]
     rows, recalibration = reference_predictions(frame, scores, outcome_columns(predictions), cohort_columns)
     recalibration.to_csv(partial / "reference_scores.csv", index=False)
     return pd.concat([predictions, rows], ignore_index=True)
@@ -282,8 +376,11 @@ def _paper_tables(predictions, classifier_predictions, frame, families, survival
 
     train = frame[frame["split"] == "train"]
     method = config.grid.clinical_selection.method
-    settings = {"method": "multivariable" if method == "none" else method, "enter_p": config.grid.clinical_selection.enter_p,
-                "stay_p": config.grid.clinical_selection.stay_p}
+    settings = {
+        "method": "multivariable" if method == "none" else method,
+        "enter_p": config.grid.clinical_selection.enter_p,
+        "stay_p": config.grid.clinical_selection.stay_p,
+    }
     outcomes = [("label", {"outcome": "label"})] if "label" in frame else []
     outcomes += [(e, {"time": f"{e}_time", "event": f"{e}_event"}) for e in survival]
     univariable, multivariable = [], []
@@ -300,7 +397,9 @@ def _paper_tables(predictions, classifier_predictions, frame, families, survival
 
 def _chosen_clinical(pipelines: dict) -> dict[str, list[str]]:
     """The clinical predictors each model's final pipeline chose (models with a clinical selection step)."""
-    return {name: list(p.named_steps["clinical"].chosen_) for name, p in pipelines.items() if "clinical" in p.named_steps}
+    return {
+        name: list(p.named_steps["clinical"].chosen_) for name, p in pipelines.items() if "clinical" in p.named_steps
+    }
 
 
 def load_study_table(config: StudyConfig, base: Path):
@@ -308,7 +407,12 @@ def load_study_table(config: StudyConfig, base: Path):
     digest) for a manifest or a feature-table study."""
     if config.cohort.manifest:
         cohort = load_manifest(base / config.cohort.manifest, clinical=config.cohort.clinical or None)
-        cohort = assign_splits(cohort, external_centers=config.cohort.external_centers, train_fraction=config.cohort.train_fraction, seed=config.seed)
+        cohort = assign_splits(
+            cohort,
+            external_centers=config.cohort.external_centers,
+            train_fraction=config.cohort.train_fraction,
+            seed=config.seed,
+        )
         table = cohort.table
         path_columns = [c for c in table if c.startswith(("image_", "mask", "liver_mask"))]
         digest = _cohort_digest(table, path_columns)
@@ -319,8 +423,12 @@ def load_study_table(config: StudyConfig, base: Path):
         if "split" not in table:
             from engine.cohort.manifest import Cohort
 
-            table = assign_splits(Cohort(base, table, (), (), ()), external_centers=config.cohort.external_centers,
-                                  train_fraction=config.cohort.train_fraction, seed=config.seed).table
+            table = assign_splits(
+                Cohort(base, table, (), (), ()),
+                external_centers=config.cohort.external_centers,
+                train_fraction=config.cohort.train_fraction,
+                seed=config.seed,
+            ).table
         table["patient_id"] = table["patient_id"].astype(str)
         path_columns = []
         digest = file_digest(feature_file)
@@ -338,7 +446,11 @@ def _store_cutoffs(predictions: pd.DataFrame, risks: pd.DataFrame | None, endpoi
 
     tables = [training_cutoffs(predictions, endpoints)] if predictions is not None else []
     if risks is not None:
-        tables += [training_cutoffs(survival_as_predictions(risks, e), [e], source="survival") for e in endpoints if e in set(risks["endpoint"])]
+        tables += [
+            training_cutoffs(survival_as_predictions(risks, e), [e], source="survival")
+            for e in endpoints
+            if e in set(risks["endpoint"])
+        ]
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     if len(table):
         table.to_csv(partial / "risk_cutoffs.csv", index=False)
@@ -370,8 +482,12 @@ def _radiomics_step(cohort, config, store, partial, frame, workers, scheduler, p
             progress("radiomics", done[0], total)
 
         radiomics, failures = extract_cohort(
-            cohort, **config.radiomics.extraction_options(), cache=FeatureCache(store.feature_cache_dir),
-            workers=workers, scheduler=scheduler, progress=tick,
+            cohort,
+            **config.radiomics.extraction_options(),
+            cache=FeatureCache(store.feature_cache_dir),
+            workers=workers,
+            scheduler=scheduler,
+            progress=tick,
         )
         if failures:
             shown = "; ".join(f"{pid}: {why}" for pid, why in list(failures.items())[:10])
@@ -394,15 +510,22 @@ def _icc_step(cohort, config, store, partial, frame, columns, workers, scheduler
 
     readers = {cohort.second_reader_column(phase) for phase in cohort.phases}
     if None in readers or len(readers) != 1:
-        raise ValidationError("radiomics.icc_threshold needs a second reader's mask (mask2, or mask2_<phase> for every phase) in the manifest.")
+        raise ValidationError(
+            "radiomics.icc_threshold needs a second reader's mask (mask2, or mask2_<phase> for every phase) in the "
+            "manifest."
+        )
     target = partial / "icc.csv"
     if not target.exists():
         train = cohort.table[cohort.table["split"] == "train"]
         second, failures = extract_cohort(
             Cohort(cohort.root, train, cohort.phases, cohort.survival_endpoints, cohort.clinical),
-            **config.radiomics.extraction_options(), mask_column=readers.pop(),
-            cache=FeatureCache(store.feature_cache_dir), workers=workers, scheduler=scheduler,
-            progress=lambda k: progress("second reader", k, len(train)))
+            **config.radiomics.extraction_options(),
+            mask_column=readers.pop(),
+            cache=FeatureCache(store.feature_cache_dir),
+            workers=workers,
+            scheduler=scheduler,
+            progress=lambda k: progress("second reader", k, len(train)),
+        )
         if failures:
             raise ValidationError(f"second-reader radiomics failed for {len(failures)} patient(s): {failures}")
         first = frame.set_index("patient_id").loc[second["patient_id"], columns]
@@ -425,24 +548,42 @@ def _deep_step(cohort, config, partial, frame, device, progress, timings):
         crops = config.deep.crops(cohort)
         progress("deep features: training", 0, 1)
         try:
-            objective, labels = config.deep.training_target(cohort.table, config.survival_endpoints or list(cohort.survival_endpoints))
+            objective, labels = config.deep.training_target(
+                cohort.table, config.survival_endpoints or list(cohort.survival_endpoints)
+            )
         except ValueError as error:
             raise ValidationError(str(error)) from None
-        settings = DeepFeatureSettings(backbone=config.deep.backbone, width=config.deep.width, epochs=config.deep.epochs,
-                                       folds=config.deep.folds, seed=config.seed, device=device, weights=config.deep.weights,
-                                       objective=objective)
-        deep, network = deep_features(crops, labels, cohort.table["split"], settings, cohort.table["patient_id"], return_network=True)
+        settings = DeepFeatureSettings(
+            backbone=config.deep.backbone,
+            width=config.deep.width,
+            epochs=config.deep.epochs,
+            folds=config.deep.folds,
+            seed=config.seed,
+            device=device,
+            weights=config.deep.weights,
+            objective=objective,
+        )
+        deep, network = deep_features(
+            crops, labels, cohort.table["split"], settings, cohort.table["patient_id"], return_network=True
+        )
         import torch
 
         torch.save(network.state_dict(), partial / "deep_network.pt")
         shown = np.flatnonzero(cohort.table["split"].to_numpy() != "train")[:24]
         if crops.ndim == 4:  # the Grad-CAM gallery shows 2-D crops
-            np.savez_compressed(partial / "gradcam.npz", patient_id=cohort.table["patient_id"].to_numpy()[shown].astype(str),
-                                label=np.nan_to_num(labels if labels.ndim == 1 else labels[:, 1]).astype(int)[shown], crop=crops[shown], heatmap=gradcam_maps(network, crops[shown], device))
+            np.savez_compressed(
+                partial / "gradcam.npz",
+                patient_id=cohort.table["patient_id"].to_numpy()[shown].astype(str),
+                label=np.nan_to_num(labels if labels.ndim == 1 else labels[:, 1]).astype(int)[shown],
+                crop=crops[shown],
+                heatmap=gradcam_maps(network, crops[shown], device),
+            )
         deep.to_parquet(target, index=False)
         progress("deep features", 1, 1)
     timings["deep"] = time.perf_counter() - start
-    columns = [c for c in deep.columns if c.startswith("dl_")]  # the fold blocks travel in the frame (engine.models.deep_folds)
+    columns = [
+        c for c in deep.columns if c.startswith("dl_")
+    ]  # the fold blocks travel in the frame (engine.models.deep_folds)
     return frame.merge(deep, on="patient_id", how="left"), columns
 
 
@@ -458,15 +599,21 @@ def predict_new(run, manifest: Path, *, workers: int = 1, progress: Progress = _
 
     config = parse_config(run.config)
     if run.provenance.get("strata"):
-        raise ValidationError(f"run {run.run_id} is stratified by {run.provenance.get('strata_column')}: predict with the run of the "
-                              f"patients' stratum, one of {run.provenance['strata']}.")
+        raise ValidationError(
+            f"run {run.run_id} is stratified by {run.provenance.get('strata_column')}: predict with the run of the "
+            f"patients' stratum, one of {run.provenance['strata']}."
+        )
     if not config.cohort.manifest:
-        raise ValidationError("this run was trained on a feature table; predict with its pipelines on a table of the same columns.")
+        raise ValidationError(
+            "this run was trained on a feature table; predict with its pipelines on a table of the same columns."
+        )
     cohort = load_manifest(manifest, clinical=run.provenance.get("clinical") or None)
     trained = set(run.provenance.get("phases", []))
     absent_phases = sorted(trained - set(cohort.phases))
     if absent_phases:
-        raise ValidationError(f"the new manifest lacks the phases {absent_phases} the run was trained on (image_<phase> columns).")
+        raise ValidationError(
+            f"the new manifest lacks the phases {absent_phases} the run was trained on (image_<phase> columns)."
+        )
     frame = cohort.table.copy()
     if config.cohort.log_transform:
         frame, _ = log_transform(frame, config.cohort.log_transform)
@@ -476,20 +623,29 @@ def predict_new(run, manifest: Path, *, workers: int = 1, progress: Progress = _
         raise ValidationError(f"the new manifest lacks the clinical columns {missing} the run's models use; add them.")
     if config.radiomics.enabled:
         radiomics, failures = extract_cohort(
-            cohort, **config.radiomics.extraction_options(), workers=workers,
-            progress=lambda k: progress("radiomics", k, len(frame)))
+            cohort,
+            **config.radiomics.extraction_options(),
+            workers=workers,
+            progress=lambda k: progress("radiomics", k, len(frame)),
+        )
         if failures:
             raise ValidationError(f"radiomics failed for {len(failures)} new patient(s): {failures}")
         frame = frame.merge(radiomics, on="patient_id", how="left")
     network_file = run.path / "deep_network.pt"
     if config.deep.enabled:
         if not network_file.exists():
-            raise ValidationError("this run has no stored deep network; re-run it with this engine version to predict new patients.")
+            raise ValidationError(
+                "this run has no stored deep network; re-run it with this engine version to predict new patients."
+            )
         crops = config.deep.crops(cohort)
-        network = build_backbone(config.deep.backbone, crops.shape[1], spatial_dims=crops.ndim - 2, width=config.deep.width)
+        network = build_backbone(
+            config.deep.backbone, crops.shape[1], spatial_dims=crops.ndim - 2, width=config.deep.width
+        )
         network.load_state_dict(torch.load(network_file, map_location="cpu", weights_only=True))
         values = embed(network.eval(), crops)
-        deep = pd.DataFrame(values, columns=[f"dl_{k:03d}" for k in range(values.shape[1])]).assign(patient_id=cohort.table["patient_id"].to_numpy())
+        deep = pd.DataFrame(values, columns=[f"dl_{k:03d}" for k in range(values.shape[1])]).assign(
+            patient_id=cohort.table["patient_id"].to_numpy()
+        )
         frame = frame.merge(deep, on="patient_id", how="left")
     rows = []
     for model in run.provenance.get("models", []):
@@ -499,8 +655,18 @@ def predict_new(run, manifest: Path, *, workers: int = 1, progress: Progress = _
         columns = input_columns(pipeline)
         absent = [c for c in columns if c not in frame]
         if absent:
-            raise ValidationError(f"model {model} needs columns the new patients lack, e.g. {absent[:5]}: check phases and regions.")
-        rows.append(pd.DataFrame({"patient_id": frame["patient_id"], "model": model, "prob": pipeline.predict_proba(frame[columns])[:, 1]}))
+            raise ValidationError(
+                f"model {model} needs columns the new patients lack, e.g. {absent[:5]}: check phases and regions."
+            )
+        rows.append(
+            pd.DataFrame(
+                {
+                    "patient_id": frame["patient_id"],
+                    "model": model,
+                    "prob": pipeline.predict_proba(frame[columns])[:, 1],
+                }
+            )
+        )
     rows += _reference_rows(config, frame, run.reference_scores())
     return _risk_groups(pd.concat(rows, ignore_index=True), run.risk_cutoffs())
 
@@ -517,7 +683,11 @@ def _reference_rows(config, frame: pd.DataFrame, recalibrations: pd.DataFrame | 
         raw = score.values(frame)
         line = stored.loc[score.model]
         recalibrated = 1 / (1 + np.exp(-(line["intercept"] + line["slope"] * raw)))
-        rows.append(pd.DataFrame({"patient_id": frame["patient_id"], "model": score.model, "prob": raw, "recalibrated": recalibrated}))
+        rows.append(
+            pd.DataFrame(
+                {"patient_id": frame["patient_id"], "model": score.model, "prob": raw, "recalibrated": recalibrated}
+            )
+        )
     return rows
 
 
@@ -528,5 +698,7 @@ def _risk_groups(predictions: pd.DataFrame, cutoffs: pd.DataFrame | None) -> pd.
     medians = cutoffs[(cutoffs["source"] == "binary") & (cutoffs["method"] == "median")]
     for endpoint, rows in medians.groupby("endpoint", sort=False):
         cutoff = predictions["model"].map(dict(zip(rows["model"], rows["cutoff"])))
-        predictions[f"{endpoint}_risk_group"] = np.where(cutoff.isna(), None, np.where(predictions["prob"] > cutoff, "high", "low"))
+        predictions[f"{endpoint}_risk_group"] = np.where(
+            cutoff.isna(), None, np.where(predictions["prob"] > cutoff, "high", "low")
+        )
     return predictions

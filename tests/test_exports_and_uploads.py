@@ -14,10 +14,15 @@ from tests.dashboard.conftest import predictions_table
 
 
 def test_formula_cells_are_neutralised_and_numbers_left_alone():
-    table = pd.DataFrame({"patient_id": ["=HYPERLINK(\"http://x\",\"a\")", "+1-2", "-cmd", "@SUM(A1)", "HCC0001"],
-                          "note": ["fine", "\tTAB", "a=b", None, "=1+1"], "value": [-1.5, 2.0, -3.0, 0.0, 1.0]})
+    table = pd.DataFrame(
+        {
+            "patient_id": ['=HYPERLINK("http://x","a")', "+1-2", "-cmd", "@SUM(A1)", "HCC0001"],
+            "note": ["fine", "\tTAB", "a=b", None, "=1+1"],
+            "value": [-1.5, 2.0, -3.0, 0.0, 1.0],
+        }
+    )
     safe = spreadsheet_safe(table)
-    assert safe["patient_id"].tolist() == ["'=HYPERLINK(\"http://x\",\"a\")", "'+1-2", "'-cmd", "'@SUM(A1)", "HCC0001"]
+    assert safe["patient_id"].tolist() == ['\'=HYPERLINK("http://x","a")', "'+1-2", "'-cmd", "'@SUM(A1)", "HCC0001"]
     assert safe["note"].tolist()[:3] == ["fine", "'\tTAB", "a=b"] and safe["note"].iloc[4] == "'=1+1"
     assert safe["value"].tolist() == [-1.5, 2.0, -3.0, 0.0, 1.0]  # numbers, negative ones too, stay numbers
     assert table["patient_id"].iloc[0].startswith("=")  # the caller's table is untouched
@@ -29,21 +34,29 @@ def test_formula_cells_are_neutralised_and_numbers_left_alone():
 
 def test_the_report_neutralises_formula_cells():
     predictions = predictions_table(n=120)
-    predictions["sex"] = np.where(predictions["sex"] == "M", "=HYPERLINK(\"http://evil\")", "F")
+    predictions["sex"] = np.where(predictions["sex"] == "M", '=HYPERLINK("http://evil")', "F")
     page, _ = build_report(ReportInput.from_upload(predictions, "t.csv"))
     assert "'=HYPERLINK" in page and ">=HYPERLINK" not in page
 
 
 def test_european_excel_csv_is_read_with_its_delimiter_and_decimal_comma():
-    wide = predictions_table(n=120).query("model == 'Rad'")[["patient_id", "split", "label", "prob"]].rename(columns={"prob": "Rad"})
+    wide = (
+        predictions_table(n=120)
+        .query("model == 'Rad'")[["patient_id", "split", "label", "prob"]]
+        .rename(columns={"prob": "Rad"})
+    )
     text = wide.to_csv(index=False, sep=";", decimal=",")
     assert ";" in text and "0," in text
     long = read_predictions(text.encode(), "export.csv")
-    np.testing.assert_allclose(long.sort_values("patient_id")["prob"], wide.sort_values("patient_id")["Rad"], rtol=1e-12)
+    np.testing.assert_allclose(
+        long.sort_values("patient_id")["prob"], wide.sort_values("patient_id")["Rad"], rtol=1e-12
+    )
     tabbed = read_predictions(wide.to_csv(index=False, sep="\t").encode(), "tabbed.csv")
     assert len(tabbed) == len(wide)
 
 
 def test_a_csv_without_patient_id_says_how_it_was_read():
-    with pytest.raises(ValidationError, match=r"read as delimiter ';' and decimal mark ','.*columns found are \['id', 'label', 'Rad'\]"):
+    with pytest.raises(
+        ValidationError, match=r"read as delimiter ';' and decimal mark ','.*columns found are \['id', 'label', 'Rad'\]"
+    ):
         read_predictions(b"id;label;Rad\nP1;0;0,2\nP2;1;0,7\n", "export.csv")

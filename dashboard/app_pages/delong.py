@@ -1,15 +1,14 @@
 import streamlit as st
 
 from dashboard import cached
-from dashboard.state import binary_study, cohort_picker, download_figure, download_table
+from dashboard.state import binary_study, cohort_picker, download_figure, download_table, p_adjust_picker
 from engine import plots
 from engine.errors import ValidationError
 
 study = binary_study("DeLong tests")
 split = cohort_picker(study, "delong_split")
 models = st.multiselect("Models", study.models, default=study.models, key="delong_models")
-adjust = st.radio("Adjust p-values", ["holm", "bh", "none"], horizontal=True, key="delong_adjust",
-                  format_func={"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "none"}.get)
+adjust = p_adjust_picker("delong_adjust")
 try:
     diff, text, pairs = cached.pairwise_delong(study.predictions, split, models, adjust)
 except ValidationError as error:

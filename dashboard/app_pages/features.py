@@ -21,7 +21,9 @@ else:
     download_table(terms, f"selected_{model}", "features_table")
     intercept = rows.loc[rows["feature"] == "(intercept)", "coefficient"]
     if len(intercept):
-        formula = f"{intercept.iloc[0]:+.4f} " + " ".join(f"{c:+.4f} x {f}" for f, c in zip(terms["feature"], terms["coefficient"]))
+        formula = f"{intercept.iloc[0]:+.4f} " + " ".join(
+            f"{c:+.4f} x {f}" for f, c in zip(terms["feature"], terms["coefficient"])
+        )
         st.subheader(f"{model}-score (LASSO linear predictor, standardised features)")
         st.code(f"{model}-score = {formula}", language=None)
     if model in set(study.run["predictions"]["model"]) and not model.startswith("Stacked"):
@@ -39,14 +41,21 @@ if gallery is not None:
     from engine.report import deep_objective_text
 
     config = study.run.get("config") or {}
-    st.caption(deep_objective_text(config.get("deep") or {}, config) + " The maps show what drives the network's output "
-               "(the event logit, or the log-risk for a Cox-trained network).")
+    st.caption(
+        deep_objective_text(config.get("deep") or {}, config) + " The maps show what drives the network's output "
+        "(the event logit, or the log-risk for a Cox-trained network)."
+    )
     columns = st.columns(4)
     for index in range(min(len(gallery["patient_id"]), 12)):
         with columns[index % 4]:
-            figure = plots.gradcam_figure(gallery["crop"][index], gallery["heatmap"][index],
-                                          f"{gallery['patient_id'][index]} ({'event' if gallery['label'][index] else 'no event'})")
+            figure = plots.gradcam_figure(
+                gallery["crop"][index],
+                gallery["heatmap"][index],
+                f"{gallery['patient_id'][index]} ({'event' if gallery['label'][index] else 'no event'})",
+            )
             st.plotly_chart(figure, width="stretch", key=f"features_gradcam_{index}", config={"displayModeBar": False})
 provenance = study.run["provenance"]
 st.subheader("Provenance")
-st.json({k: provenance[k] for k in ("created", "seed", "device", "timings_s", "packages", "families") if k in provenance})
+st.json(
+    {k: provenance[k] for k in ("created", "seed", "device", "timings_s", "packages", "families") if k in provenance}
+)

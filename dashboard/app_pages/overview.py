@@ -27,7 +27,12 @@ if st.toggle(report_label, key="overview_report"):
             report = cached.report(study.run_id, study.filters)
         else:
             report = cached.upload_report(study.unfiltered, study.source.removeprefix("upload "), study.filters)
-        st.download_button("Download report.zip", report, file_name=f"report_{study.run_id or 'upload'}.zip", key="overview_report_download")
+        st.download_button(
+            "Download report.zip",
+            report,
+            file_name=f"report_{study.run_id or 'upload'}.zip",
+            key="overview_report_download",
+        )
     except ValidationError as error:
         st.error(str(error))
 st.subheader("Cohorts")
@@ -41,18 +46,33 @@ if patient_columns and study.predictions["split"].nunique() > 1:
 if study.has_binary:
     cutoffs = study.training_cutoffs()
     if (study.run or {}).get("provenance", {}).get("strata"):
-        st.info("A stratified run: each stratum has its own models, cutoffs and clinical tables. Pick a stratum in the sidebar "
-                "for its performance table; this view pools the strata (each patient scored by its own stratum's models).")
+        st.info(
+            "A stratified run: each stratum has its own models, cutoffs and clinical tables. Pick a stratum in the "
+            "sidebar "
+            "for its performance table; this view pools the strata (each patient scored by its own stratum's models)."
+        )
     if cutoffs:
         st.subheader("Performance by cohort at each model's training cutoff")
         performance = cached.performance_table(study.predictions, cutoffs)
-        shown = st.multiselect("Columns", list(PERFORMANCE_COLUMNS), default=["auc", "sensitivity", "specificity"],
-                               format_func=PERFORMANCE_COLUMNS.get, key="overview_performance_columns")
+        shown = st.multiselect(
+            "Columns",
+            list(PERFORMANCE_COLUMNS),
+            default=["auc", "sensitivity", "specificity"],
+            format_func=PERFORMANCE_COLUMNS.get,
+            key="overview_performance_columns",
+        )
         table = paper_table(performance, tuple(shown or ["auc"]))
-        st.dataframe(table, width="stretch", height=35 * (len(table) + 2) + 3,
-                     column_config={"Model": st.column_config.TextColumn(width="medium")})
-        st.caption(f"Each model's cutoff ({cutoff_rule(study)}) is learned on its training predictions (out-of-fold) and applied "
-                   "unchanged to the internal and every external cohort; (95% CI): DeLong for the AUC, Wilson for proportions.")
+        st.dataframe(
+            table,
+            width="stretch",
+            height=35 * (len(table) + 2) + 3,
+            column_config={"Model": st.column_config.TextColumn(width="medium")},
+        )
+        st.caption(
+            f"Each model's cutoff ({cutoff_rule(study)}) is learned on its training predictions (out-of-fold) and "
+            "applied "
+            "unchanged to the internal and every external cohort; (95% CI): DeLong for the AUC, Wilson for proportions."
+        )
         download_table(performance, "performance", "overview_performance")
     st.subheader("Discrimination by model and cohort")
     split = cohort_picker(study, "overview_split")
@@ -69,7 +89,9 @@ if study.has_binary:
         download_figure(figure, "model_grid", "overview_grid")
         flagged = grid[grid["chosen"] & grid["overfit"]]
         if len(flagged):
-            st.warning("Overfitting flag (training AUC exceeds internal AUC by more than 0.1): " + ", ".join(flagged["model"]))
+            st.warning(
+                "Overfitting flag (training AUC exceeds internal AUC by more than 0.1): " + ", ".join(flagged["model"])
+            )
     candidates = [c for c in patient_columns if c != "label" and study.predictions[c].nunique() <= 8]
     if candidates:
         st.subheader("Subgroups")

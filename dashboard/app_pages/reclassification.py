@@ -2,12 +2,18 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import cached
-from dashboard.state import reference_note, binary_study, cohort_picker, download_table
+from dashboard.state import reference_note, binary_study, probability_models, cohort_picker, download_table
 
-study = binary_study("Reclassification: NRI and IDI", min_models=2, missing="Needs a binary label and at least two models.")
+study = binary_study(
+    "Reclassification: NRI and IDI", min_models=2, missing="Needs a binary label and at least two models."
+)
 split = cohort_picker(study, "nri_split")
-old = st.selectbox("Reference (old) model", study.models, index=0, key="nri_old")
-new = st.selectbox("New model", study.models, index=min(1, len(study.models) - 1), key="nri_new")
+options = probability_models(study)
+if len(options) < 2:
+    st.info("NRI and IDI need two models with probabilities.")
+    st.stop()
+old = st.selectbox("Reference (old) model", options, index=0, key="nri_old")
+new = st.selectbox("New model", options, index=1, key="nri_new")
 text = st.text_input("Risk cutoffs for the categorical NRI (comma-separated)", "0.2, 0.5", key="nri_cutoffs")
 try:
     cutoffs = tuple(float(v) for v in text.split(",") if v.strip())
@@ -19,11 +25,29 @@ rows = []
 for name, key in (("Category-free NRI", "continuous"), ("Categorical NRI", "categorical")):
     if key in results:
         r = results[key]
-        rows.append({"statistic": name, "estimate": r.nri, "ci_low": r.ci_low, "ci_high": r.ci_high, "p_value": r.p_value,
-                     "events component": r.nri_events, "non-events component": r.nri_nonevents})
+        rows.append(
+            {
+                "statistic": name,
+                "estimate": r.nri,
+                "ci_low": r.ci_low,
+                "ci_high": r.ci_high,
+                "p_value": r.p_value,
+                "events component": r.nri_events,
+                "non-events component": r.nri_nonevents,
+            }
+        )
 i = results["idi"]
-rows.append({"statistic": "IDI", "estimate": i.idi, "ci_low": i.ci_low, "ci_high": i.ci_high, "p_value": i.p_value,
-             "events component": i.improvement_events, "non-events component": i.improvement_nonevents})
+rows.append(
+    {
+        "statistic": "IDI",
+        "estimate": i.idi,
+        "ci_low": i.ci_low,
+        "ci_high": i.ci_high,
+        "p_value": i.p_value,
+        "events component": i.improvement_events,
+        "non-events component": i.improvement_nonevents,
+    }
+)
 summary = pd.DataFrame(rows)
 st.dataframe(summary.round(4), width="stretch", hide_index=True)
 download_table(summary, f"nri_idi_{split}", "nri_summary")

@@ -43,7 +43,9 @@ class Cohort:
 def read_table(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
-        raise ValidationError(f"manifest must be an existing CSV or XLSX file; got {str(path)!r}, which does not exist.")
+        raise ValidationError(
+            f"manifest must be an existing CSV or XLSX file; got {str(path)!r}, which does not exist."
+        )
     if path.suffix.lower() in (".xlsx", ".xls"):
         return pd.read_excel(path)
     if path.suffix.lower() == ".csv":
@@ -103,7 +105,7 @@ def load_manifest(path: str | Path, *, clinical: list[str] | None = None, check_
     duplicated = table.loc[table["patient_id"].duplicated(keep=False), "patient_id"].unique()
     if duplicated.size:
         problems.append(f"duplicate patient_id: {', '.join(duplicated[:10])} (each patient must appear once)")
-    phases = tuple(c[len("image_"):] for c in table.columns if c.startswith("image_"))
+    phases = tuple(c[len("image_") :] for c in table.columns if c.startswith("image_"))
     if not phases:
         problems.append("no image_<phase> column (e.g. image_arterial); a feature-table study needs no manifest")
     mask_columns = [c for c in table.columns if c == "mask" or c.startswith("mask_")]
@@ -117,7 +119,10 @@ def load_manifest(path: str | Path, *, clinical: list[str] | None = None, check_
     for endpoint in survival:
         times = pd.to_numeric(table[f"{endpoint}_time"], errors="coerce")
         for index in np.flatnonzero((times < 0) | times.isna()):
-            problems.append(f"row {index + 2} ({table['patient_id'].iloc[index]}): {endpoint}_time must be a number >= 0; got {table[f'{endpoint}_time'].iloc[index]!r}")
+            problems.append(
+                f"row {index + 2} ({table['patient_id'].iloc[index]}): {endpoint}_time must be a number >= 0; got "
+                f"{table[f'{endpoint}_time'].iloc[index]!r}"
+            )
         events = table[f"{endpoint}_event"]
         if not set(pd.unique(events.dropna())) <= {0, 1}:
             problems.append(f"{endpoint}_event must be 0/1 (1 = event, 0 = censored)")
@@ -137,20 +142,40 @@ def load_manifest(path: str | Path, *, clinical: list[str] | None = None, check_
                 resolved.append(None)
                 continue
             if not target.exists():
-                problems.append(f"{where}: file {value!r} not found")
+                problems.append(f"{where}: file {value!r} not found (paths are relative to the manifest's folder)")
             resolved.append(str(target))
         table[column] = resolved
+    for column in clinical or []:
+        if column not in table:
+            problems.append(
+                f"clinical column {column!r} is not in the manifest; remove it from cohort.clinical or add it"
+            )
+        elif table[column].isna().all():
+            problems.append(
+                f"clinical column {column!r} has no value (all {len(table)} missing); fill it in or remove it from "
+                "cohort.clinical"
+            )
     if check_images and not problems:
         problems += _check_geometry(table, phases, [c for c in table.columns if c.startswith("mask")])
     if problems:
         shown = "\n  - ".join(problems[:50])
         more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
-        raise ValidationError(f"manifest {path.name} has {len(problems)} problem(s); fix them and load again:\n  - {shown}{more}")
-    clinical_columns = tuple(clinical) if clinical is not None else tuple(
-        c for c in table.columns
-        if c not in RESERVED and c not in path_columns and not c.endswith(("_time", "_event"))
+        raise ValidationError(
+            f"manifest {path.name} has {len(problems)} problem(s); fix them and load again:\n  - {shown}{more}"
+        )
+    clinical_columns = (
+        tuple(clinical)
+        if clinical is not None
+        else tuple(
+            c
+            for c in table.columns
+            if c not in RESERVED and c not in path_columns and not c.endswith(("_time", "_event"))
+        )
     )
     return Cohort(root=root, table=table, phases=phases, survival_endpoints=survival, clinical=clinical_columns)
+
+
+REGRID = "; resample the mask onto the image's grid (or export it from the same series) and load again"
 
 
 def _check_geometry(table: pd.DataFrame, phases: tuple[str, ...], mask_columns: list[str]) -> list[str]:
@@ -168,21 +193,39 @@ def _check_geometry(table: pd.DataFrame, phases: tuple[str, ...], mask_columns: 
                 problems.append(f"{who}, {phase}: cannot read image or mask ({error})")
                 continue
             if image_info[0] != mask_info[0]:
-                problems.append(f"{who}, {phase}: image size {image_info[0]} differs from mask size {mask_info[0]}")
+                problems.append(
+                    f"{who}, {phase}: image size {image_info[0]} differs from mask size {mask_info[0]}{REGRID}"
+                )
             elif not np.allclose(image_info[1], mask_info[1], rtol=1e-4):
-                problems.append(f"{who}, {phase}: image spacing {image_info[1]} differs from mask spacing {mask_info[1]}")
+                problems.append(
+                    f"{who}, {phase}: image spacing {image_info[1]} differs from mask spacing {mask_info[1]}{REGRID}"
+                )
             elif not np.allclose(image_info[2], mask_info[2], atol=1e-3):
-                problems.append(f"{who}, {phase}: image origin {image_info[2]} differs from mask origin {mask_info[2]}")
+                problems.append(
+                    f"{who}, {phase}: image origin {image_info[2]} differs from mask origin {mask_info[2]}{REGRID}"
+                )
         for column in mask_columns:
             if not isinstance(row[column], str):
                 continue
             mask = sitk.GetArrayFromImage(read_image(row[column]))
-            if not (mask > 0).any():
-                problems.append(f"{who}, {column}: the mask is empty (no labelled voxel)")
+            labels = np.unique(mask[mask > 0])
+            if labels.size == 0:
+                problems.append(
+                    f"{who}, {column}: the mask is empty (no labelled voxel); segment the tumour or leave the "
+                    "patient out"
+                )
+            elif labels.size > 1:
+                problems.append(
+                    f"{who}, {column}: the mask has {labels.size} labels {labels[:6].tolist()} and no single tumour "
+                    "label; every non-zero voxel is taken as tumour, so save the tumour alone (one label, e.g. 1) "
+                    "as the mask and other structures (liver) in their own files"
+                )
     return problems
 
 
-def assign_splits(cohort: Cohort, *, external_centers: list[str] | None = None, train_fraction: float = 0.7, seed: int = 0) -> Cohort:
+def assign_splits(
+    cohort: Cohort, *, external_centers: list[str] | None = None, train_fraction: float = 0.7, seed: int = 0
+) -> Cohort:
     """Keep a given ``split`` column, or assign one: the patients of each of ``external_centers`` become their own
     cohort ``external_<centre>``; the rest is split ``train``/``internal`` at ``train_fraction``, stratified by
     ``label`` when present. A given split may name any cohorts beginning with ``external``."""
@@ -191,12 +234,17 @@ def assign_splits(cohort: Cohort, *, external_centers: list[str] | None = None, 
         table["split"] = table["split"].astype(str)
         bad = {s for s in table["split"] if s not in ("train", "internal") and not is_external(s)}
         if bad:
-            raise ValidationError(f"split must be train, internal, or a name beginning with external (e.g. external_C2); got {sorted(bad)}.")
+            raise ValidationError(
+                "split must be train, internal, or a name beginning with external (e.g. external_C2); got "
+                f"{sorted(bad)}."
+            )
         return dataclasses.replace(cohort, table=table)
     centers = table["center"].astype(str) if "center" in table else pd.Series("", index=table.index)
     wanted = [str(c) for c in external_centers or []]
     if wanted and "center" not in table:
-        raise ValidationError(f"external_centers {wanted} need a center column in the manifest or feature table; add one.")
+        raise ValidationError(
+            f"external_centers {wanted} need a center column in the manifest or feature table; add one."
+        )
     absent = [c for c in wanted if c not in set(centers)]
     if absent:
         raise ValidationError(f"external_centers {absent} match no patient; centers are {sorted(centers.unique())}.")

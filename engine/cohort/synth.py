@@ -62,7 +62,9 @@ def _check(spec: SynthSpec) -> None:
     if spec.modality not in ("ct", "us"):
         raise ValidationError(f"modality must be 'ct' or 'us'; got {spec.modality!r}.")
     if spec.center_shares is not None and (len(spec.center_shares) != spec.centers or min(spec.center_shares) <= 0):
-        raise ValidationError(f"center_shares must give one positive share per centre ({spec.centers}); got {spec.center_shares}.")
+        raise ValidationError(
+            f"center_shares must give one positive share per centre ({spec.centers}); got {spec.center_shares}."
+        )
     if spec.n < 10 or spec.centers < 1:
         raise ValidationError(f"n must be >= 10 and centers >= 1; got n={spec.n}, centers={spec.centers}.")
 
@@ -119,7 +121,9 @@ def clinical_table(spec: SynthSpec) -> pd.DataFrame:
             "latent_mvi": mvi,
         }
     )
-    table.insert(table.columns.get_loc("bclc") + 1, "albi_grade", albi_grade(table["tbil"].to_numpy(), table["alb"].to_numpy()))
+    table.insert(
+        table.columns.get_loc("bclc") + 1, "albi_grade", albi_grade(table["tbil"].to_numpy(), table["alb"].to_numpy())
+    )
     return table
 
 
@@ -178,9 +182,9 @@ def patient_volumes(row: pd.Series, spec: SynthSpec, center_index: int) -> dict[
     shape, spacing = spec.shape, spec.spacing
     extent = np.array([shape[0] * spacing[2], shape[1] * spacing[1], shape[2] * spacing[0]])
     z, y, x = np.indices(shape, dtype=float)
-    liver = ((z * spacing[2] - extent[0] / 2) / (extent[0] * 0.62)) ** 2 + ((y * spacing[1] - extent[1] / 2) / (extent[1] * 0.47)) ** 2 + (
-        (x * spacing[0] - extent[2] / 2) / (extent[2] * 0.47)
-    ) ** 2 <= 1
+    liver = ((z * spacing[2] - extent[0] / 2) / (extent[0] * 0.62)) ** 2 + (
+        (y * spacing[1] - extent[1] / 2) / (extent[1] * 0.47)
+    ) ** 2 + ((x * spacing[0] - extent[2] / 2) / (extent[2] * 0.47)) ** 2 <= 1
     heterogeneity, invasiveness = row["latent_heterogeneity"], row["latent_invasiveness"]
     radius = min(row["tumour_size_mm"] / 2, extent[1] * 0.3)
     centre = extent / 2 + rng.uniform(-1, 1, 3) * np.array([extent[0] * 0.1, 3, 3])
@@ -217,7 +221,12 @@ def patient_volumes(row: pd.Series, spec: SynthSpec, center_index: int) -> dict[
         if spec.modality == "us":
             volume = np.clip(volume, 1, None) * rng.rayleigh(scale=0.8, size=shape)
         images[phase] = np.clip(np.round(volume), -1024, 3000).astype(np.int16)
-    return {"images": images, "mask": tumour.astype(np.uint8), "mask2": reader2.astype(np.uint8), "liver": liver.astype(np.uint8)}
+    return {
+        "images": images,
+        "mask": tumour.astype(np.uint8),
+        "mask2": reader2.astype(np.uint8),
+        "liver": liver.astype(np.uint8),
+    }
 
 
 def _write(array: np.ndarray, path: Path, spacing: tuple[float, float, float]) -> None:

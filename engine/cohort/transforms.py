@@ -17,7 +17,9 @@ def log_name(column: str) -> str:
     return f"log10_{column}"
 
 
-def log_transform(table: pd.DataFrame, columns: Sequence[str], clinical: Sequence[str] = ()) -> tuple[pd.DataFrame, list[str]]:
+def log_transform(
+    table: pd.DataFrame, columns: Sequence[str], clinical: Sequence[str] = ()
+) -> tuple[pd.DataFrame, list[str]]:
     """Replace each of ``columns`` by ``log10_<column>``; returns the table and ``clinical`` with the new names.
     Every column must be numeric and positive where present (missing values stay missing)."""
     problems = []
@@ -29,10 +31,15 @@ def log_transform(table: pd.DataFrame, columns: Sequence[str], clinical: Sequenc
         bad = table.loc[values.isna() & table[column].notna(), "patient_id"].astype(str).tolist()
         bad += table.loc[values <= 0, "patient_id"].astype(str).tolist()
         if bad:
-            problems.append(f"{column}: needs positive numbers; patients {', '.join(bad[:10])}{' ...' if len(bad) > 10 else ''}")
+            problems.append(
+                f"{column}: needs positive numbers; patients {', '.join(bad[:10])}{' ...' if len(bad) > 10 else ''}"
+            )
     if problems:
-        raise ValidationError("cohort.log_transform cannot take the log of:\n  - " + "\n  - ".join(problems)
-                              + "\nFix the values or leave the column out of cohort.log_transform.")
+        raise ValidationError(
+            "cohort.log_transform cannot take the log of:\n  - "
+            + "\n  - ".join(problems)
+            + "\nFix the values or leave the column out of cohort.log_transform."
+        )
     out = table.copy()
     for column in columns:
         position = out.columns.get_loc(column)

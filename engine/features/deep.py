@@ -35,7 +35,9 @@ def resolve_device(device: str = "auto") -> str:
     return device
 
 
-def tumour_crops_3d(cohort: Cohort, *, size: int = 32, depth: int = 16, margin_mm: float = 10.0, window: tuple[float, float] = HU_WINDOW) -> np.ndarray:
+def tumour_crops_3d(
+    cohort: Cohort, *, size: int = 32, depth: int = 16, margin_mm: float = 10.0, window: tuple[float, float] = HU_WINDOW
+) -> np.ndarray:
     """3-D crops (n, phases, depth, size, size): the tumour's bounding box plus a margin in every direction,
     one channel per phase, resampled trilinearly, intensities in [0, 1]."""
     import SimpleITK as sitk
@@ -48,17 +50,32 @@ def tumour_crops_3d(cohort: Cohort, *, size: int = 32, depth: int = 16, margin_m
         mask = sitk.GetArrayFromImage(read_image(row[cohort.mask_column(first)])) > 0
         spacing = read_image(row[f"image_{first}"]).GetSpacing()
         zs, ys, xs = np.nonzero(mask)
-        margins = [int(round(margin_mm / spacing[2])), int(round(margin_mm / spacing[1])), int(round(margin_mm / spacing[0]))]
+        margins = [
+            int(round(margin_mm / spacing[2])),
+            int(round(margin_mm / spacing[1])),
+            int(round(margin_mm / spacing[0])),
+        ]
         bounds = [(max(v.min() - m, 0), min(v.max() + m + 1, n)) for v, m, n in zip((zs, ys, xs), margins, mask.shape)]
         volumes = [sitk.GetArrayFromImage(read_image(row[f"image_{phase}"])) for phase in cohort.phases]
-        stack = np.stack([v[bounds[0][0]:bounds[0][1], bounds[1][0]:bounds[1][1], bounds[2][0]:bounds[2][1]] for v in volumes]).astype(np.float32)
+        stack = np.stack(
+            [v[bounds[0][0] : bounds[0][1], bounds[1][0] : bounds[1][1], bounds[2][0] : bounds[2][1]] for v in volumes]
+        ).astype(np.float32)
         stack = (np.clip(stack, *window) - window[0]) / (window[1] - window[0])
-        resized = F.interpolate(torch.from_numpy(stack)[None], size=(depth, size, size), mode="trilinear", align_corners=False)[0]
+        resized = F.interpolate(
+            torch.from_numpy(stack)[None], size=(depth, size, size), mode="trilinear", align_corners=False
+        )[0]
         crops.append(resized.numpy())
     return np.stack(crops)
 
 
-def tumour_crops(cohort: Cohort, *, size: int = 64, margin_mm: float = 10.0, channels: str = "phases", window: tuple[float, float] = HU_WINDOW) -> np.ndarray:
+def tumour_crops(
+    cohort: Cohort,
+    *,
+    size: int = 64,
+    margin_mm: float = 10.0,
+    channels: str = "phases",
+    window: tuple[float, float] = HU_WINDOW,
+) -> np.ndarray:
     """2-D crops (n, channels, size, size) around each patient's largest tumour slice, intensities in [0, 1].
 
     ``channels="phases"``: one channel per phase (three phases -> an RGB-like crop);
@@ -88,7 +105,9 @@ def tumour_crops(cohort: Cohort, *, size: int = 64, margin_mm: float = 10.0, cha
             raise ValidationError(f"channels must be 'phases' or 'slices'; got {channels!r}.")
         stack = np.stack([plane[y0:y1, x0:x1] for plane in planes]).astype(np.float32)
         stack = (np.clip(stack, *window) - window[0]) / (window[1] - window[0])
-        resized = F.interpolate(torch.from_numpy(stack)[None], size=(size, size), mode="bilinear", align_corners=False)[0]
+        resized = F.interpolate(torch.from_numpy(stack)[None], size=(size, size), mode="bilinear", align_corners=False)[
+            0
+        ]
         crops.append(resized.numpy())
     return np.stack(crops)
 
@@ -100,9 +119,14 @@ def build_backbone(name: str, in_channels: int, spatial_dims: int = 2, width: in
     layers = {"resnet10": [1, 1, 1, 1], "resnet18": [2, 2, 2, 2], "resnet34": [3, 4, 6, 3], "resnet50": [3, 4, 6, 3]}
     if name in layers:
         return ResNet(
-            block="bottleneck" if name == "resnet50" else "basic", layers=layers[name],
-            block_inplanes=[width, width * 2, width * 4, width * 8], spatial_dims=spatial_dims,
-            n_input_channels=in_channels, num_classes=1, conv1_t_size=3, conv1_t_stride=1,
+            block="bottleneck" if name == "resnet50" else "basic",
+            layers=layers[name],
+            block_inplanes=[width, width * 2, width * 4, width * 8],
+            spatial_dims=spatial_dims,
+            n_input_channels=in_channels,
+            num_classes=1,
+            conv1_t_size=3,
+            conv1_t_stride=1,
         )
     if name == "densenet121":
         return DenseNet121(spatial_dims=spatial_dims, in_channels=in_channels, out_channels=1)
@@ -184,6 +208,7 @@ def train_network(crops: np.ndarray, labels: np.ndarray, settings: DeepFeatureSe
     y = torch.from_numpy(labels.astype(np.float32))
     optimiser = torch.optim.AdamW(network.parameters(), lr=settings.learning_rate, weight_decay=1e-4)
     if settings.objective == "cox":
+
         def loss_function(output, target):
             return cox_partial_likelihood_loss(output, target[:, 0], target[:, 1])
     else:
@@ -196,7 +221,9 @@ def train_network(crops: np.ndarray, labels: np.ndarray, settings: DeepFeatureSe
             rows = train[start : start + settings.batch_size]
             batch = _augment(x[rows], generator).to(device)
             optimiser.zero_grad()
-            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):  # bf16: no loss scaling needed
+            with torch.autocast(
+                device_type="cuda", dtype=torch.bfloat16, enabled=use_amp
+            ):  # bf16: no loss scaling needed
                 loss = loss_function(network(batch).squeeze(1), y[rows].to(device))
             loss.backward()
             optimiser.step()
@@ -253,8 +280,15 @@ def gradcam_maps(network, crops: np.ndarray, device: str = "cpu") -> np.ndarray:
     return np.where(span > 0, (raw - low) / np.where(span > 0, span, 1), 0.0)
 
 
-def deep_features(crops: np.ndarray, labels: np.ndarray, split: Sequence[str], settings: DeepFeatureSettings = DeepFeatureSettings(),
-                  patient_ids: Sequence[str] | None = None, *, return_network: bool = False):
+def deep_features(
+    crops: np.ndarray,
+    labels: np.ndarray,
+    split: Sequence[str],
+    settings: DeepFeatureSettings = DeepFeatureSettings(),
+    patient_ids: Sequence[str] | None = None,
+    *,
+    return_network: bool = False,
+):
     """Penultimate-layer features per patient: ``dl_000 ...`` from the network trained on the whole training split
     (every patient); ``dlfold<k>_000 ...`` from the network trained without fold ``k`` (training patients only) and
     ``deep_fold``, each training patient's fold (-1 elsewhere). Each network has its own feature space, so the
@@ -270,14 +304,18 @@ def deep_features(crops: np.ndarray, labels: np.ndarray, split: Sequence[str], s
     labels = np.asarray(labels, dtype=float)
     cox = settings.objective == "cox"
     if cox and (labels.ndim != 2 or labels.shape[1] != 2):
-        raise ValidationError(f"the Cox objective needs labels as an (n, 2) array of (time, event); got shape {labels.shape}.")
+        raise ValidationError(
+            f"the Cox objective needs labels as an (n, 2) array of (time, event); got shape {labels.shape}."
+        )
     known = np.isfinite(labels).all(axis=1) if cox else np.isfinite(labels)
     in_training = np.flatnonzero(split == "train")
     train = np.flatnonzero((split == "train") & known)
     strata = labels[:, 1] if cox else labels
     if train.size < 10 or len(np.unique(strata[train])) < 2:
         kind = "events and event-free patients" if cox else "both classes"
-        raise ValidationError(f"the training split must hold at least 10 patients of {kind} to train a CNN; got {train.size}.")
+        raise ValidationError(
+            f"the training split must hold at least 10 patients of {kind} to train a CNN; got {train.size}."
+        )
     device = resolve_device(settings.device)
     fold_of = np.full(len(labels), -1)  # patients left out of training (unknown landmark label) keep -1
     blocks = {}
@@ -293,7 +331,9 @@ def deep_features(crops: np.ndarray, labels: np.ndarray, split: Sequence[str], s
     features = embed(final, crops, device)
     table = pd.DataFrame(features, columns=[f"dl_{j:03d}" for j in range(features.shape[1])])
     for k, values in blocks.items():
-        table = pd.concat([table, pd.DataFrame(values, columns=[f"dlfold{k}_{j:03d}" for j in range(values.shape[1])])], axis=1)
+        table = pd.concat(
+            [table, pd.DataFrame(values, columns=[f"dlfold{k}_{j:03d}" for j in range(values.shape[1])])], axis=1
+        )
     table["deep_fold"] = fold_of
     table.insert(0, "patient_id", list(patient_ids) if patient_ids is not None else np.arange(len(labels)).astype(str))
     return (table, final) if return_network else table

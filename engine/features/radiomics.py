@@ -26,7 +26,9 @@ ASSETS = Path(__file__).resolve().parents[2] / "assets" / "radiomics"
 PRESETS = {"ct", "mr", "us", "ct_demo"}
 
 
-def load_params(preset_or_path: str | Path | Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def load_params(
+    preset_or_path: str | Path | Mapping[str, Any], overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """PyRadiomics parameters from a preset name (ct, mr, us, ct_demo), a YAML file or a dict; ``overrides``
     are merged into ``setting`` / ``imageType`` / ``featureClass``."""
     if isinstance(preset_or_path, Mapping):
@@ -52,7 +54,9 @@ def _extractor(params: Mapping[str, Any]):
     return featureextractor.RadiomicsFeatureExtractor(copy.deepcopy(dict(params)))
 
 
-def region_masks(mask, *, rings_mm: Mapping[str, float] | None = None, eroded_mm: float | None = None, liver=None) -> dict[str, Any]:
+def region_masks(
+    mask, *, rings_mm: Mapping[str, float] | None = None, eroded_mm: float | None = None, liver=None
+) -> dict[str, Any]:
     """Binary masks (label 1) for the tumour and its peritumoral regions, distances in millimetres.
 
     ``rings_mm``: name -> d: the shell 0 < distance <= d outside the tumour (clipped to ``liver`` if given);
@@ -92,7 +96,9 @@ def _patient_task(task: dict[str, Any]) -> dict[str, float]:
         liver = read_image(task["liver"]) if task.get("liver") else None
         if liver is not None and liver.GetSize() == image.GetSize():
             liver.CopyInformation(image)
-        for region, region_mask in region_masks(mask, rings_mm=task["rings_mm"], eroded_mm=task["eroded_mm"], liver=liver).items():
+        for region, region_mask in region_masks(
+            mask, rings_mm=task["rings_mm"], eroded_mm=task["eroded_mm"], liver=liver
+        ).items():
             if not np.any(_array(region_mask)):
                 raise ValueError(f"{phase} {region} region is empty")
             for name, value in extract_image(image, region_mask, task["params"]).items():
@@ -140,10 +146,15 @@ def extract_cohort(
             "images": {phase: row[f"image_{phase}"] for phase in cohort.phases},
             "masks": masks,
             "liver": row.get("liver_mask") if isinstance(row.get("liver_mask"), str) else None,
-            "params": dict(params), "rings_mm": dict(rings_mm or {}), "eroded_mm": eroded_mm, "delta": delta,
+            "params": dict(params),
+            "rings_mm": dict(rings_mm or {}),
+            "eroded_mm": eroded_mm,
+            "delta": delta,
         }
         files = [*task["images"].values(), *masks.values(), *([task["liver"]] if task["liver"] else [])]
-        keys[row["patient_id"]] = content_key(files, {k: v for k, v in task.items() if k not in ("images", "masks", "liver")}, kind="radiomics")
+        keys[row["patient_id"]] = content_key(
+            files, {k: v for k, v in task.items() if k not in ("images", "masks", "liver")}, kind="radiomics"
+        )
         tasks[row["patient_id"]] = task
     rows, failures = {}, {}
     todo = {}
@@ -155,7 +166,9 @@ def extract_cohort(
                 progress(1)
         else:
             todo[pid] = tasks[pid]
-    for pid, outcome in map_patients(_patient_task, todo, workers=workers, scheduler=scheduler, progress=progress).items():
+    for pid, outcome in map_patients(
+        _patient_task, todo, workers=workers, scheduler=scheduler, progress=progress
+    ).items():
         if isinstance(outcome, Exception):
             failures[pid] = f"{type(outcome).__name__}: {outcome}"
             continue

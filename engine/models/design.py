@@ -26,7 +26,12 @@ class Term:
 
 
 def is_categorical(values: pd.Series) -> bool:
-    return isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object or values.dtype == bool or pd.api.types.is_string_dtype(values)
+    return (
+        isinstance(values.dtype, pd.CategoricalDtype)
+        or values.dtype == object
+        or values.dtype == bool
+        or pd.api.types.is_string_dtype(values)
+    )
 
 
 def learn_terms(frame: pd.DataFrame, *, drop_constant: bool = False) -> list[Term]:
@@ -38,7 +43,9 @@ def learn_terms(frame: pd.DataFrame, *, drop_constant: bool = False) -> list[Ter
     for name in frame.columns:
         column = frame[name]
         if column.isna().any():
-            raise ValidationError(f"X[{name!r}] must not contain missing values; got {int(column.isna().sum())}. Impute or drop them.")
+            raise ValidationError(
+                f"X[{name!r}] must not contain missing values; got {int(column.isna().sum())}. Impute or drop them."
+            )
         if is_categorical(column):
             if isinstance(column.dtype, pd.CategoricalDtype):
                 levels = tuple(str(v) for v in column.cat.categories)
@@ -47,7 +54,9 @@ def learn_terms(frame: pd.DataFrame, *, drop_constant: bool = False) -> list[Ter
             if len(levels) < 2:
                 if drop_constant:
                     continue
-                raise ValidationError(f"X[{name!r}] must have at least two levels; got {list(levels)}. Drop the column.")
+                raise ValidationError(
+                    f"X[{name!r}] must have at least two levels; got {list(levels)}. Drop the column."
+                )
             terms.append(Term(str(name), "categorical", levels))
         elif drop_constant and column.nunique() < 2:
             continue
@@ -71,13 +80,17 @@ def design_matrix(frame: pd.DataFrame, terms: list[Term], *, handle_unknown: str
         text = values.astype(str).to_numpy()
         unknown = sorted(set(text) - set(term.levels))
         if unknown and handle_unknown != "ignore":
-            raise ValidationError(f"X[{term.variable!r}] has levels {unknown} unseen in training ({list(term.levels)}).")
+            raise ValidationError(
+                f"X[{term.variable!r}] has levels {unknown} unseen in training ({list(term.levels)})."
+            )
         for level in term.levels[1:]:
             columns[f"{term.variable}={level}"] = (text == level).astype(float)
     return pd.DataFrame(columns, index=frame.index)
 
 
-def coefficient_table(names: list[str], coef: np.ndarray, se: np.ndarray, z_crit: float, exponentiate: str) -> pd.DataFrame:
+def coefficient_table(
+    names: list[str], coef: np.ndarray, se: np.ndarray, z_crit: float, exponentiate: str
+) -> pd.DataFrame:
     """coef, se, z, p, and the exponentiated estimate (OR or HR) with its CI."""
     from scipy import stats as sps
 

@@ -50,16 +50,31 @@ def classifier_space(name: str, *, seed: int = 0, device: str = "cpu") -> tuple[
     """The estimator and its hyperparameter distributions for randomised search."""
     spaces: dict[str, Callable[[], tuple[Any, dict[str, Any]]]] = {
         "LR": lambda: (LogisticRegression(max_iter=5000), {"C": loguniform(1e-3, 1e2)}),
-        "SVM": lambda: (SVC(probability=True, random_state=seed), {"C": loguniform(1e-2, 1e2), "gamma": loguniform(1e-4, 1e-1)}),
-        "RF": lambda: (RandomForestClassifier(n_estimators=150, random_state=seed, n_jobs=1),
-                       {"max_depth": [2, 3, 5, None], "min_samples_leaf": randint(1, 10), "max_features": ["sqrt", 0.3]}),
+        "SVM": lambda: (
+            SVC(probability=True, random_state=seed),
+            {"C": loguniform(1e-2, 1e2), "gamma": loguniform(1e-4, 1e-1)},
+        ),
+        "RF": lambda: (
+            RandomForestClassifier(n_estimators=150, random_state=seed, n_jobs=1),
+            {"max_depth": [2, 3, 5, None], "min_samples_leaf": randint(1, 10), "max_features": ["sqrt", 0.3]},
+        ),
         "KNN": lambda: (KNeighborsClassifier(), {"n_neighbors": randint(5, 40), "weights": ["uniform", "distance"]}),
-        "DT": lambda: (DecisionTreeClassifier(random_state=seed), {"max_depth": randint(2, 6), "min_samples_leaf": randint(3, 20)}),
-        "MLP": lambda: (MLPClassifier(max_iter=2000, random_state=seed),
-                        {"alpha": loguniform(1e-4, 1e0), "hidden_layer_sizes": [(16,), (32,), (32, 16)]}),
-        "AdaBoost": lambda: (AdaBoostClassifier(random_state=seed), {"n_estimators": randint(50, 200), "learning_rate": loguniform(0.01, 1)}),
-        "GBDT": lambda: (GradientBoostingClassifier(random_state=seed),
-                         {"n_estimators": randint(50, 200), "max_depth": randint(1, 4), "learning_rate": loguniform(0.01, 0.3)}),
+        "DT": lambda: (
+            DecisionTreeClassifier(random_state=seed),
+            {"max_depth": randint(2, 6), "min_samples_leaf": randint(3, 20)},
+        ),
+        "MLP": lambda: (
+            MLPClassifier(max_iter=2000, random_state=seed),
+            {"alpha": loguniform(1e-4, 1e0), "hidden_layer_sizes": [(16,), (32,), (32, 16)]},
+        ),
+        "AdaBoost": lambda: (
+            AdaBoostClassifier(random_state=seed),
+            {"n_estimators": randint(50, 200), "learning_rate": loguniform(0.01, 1)},
+        ),
+        "GBDT": lambda: (
+            GradientBoostingClassifier(random_state=seed),
+            {"n_estimators": randint(50, 200), "max_depth": randint(1, 4), "learning_rate": loguniform(0.01, 0.3)},
+        ),
         "XGBoost": lambda: _xgboost(seed, device),
         "LightGBM": lambda: _lightgbm(seed),
     }
@@ -71,17 +86,24 @@ def classifier_space(name: str, *, seed: int = 0, device: str = "cpu") -> tuple[
 def _xgboost(seed: int, device: str):
     from xgboost import XGBClassifier
 
-    return (XGBClassifier(n_estimators=150, tree_method="hist", device=device, random_state=seed, n_jobs=1, verbosity=0),
-            {"max_depth": randint(2, 5), "learning_rate": loguniform(0.01, 0.3), "subsample": [0.7, 1.0], "reg_lambda": loguniform(0.1, 10)})
+    return (
+        XGBClassifier(n_estimators=150, tree_method="hist", device=device, random_state=seed, n_jobs=1, verbosity=0),
+        {
+            "max_depth": randint(2, 5),
+            "learning_rate": loguniform(0.01, 0.3),
+            "subsample": [0.7, 1.0],
+            "reg_lambda": loguniform(0.1, 10),
+        },
+    )
 
 
 def _lightgbm(seed: int):
     from lightgbm import LGBMClassifier
 
-    return (LGBMClassifier(n_estimators=150, random_state=seed, n_jobs=1, verbose=-1),
-            {"num_leaves": randint(4, 32), "learning_rate": loguniform(0.01, 0.3), "min_child_samples": randint(5, 30)})
-
-
+    return (
+        LGBMClassifier(n_estimators=150, random_state=seed, n_jobs=1, verbose=-1),
+        {"num_leaves": randint(4, 32), "learning_rate": loguniform(0.01, 0.3), "min_child_samples": randint(5, 30)},
+    )
 
 
 def refined_space(space: Mapping[str, Any], best: Mapping[str, Any]) -> dict[str, list[Any]]:
@@ -140,7 +162,9 @@ class FeatureTable:
         return [c for f in families for c in self.families[f]]
 
 
-def preprocessor(frame: pd.DataFrame, columns: Sequence[str], *, after_clinical_selection: bool = False) -> ColumnTransformer:
+def preprocessor(
+    frame: pd.DataFrame, columns: Sequence[str], *, after_clinical_selection: bool = False
+) -> ColumnTransformer:
     """Impute and scale numeric columns, impute and one-hot encode categorical ones. ``after_clinical_selection``:
     the columns are picked by name among those still present (a ClinicalSelector before it drops some)."""
     categorical = [c for c in columns if frame[c].dtype == object or isinstance(frame[c].dtype, pd.CategoricalDtype)]
@@ -151,17 +175,37 @@ def preprocessor(frame: pd.DataFrame, columns: Sequence[str], *, after_clinical_
     if numeric:
         parts.append(("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric))
     if categorical:
-        parts.append(("categorical", make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(drop="if_binary", handle_unknown="ignore", sparse_output=False)), categorical))
+        parts.append(
+            (
+                "categorical",
+                make_pipeline(
+                    SimpleImputer(strategy="most_frequent"),
+                    OneHotEncoder(drop="if_binary", handle_unknown="ignore", sparse_output=False),
+                ),
+                categorical,
+            )
+        )
     return ColumnTransformer(parts, verbose_feature_names_out=False)
 
 
-def model_pipeline(frame: pd.DataFrame, columns: Sequence[str], classifier: Any, *, seed: int = 0, memory: Any = None, smote: bool = False,
-                   deep_folds: bool = False, selection: Selection = Selection(), clinical: ClinicalSelector | None = None) -> Pipeline:
+def model_pipeline(
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    classifier: Any,
+    *,
+    seed: int = 0,
+    memory: Any = None,
+    smote: bool = False,
+    deep_folds: bool = False,
+    selection: Selection = Selection(),
+    clinical: ClinicalSelector | None = None,
+) -> Pipeline:
     """Preprocessing, selection and classifier: every step learns from the training fold only. ``smote=True``
     oversamples the minority class (imbalanced-learn SMOTE) after selection, during fitting only. ``deep_folds``
     puts :class:`FoldedDeepFeatures` first (deep features learned per fold; see engine.models.deep_folds);
     ``clinical`` chooses the clinical predictors (engine.selection.clinical) before preprocessing."""
-    steps = [*([("deep_folds", FoldedDeepFeatures())] if deep_folds else []),
+    steps = [
+        *([("deep_folds", FoldedDeepFeatures())] if deep_folds else []),
         *([("clinical", clinical)] if clinical is not None else []),
         ("prepare", preprocessor(frame, columns, after_clinical_selection=clinical is not None)),
         *selection.transformers(seed),
@@ -170,18 +214,24 @@ def model_pipeline(frame: pd.DataFrame, columns: Sequence[str], classifier: Any,
         from imblearn.over_sampling import SMOTE
         from imblearn.pipeline import Pipeline as ResamplingPipeline
 
-        return ResamplingPipeline([*steps, ("smote", SMOTE(random_state=seed)), ("classifier", classifier)], memory=memory)
+        return ResamplingPipeline(
+            [*steps, ("smote", SMOTE(random_state=seed)), ("classifier", classifier)], memory=memory
+        )
     return Pipeline([*steps, ("classifier", classifier)], memory=memory)
 
 
 @dataclasses.dataclass
 class GridResult:
     predictions: pd.DataFrame  # long form: patient_id, split, model, classifier, prob, label (+ outcome columns)
-    grid: pd.DataFrame  # model, classifier, cv_auc, cv_auc_sd, train_auc, <cohort>_auc per validation cohort, search, chosen, overfit
+    grid: (
+        pd.DataFrame
+    )  # model, classifier, cv_auc, cv_auc_sd, train_auc, <cohort>_auc per validation cohort, search, chosen, overfit
     selected: pd.DataFrame  # model, feature, coefficient (LASSO step of the chosen pipeline)
     pipelines: dict[str, Pipeline]
     timings: dict[str, float]
-    classifier_predictions: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)  # every classifier, held-out cohorts
+    classifier_predictions: pd.DataFrame = dataclasses.field(
+        default_factory=pd.DataFrame
+    )  # every classifier, held-out cohorts
 
 
 def run_grid(
@@ -216,7 +266,9 @@ def run_grid(
     train = (frame["split"] == "train").to_numpy()
     y = frame["label"].astype(int).to_numpy()
     if train.sum() < 20 or len(np.unique(y[train])) < 2:
-        raise ValidationError(f"the training split must hold at least 20 patients of both classes; got {int(train.sum())}.")
+        raise ValidationError(
+            f"the training split must hold at least 20 patients of both classes; got {int(train.sum())}."
+        )
     models = dict(models or {k: v for k, v in DEFAULT_MODELS.items() if all(f in table.families for f in v)})
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
     tuning_cv = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed) if repeats > 1 else cv
@@ -241,28 +293,58 @@ def run_grid(
                 estimator, space = classifier_space(classifier_name, seed=seed, device=device)
                 clinical = _clinical_step(table, families, clinical_selection)
                 steps = Selection(steps=()) if clinical is not None and list(families) == ["clinical"] else selection
-                pipeline = model_pipeline(frame, columns, estimator, seed=seed, memory=cache_dir, smote=smote, deep_folds=folded,
-                                          selection=steps, clinical=clinical)
+                pipeline = model_pipeline(
+                    frame,
+                    columns,
+                    estimator,
+                    seed=seed,
+                    memory=cache_dir,
+                    smote=smote,
+                    deep_folds=folded,
+                    selection=steps,
+                    clinical=clinical,
+                )
                 space = {f"classifier__{k}": v for k, v in space.items()}
                 found, stage = _search(pipeline, space, n_iter, search_cv, seed, n_jobs, X[train], y[train]), "random"
                 if search == "refined":
-                    refined = _search(pipeline, refined_space(space, found.best_params_), n_iter, search_cv, seed, n_jobs, X[train], y[train])
+                    refined = _search(
+                        pipeline,
+                        refined_space(space, found.best_params_),
+                        n_iter,
+                        search_cv,
+                        seed,
+                        n_jobs,
+                        X[train],
+                        y[train],
+                    )
                     if refined.best_score_ > found.best_score_:
                         found, stage = refined, "refined"
                 fitted = found.best_estimator_
                 prob = fitted.predict_proba(X)[:, 1]
-                row = {"model": model_name, "classifier": classifier_name, "cv_auc": float(found.best_score_),
-                       "cv_auc_sd": float(found.cv_results_["std_test_score"][found.best_index_]),
-                       "train_auc": auc(y[train], prob[train]), "search": stage, "params": str(found.best_params_)}
+                row = {
+                    "model": model_name,
+                    "classifier": classifier_name,
+                    "cv_auc": float(found.best_score_),
+                    "cv_auc_sd": float(found.cv_results_["std_test_score"][found.best_index_]),
+                    "train_auc": auc(y[train], prob[train]),
+                    "search": stage,
+                    "params": str(found.best_params_),
+                }
                 for split in held_out_splits(frame["split"]):
                     mask = (frame["split"] == split).to_numpy()
-                    row[f"{split}_auc"] = auc(y[mask], prob[mask]) if mask.any() and len(np.unique(y[mask])) == 2 else np.nan
+                    row[f"{split}_auc"] = (
+                        auc(y[mask], prob[mask]) if mask.any() and len(np.unique(y[mask])) == 2 else np.nan
+                    )
                 grid_rows.append(row)
-                classifier_frames.append(_long(frame[held_out], ["label"], model_name, classifier_name, prob[held_out], []))
+                classifier_frames.append(
+                    _long(frame[held_out], ["label"], model_name, classifier_name, prob[held_out], [])
+                )
                 if best is None or row["cv_auc"] > best[0]["cv_auc"]:
                     best = (row, fitted, prob)
             row, fitted, prob = best
-            oof_prob = cross_val_predict(clone(fitted), X[train], y[train], cv=model_cv, method="predict_proba", n_jobs=n_jobs)[:, 1]
+            oof_prob = cross_val_predict(
+                clone(fitted), X[train], y[train], cv=model_cv, method="predict_proba", n_jobs=n_jobs
+            )[:, 1]
             prob = prob.copy()
             prob[train] = oof_prob
             oof[model_name] = prob
@@ -277,31 +359,61 @@ def run_grid(
                 logit = np.log(np.clip(stacked, 1e-6, 1 - 1e-6) / (1 - np.clip(stacked, 1e-6, 1 - 1e-6)))
                 stacker = LogisticRegression(max_iter=2000).fit(logit[train], y[train])
                 prob = stacker.predict_proba(logit)[:, 1]
-                prob[train] = cross_val_predict(LogisticRegression(max_iter=2000), logit[train], y[train], cv=cv, method="predict_proba")[:, 1]
+                prob[train] = cross_val_predict(
+                    LogisticRegression(max_iter=2000), logit[train], y[train], cv=cv, method="predict_proba"
+                )[:, 1]
                 name = "Stacked(" + "+".join(families) + ")"
                 prediction_frames.append(_long(frame, outcome_columns, name, "LR-stack", prob, cohort_columns))
-                selected_rows += [{"model": name, "feature": f"logit({m})", "coefficient": float(c)} for m, c in zip(families, stacker.coef_.ravel())]
+                selected_rows += [
+                    {"model": name, "feature": f"logit({m})", "coefficient": float(c)}
+                    for m, c in zip(families, stacker.coef_.ravel())
+                ]
     grid = pd.DataFrame(grid_rows)
     grid["chosen"] = grid.groupby("model")["cv_auc"].transform("max") == grid["cv_auc"]
     grid["overfit"] = (grid["train_auc"] - grid["internal_auc"]) > OVERFIT_GAP if "internal_auc" in grid else False
     classifier_predictions = pd.concat(classifier_frames, ignore_index=True) if classifier_frames else pd.DataFrame()
-    return GridResult(pd.concat(prediction_frames, ignore_index=True), grid, pd.DataFrame(selected_rows), pipelines, timings,
-                      classifier_predictions)
+    return GridResult(
+        pd.concat(prediction_frames, ignore_index=True),
+        grid,
+        pd.DataFrame(selected_rows),
+        pipelines,
+        timings,
+        classifier_predictions,
+    )
 
 
-def _clinical_step(table: FeatureTable, families: Sequence[str], settings: Mapping[str, Any] | None) -> ClinicalSelector | None:
+def _clinical_step(
+    table: FeatureTable, families: Sequence[str], settings: Mapping[str, Any] | None
+) -> ClinicalSelector | None:
     if not settings or settings.get("method", "none") == "none" or "clinical" not in families:
         return None
-    return ClinicalSelector(list(table.families["clinical"]), settings["method"], settings.get("enter_p", 0.05), settings.get("stay_p", 0.05))
+    return ClinicalSelector(
+        list(table.families["clinical"]),
+        settings["method"],
+        settings.get("enter_p", 0.05),
+        settings.get("stay_p", 0.05),
+    )
 
 
-def _search(pipeline: Pipeline, space: Mapping[str, Any], n_iter: int, cv: Any, seed: int, n_jobs: int, X: pd.DataFrame, y: np.ndarray) -> RandomizedSearchCV:
+def _search(
+    pipeline: Pipeline,
+    space: Mapping[str, Any],
+    n_iter: int,
+    cv: Any,
+    seed: int,
+    n_jobs: int,
+    X: pd.DataFrame,
+    y: np.ndarray,
+) -> RandomizedSearchCV:
     """Randomised search (every combination when the space is a grid no larger than ``n_iter``)."""
-    return RandomizedSearchCV(pipeline, space, n_iter=n_iter, scoring="roc_auc", cv=cv, random_state=seed, n_jobs=n_jobs,
-                              error_score=np.nan).fit(X, y)
+    return RandomizedSearchCV(
+        pipeline, space, n_iter=n_iter, scoring="roc_auc", cv=cv, random_state=seed, n_jobs=n_jobs, error_score=np.nan
+    ).fit(X, y)
 
 
-def _long(frame: pd.DataFrame, outcome_columns: list[str], model: str, classifier: str, prob: np.ndarray, extra: list[str]) -> pd.DataFrame:
+def _long(
+    frame: pd.DataFrame, outcome_columns: list[str], model: str, classifier: str, prob: np.ndarray, extra: list[str]
+) -> pd.DataFrame:
     out = frame[["patient_id", "split", *outcome_columns, *extra]].copy()
     out.insert(2, "model", model)
     out.insert(3, "classifier", classifier)
@@ -322,7 +434,9 @@ def _selected(pipeline: Pipeline, model_name: str) -> list[dict[str, Any]]:
         elif coefficients.size == len(names):
             coefficients = coefficients[selector.support_]
         names = names[selector.support_]
-    rows = [{"model": model_name, "feature": str(n), "coefficient": float(c)} for n, c in zip(names, coefficients) if c != 0]
+    rows = [
+        {"model": model_name, "feature": str(n), "coefficient": float(c)} for n, c in zip(names, coefficients) if c != 0
+    ]
     if intercept is not None:
         rows.append({"model": model_name, "feature": "(intercept)", "coefficient": intercept})
     return rows

@@ -110,9 +110,63 @@ def parse_reference_scores(config: Mapping[str, Mapping]) -> list[ReferenceScore
     ]
 
 
-def as_probabilities(predictions: pd.DataFrame) -> pd.DataFrame:
-    """The predictions with each reference score's raw score replaced by its training recalibration (for
-    calibration, decision curves, NRI/IDI and nomograms, which need probabilities)."""
+RAW_SCORE = "raw score"  # the classifier of an uploaded model whose ``prob`` is a risk score, not a probability
+
+
+def recalibrate_raw_scores(predictions: pd.DataFrame) -> pd.DataFrame:
+    """An upload's raw-score models (classifier ``raw score``: a Cox linear predictor, points, a stage) with the
+    ``recalibrated`` column: a univariable logistic regression of the label on the score, fitted on the training
+    cohort only and applied unchanged to every cohort (as for reference scores). Without a training cohort with
+    both classes it stays missing and the probability pages leave the model out, saying why."""
+    from engine.models import LogisticModel
+
+    marked = predictions["classifier"].eq(RAW_SCORE)
+    if not marked.any() or "label" not in predictions:
+        return predictions
+    out = predictions.copy()
+    if "recalibrated" not in out:
+        out["recalibrated"] = np.nan
+    for model in out.loc[marked, "model"].unique():
+        rows = out["model"].eq(model)
+        train = rows & out["split"].eq("train") & out["label"].notna()
+        if out.loc[train, "label"].nunique() < 2 or out.loc[train, "prob"].nunique() < 2:
+            continue
+        try:
+            logistic = LogisticModel().fit(out.loc[train, ["prob"]], out.loc[train, "label"].to_numpy(int))
+        except ValidationError:  # separated on training: no finite recalibration, the model stays a raw score
+            continue
+        out.loc[rows, "recalibrated"] = logistic.predict_proba(out.loc[rows, ["prob"]])[:, 1]
+    return out
+
+
+def without_probabilities(predictions: pd.DataFrame) -> dict[str, str]:
+    """The models whose ``prob`` is not a probability (marked raw score, or values outside [0, 1]) and that have no
+    training recalibration, each with the reason and the fix."""
+    refused = {}
+    recalibrated = (
+        predictions["recalibrated"] if "recalibrated" in predictions else pd.Series(np.nan, predictions.index)
+    )
+    for model, rows in predictions.groupby("model", sort=False):
+        values = pd.to_numeric(rows["prob"], errors="coerce")
+        raw = rows["classifier"].eq(RAW_SCORE).any() or bool(((values < 0) | (values > 1)).any())
+        if raw and recalibrated[rows.index].isna().all():
+            refused[str(model)] = (
+                f"{model} is a raw risk score (values {values.min():.3g} to {values.max():.3g}), not a probability: "
+                "calibration, decision curves, NRI/IDI and nomograms need probabilities. Give the table a train "
+                "split with labels (a logistic recalibration is then fitted on it and labelled as such) or upload "
+                "the model's probabilities; ROC/AUC, DeLong, C-index and Kaplan-Meier use the score as it is."
+            )
+    return refused
+
+
+def as_probabilities(predictions: pd.DataFrame, models: Sequence[str] | None = None) -> pd.DataFrame:
+    """The predictions with each reference score's (and raw score's) value replaced by its training recalibration
+    (for calibration, decision curves, NRI/IDI and nomograms, which need probabilities); ``models``: the models
+    the caller will use, each checked to be a probability then (a clear error if not)."""
+    if models is not None:
+        refused = without_probabilities(predictions[predictions["model"].isin(list(models))])
+        if refused:
+            raise ValidationError(" ".join(refused.values()))
     if "recalibrated" not in predictions or predictions["recalibrated"].isna().all():
         return predictions
     replaced = predictions["recalibrated"].notna()

@@ -62,7 +62,8 @@ class LogisticModel(ClassifierMixin, BaseEstimator):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             fit = sm.Logit(event.astype(float), sm.add_constant(design.to_numpy(), has_constant="add")).fit(
-                disp=0, maxiter=200, tol=1e-12)
+                disp=0, maxiter=200, tol=1e-12
+            )
         separated = any(issubclass(w.category, PerfectSeparationWarning) for w in caught)
         if separated or not fit.mle_retvals.get("converged", True) or not np.isfinite(fit.bse).all():
             spread = np.asarray(np.abs(fit.params[1:]) * design.std().to_numpy())
@@ -78,7 +79,9 @@ class LogisticModel(ClassifierMixin, BaseEstimator):
         self.feature_names_ = list(design.columns)
         self.classes_ = np.array([0, 1])
         z = float(sps.norm.ppf(0.5 + self.level / 2))
-        self.summary_ = coefficient_table(["(Intercept)", *self.feature_names_], np.asarray(fit.params), np.asarray(fit.bse), z, "odds_ratio")
+        self.summary_ = coefficient_table(
+            ["(Intercept)", *self.feature_names_], np.asarray(fit.params), np.asarray(fit.bse), z, "odds_ratio"
+        )
         return self
 
     def linear_predictor(self, X: pd.DataFrame) -> np.ndarray:
@@ -150,13 +153,19 @@ class CoxModel(BaseEstimator):
         self.llf_ = float(fit.llf)
         if not np.isfinite(self.coef_).all():
             raise ValidationError(
-                "the Cox fit did not converge (coefficients not finite): the partial likelihood has no maximum, as when a "
-                f"predictor separates early from late events or is heavy-tailed{_heavy_tailed(design)}. Log-transform or "
+                "the Cox fit did not converge (coefficients not finite): the partial likelihood has no maximum, as "
+                "when a "
+                f"predictor separates early from late events or is heavy-tailed{_heavy_tailed(design)}. "
+                "Log-transform or "
                 "categorise such predictors, drop them, or use LASSO-Cox."
             )
         z = float(sps.norm.ppf(0.5 + self.level / 2))
-        self.summary_ = coefficient_table(self.feature_names_, self.coef_, np.asarray(fit.bse, dtype=float), z, "hazard_ratio")
-        self.baseline_times_, self.baseline_cumulative_hazard_ = efron_baseline_hazard(t, e, design.to_numpy() @ self.coef_)
+        self.summary_ = coefficient_table(
+            self.feature_names_, self.coef_, np.asarray(fit.bse, dtype=float), z, "hazard_ratio"
+        )
+        self.baseline_times_, self.baseline_cumulative_hazard_ = efron_baseline_hazard(
+            t, e, design.to_numpy() @ self.coef_
+        )
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -207,7 +216,9 @@ class LassoCoxModel(BaseEstimator):
         options = {"alphas": alphas} if alphas is not None else {"n_alphas": n_alphas, "alpha_min_ratio": 0.01}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            coxnet = CoxnetSurvivalAnalysis(l1_ratio=1.0, **options).fit(scaler.transform(values), Surv.from_arrays(event=e, time=t))
+            coxnet = CoxnetSurvivalAnalysis(l1_ratio=1.0, **options).fit(
+                scaler.transform(values), Surv.from_arrays(event=e, time=t)
+            )
         return scaler, coxnet
 
     def fit(self, X: pd.DataFrame, y: Any) -> LassoCoxModel:
@@ -228,16 +239,23 @@ class LassoCoxModel(BaseEstimator):
             eta_all = fold_scaler.transform(values) @ path
             eta_train = fold_scaler.transform(values[train]) @ path
             score += [
-                breslow_partial_log_likelihood(t, e, eta_all[:, k]) - breslow_partial_log_likelihood(t[train], e[train], eta_train[:, k])
+                breslow_partial_log_likelihood(t, e, eta_all[:, k])
+                - breslow_partial_log_likelihood(t[train], e[train], eta_train[:, k])
                 for k in range(alphas.size)
             ]
         best = int(np.argmax(score))
         self.alpha_ = float(alphas[best])
         self.coef_ = full.coef_[:, best] / scaler.scale_
-        self.cv_results_ = pd.DataFrame({"alpha": alphas, "cv_partial_log_likelihood": score, "n_selected": (full.coef_ != 0).sum(axis=0)})
+        self.cv_results_ = pd.DataFrame(
+            {"alpha": alphas, "cv_partial_log_likelihood": score, "n_selected": (full.coef_ != 0).sum(axis=0)}
+        )
         selected = np.flatnonzero(self.coef_ != 0)
         self.summary_ = pd.DataFrame(
-            {"term": [self.feature_names_[i] for i in selected], "coef": self.coef_[selected], "hazard_ratio": np.exp(self.coef_[selected])}
+            {
+                "term": [self.feature_names_[i] for i in selected],
+                "coef": self.coef_[selected],
+                "hazard_ratio": np.exp(self.coef_[selected]),
+            }
         )
         self.baseline_times_, self.baseline_cumulative_hazard_ = efron_baseline_hazard(t, e, values @ self.coef_)
         return self

@@ -43,8 +43,13 @@ class _RandomSurvivalForest(BaseEstimator):
         from sksurv.util import Surv
 
         target = Surv.from_arrays(event=y["event"].to_numpy(bool), time=y["time"].to_numpy(float))
-        self.forest_ = RandomSurvivalForest(n_estimators=self.n_estimators, min_samples_leaf=self.min_samples_leaf,
-                                            max_features="sqrt", random_state=self.seed, n_jobs=1).fit(X, target)
+        self.forest_ = RandomSurvivalForest(
+            n_estimators=self.n_estimators,
+            min_samples_leaf=self.min_samples_leaf,
+            max_features="sqrt",
+            random_state=self.seed,
+            n_jobs=1,
+        ).fit(X, target)
         return self
 
     def predict(self, X: Any) -> np.ndarray:
@@ -84,9 +89,17 @@ def survival_estimator(method: str, frame: pd.DataFrame, columns: Sequence[str],
     if method == "Cox":
         return _ImputedCox()
     if method == "LASSO-Cox":
-        return LassoCoxModel(cv=5, seed=seed, handle_unknown="ignore")  # a rare level missing from a fold: the reference
+        return LassoCoxModel(
+            cv=5, seed=seed, handle_unknown="ignore"
+        )  # a rare level missing from a fold: the reference
     if method == "RSF":
-        return Pipeline([("prepare", preprocessor(frame, columns)), ("variance", VarianceFilter()), ("forest", _RandomSurvivalForest(seed=seed))])
+        return Pipeline(
+            [
+                ("prepare", preprocessor(frame, columns)),
+                ("variance", VarianceFilter()),
+                ("forest", _RandomSurvivalForest(seed=seed)),
+            ]
+        )
     raise ValidationError(f"survival method must be one of {SURVIVAL_METHODS}; got {method!r}.")
 
 
@@ -114,11 +127,16 @@ def run_survival_grid(
     frame = table.frame
     time_column, event_column = f"{endpoint}_time", f"{endpoint}_event"
     if time_column not in frame or event_column not in frame:
-        raise ValidationError(f"the feature table has no {time_column}/{event_column} columns for endpoint {endpoint!r}.")
+        raise ValidationError(
+            f"the feature table has no {time_column}/{event_column} columns for endpoint {endpoint!r}."
+        )
     train = (frame["split"] == "train").to_numpy()
     t, e = frame[time_column].to_numpy(float), frame[event_column].to_numpy(bool)
     if e[train].sum() < 10:
-        raise ValidationError(f"the training split has {int(e[train].sum())} {endpoint} events; at least 10 are needed to fit survival models.")
+        raise ValidationError(
+            f"the training split has {int(e[train].sum())} {endpoint} events; at least 10 are needed to fit "
+            "survival models."
+        )
     target = pd.DataFrame({"time": t, "event": e})
     splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     train_rows = np.flatnonzero(train)
@@ -143,11 +161,23 @@ def run_survival_grid(
                 if progress:
                     progress(f"{endpoint}: {model_name} x {method}")
                 try:
-                    row, estimator, risk, survival = _evaluate(make, method, X, target, train_rows, splits, frame["split"].to_numpy(),
-                                                               t, e, horizons)
-                except (ValidationError, ValueError, np.linalg.LinAlgError) as error:  # one method failing never loses the others
-                    rows.append({"endpoint": endpoint, "model": model_name, "method": method, "cv_c_index": np.nan,
-                                 "note": f"not fitted: {error}"})
+                    row, estimator, risk, survival = _evaluate(
+                        make, method, X, target, train_rows, splits, frame["split"].to_numpy(), t, e, horizons
+                    )
+                except (
+                    ValidationError,
+                    ValueError,
+                    np.linalg.LinAlgError,
+                ) as error:  # one method failing never loses the others
+                    rows.append(
+                        {
+                            "endpoint": endpoint,
+                            "model": model_name,
+                            "method": method,
+                            "cv_c_index": np.nan,
+                            "note": f"not fitted: {error}",
+                        }
+                    )
                     continue
                 row = {"endpoint": endpoint, "model": model_name, "method": method, **row, "note": ""}
                 rows.append(row)
@@ -158,11 +188,23 @@ def run_survival_grid(
             row, estimator, risk, survival = best
             fitted[model_name] = estimator
             at_horizons = {survival_column(h): survival[:, k] for k, h in enumerate(horizons)}
-            frames.append(frame[["patient_id", "split", *extra]].assign(
-                endpoint=endpoint, model=model_name, method=row["method"], risk=risk, time=t, event=e.astype(int), **at_horizons))
+            frames.append(
+                frame[["patient_id", "split", *extra]].assign(
+                    endpoint=endpoint,
+                    model=model_name,
+                    method=row["method"],
+                    risk=risk,
+                    time=t,
+                    event=e.astype(int),
+                    **at_horizons,
+                )
+            )
     grid = pd.DataFrame(rows)
     if not frames:
-        raise ValidationError(f"no survival model could be fitted for {endpoint!r}: " + "; ".join(grid.get("note", pd.Series(dtype=str)).dropna()))
+        raise ValidationError(
+            f"no survival model could be fitted for {endpoint!r}: "
+            + "; ".join(grid.get("note", pd.Series(dtype=str)).dropna())
+        )
     grid["chosen"] = grid.groupby("model")["cv_c_index"].transform("max") == grid["cv_c_index"]
     return SurvivalGridResult(pd.concat(frames, ignore_index=True), grid, fitted)
 
@@ -183,11 +225,16 @@ def _evaluate(make, method, X, target, train_rows, splits, split, t, e, horizons
     survival = survival_at_horizons(estimator, X, horizons) if len(horizons) else np.zeros((len(X), 0))
     survival[train_rows] = survival_oof
     if not np.isfinite(risk).all():
-        raise ValidationError(f"{method} gave non-finite risks (the fit diverged; a heavy-tailed predictor such as raw AFP can do this: log-transform it)")
+        raise ValidationError(
+            f"{method} gave non-finite risks (the fit diverged; a heavy-tailed predictor such as raw AFP can do "
+            "this: log-transform it)"
+        )
     train = np.zeros(len(split), bool)
     train[train_rows] = True
     row = {"cv_c_index": concordance_index(t[train], e[train], out_of_fold).c_index}
     for name in held_out_splits(split):
         mask = split == name
-        row[f"{name}_c_index"] = concordance_index(t[mask], e[mask], risk[mask]).c_index if mask.any() and e[mask].any() else np.nan
+        row[f"{name}_c_index"] = (
+            concordance_index(t[mask], e[mask], risk[mask]).c_index if mask.any() and e[mask].any() else np.nan
+        )
     return row, estimator, risk, survival

@@ -30,31 +30,41 @@ def methods_text(config: dict[str, Any], provenance: dict[str, Any]) -> str:
     if cohort.get("manifest"):
         parts.append(
             f"{external_text(cohort.get('external_centers') or [])}"
-            f"the remaining patients were split {int(100 * cohort.get('train_fraction', 0.7))}:{100 - int(100 * cohort.get('train_fraction', 0.7))} "
+            "the remaining patients were split "
+            f"{int(100 * cohort.get('train_fraction', 0.7))}:{100 - int(100 * cohort.get('train_fraction', 0.7))} "
             f"into training and internal validation cohorts, stratified by outcome (seed {config.get('seed', 0)})."
         )
     radiomics = config.get("radiomics", {})
     if cohort.get("manifest") and radiomics.get("enabled", True):
         rings = ", ".join(f"{v:g} mm" for v in (radiomics.get("rings_mm") or {}).values())
         parts.append(
-            f"Radiomics features were extracted with PyRadiomics {packages.get('pyradiomics', '')} (parameter preset '{radiomics.get('preset')}') "
+            f"Radiomics features were extracted with PyRadiomics {packages.get('pyradiomics', '')} (parameter "
+            f"preset '{radiomics.get('preset')}') "
             f"from the tumour{' and peritumoral rings of ' + rings if rings else ''} on every contrast phase"
             f"{', with delta features between consecutive phases' if radiomics.get('delta') else ''}."
         )
         if radiomics.get("icc_threshold") is not None:
             parts.append(
-                f"Features were extracted again from a second reader's segmentations of the training patients; only features "
-                f"with ICC({radiomics.get('icc_kind', '2,1')}) >= {radiomics['icc_threshold']} between readers were kept."
+                "Features were extracted again from a second reader's segmentations of the training patients; only "
+                "features "
+                f"with ICC({radiomics.get('icc_kind', '2,1')}) >= {radiomics['icc_threshold']} between readers were "
+                "kept."
             )
     deep = config.get("deep", {})
     if cohort.get("manifest") and deep.get("enabled", True):
         parts.append(
-            f"Deep-learning features were taken from the penultimate layer of a {deep.get('backbone')} (MONAI {packages.get('monai', '')}, "
-            f"PyTorch {packages.get('torch', '')}) trained {'from local weights' if deep.get('weights') else 'from scratch'} on "
-            f"{deep.get('size')}x{deep.get('size')} tumour crops ({deep.get('channels')} as channels) of the training cohort, with flips, "
-            f"rotations and intensity augmentation and early stopping on validation loss. One network was trained per fold of the "
-            f"training cohort ({deep.get('folds')} folds) and one on the whole training cohort; models using deep features were "
-            f"cross-validated on these folds, each fold scored with features from the network trained without it, and internal and "
+            f"Deep-learning features were taken from the penultimate layer of a {deep.get('backbone')} (MONAI "
+            f"{packages.get('monai', '')}, "
+            f"PyTorch {packages.get('torch', '')}) trained "
+            f"{'from local weights' if deep.get('weights') else 'from scratch'} on "
+            f"{deep.get('size')}x{deep.get('size')} tumour crops ({deep.get('channels')} as channels) of the "
+            "training cohort, with flips, "
+            "rotations and intensity augmentation and early stopping on validation loss. One network was trained "
+            "per fold of the "
+            f"training cohort ({deep.get('folds')} folds) and one on the whole training cohort; models using deep "
+            "features were "
+            "cross-validated on these folds, each fold scored with features from the network trained without it, "
+            "and internal and "
             f"external patients received the final network's features. {deep_objective_text(deep, config)}"
         )
     grid = config.get("grid", {})
@@ -66,9 +76,12 @@ def methods_text(config: dict[str, Any], provenance: dict[str, Any]) -> str:
     if grid.get("survival_models") and config.get("survival_endpoints"):
         methods = grid.get("survival_methods", [])
         parts.append(
-            f"For each time-to-event endpoint ({', '.join(config['survival_endpoints'])}), {', '.join(methods)} models were fitted on "
-            "the same feature families (an unpenalised Cox model only for families of at most 15 predictors; LASSO-Cox with the "
-            "penalty chosen by cross-validated partial likelihood; random survival forests), and the method with the best "
+            f"For each time-to-event endpoint ({', '.join(config['survival_endpoints'])}), {', '.join(methods)} "
+            "models were fitted on "
+            "the same feature families (an unpenalised Cox model only for families of at most 15 predictors; "
+            "LASSO-Cox with the "
+            "penalty chosen by cross-validated partial likelihood; random survival forests), and the method with "
+            "the best "
             "out-of-fold Harrell's C on the training cohort was kept for each model."
         )
     parts.append(STATISTICS_TEXT)
@@ -83,8 +96,11 @@ def deep_objective_text(deep: dict[str, Any], config: dict[str, Any]) -> str:
     if objective == "cox":
         return f"The networks were trained with the Cox partial-likelihood loss on {endpoint} (time and event)."
     if objective == "landmark":
-        return (f"The networks were trained to predict {endpoint} events by {deep.get('landmark'):g} {unit}; patients censored "
-                "earlier were left out of training.")
+        return (
+            f"The networks were trained to predict {endpoint} events by {deep.get('landmark'):g} {unit}; patients "
+            "censored "
+            "earlier were left out of training."
+        )
     return "The networks were trained to predict the binary endpoint."
 
 
@@ -94,12 +110,14 @@ def external_text(centers: list[str]) -> str:
         return "No centre was held out for external validation; "
     if len(centers) == 1:
         return f"Patients from centre {centers[0]} formed the external validation cohort; "
-    return f"Patients from each of the centres {', '.join(centers[:-1])} and {centers[-1]} formed an external validation cohort of its own; "
+    listed = f"{', '.join(centers[:-1])} and {centers[-1]}"
+    return f"Patients from each of the centres {listed} formed an external validation cohort of its own; "
 
 
 SELECTION_WORDS = {
     "variance": "a variance filter",
-    "correlation": "a Pearson correlation filter (|r| > {correlation_threshold:g}, keeping the feature more associated with the outcome)",
+    "correlation": "a Pearson correlation filter (|r| > {correlation_threshold:g}, keeping the feature more "
+    "associated with the outcome)",
     "univariate": "a univariate test (t-test or Mann-Whitney U by Shapiro-Wilk normality, p < {univariate_p:g})",
     "lasso": "LASSO-penalised logistic regression with the penalty chosen by 5-fold cross-validated AUC",
     "rfe": "recursive feature elimination with a decision tree (down to {rfe_features} features)",
@@ -108,8 +126,13 @@ SELECTION_WORDS = {
 
 def selection_text(selection: dict[str, Any]) -> str:
     """The selection steps of the config in words."""
-    settings = {"steps": ["variance", "correlation", "univariate", "lasso"], "correlation_threshold": 0.8, "univariate_p": 0.05,
-                "rfe_features": 10, **selection}
+    settings = {
+        "steps": ["variance", "correlation", "univariate", "lasso"],
+        "correlation_threshold": 0.8,
+        "univariate_p": 0.05,
+        "rfe_features": 10,
+        **selection,
+    }
     words = [SELECTION_WORDS[step].format(**settings) for step in settings["steps"]]
     listed = ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1] if words else "no selection step"
     return f"Within each training fold, features were standardised and selected by {listed}."
@@ -118,14 +141,21 @@ def selection_text(selection: dict[str, Any]) -> str:
 def tuning_text(grid: dict[str, Any]) -> str:
     """How the classifiers were tuned and chosen, in words."""
     repeats = int(grid.get("repeats", 1))
-    cv = f"{grid.get('folds', 5)}-fold stratified cross-validation{f' repeated {repeats} times' if repeats > 1 else ''} on the training cohort"
+    repeated = f" repeated {repeats} times" if repeats > 1 else ""
+    cv = f"{grid.get('folds', 5)}-fold stratified cross-validation{repeated} on the training cohort"
     search = f"randomised search ({grid.get('n_iter')} candidates"
     if grid.get("search", "random") == "refined":
         search += f", then up to {grid.get('n_iter')} candidates on a grid around the best one"
     return (
         f"Classifiers ({', '.join(grid.get('classifiers', []))}) were tuned by {search}; {cv}) for each model "
-        f"({', '.join(grid.get('models', {}))}); the classifier with the best cross-validated AUC was retained for each model"
-        f"{'; a late-fusion model stacked the family models’ out-of-fold probabilities by logistic regression' if grid.get('stacking') else ''}."
+        f"({', '.join(grid.get('models', {}))}); the classifier with the best cross-validated AUC was retained for "
+        "each model"
+        + (
+            "; a late-fusion model stacked the family models’ out-of-fold probabilities by logistic regression"
+            if grid.get("stacking")
+            else ""
+        )
+        + "."
     )
 
 
@@ -133,30 +163,40 @@ def clinical_selection_text(selection: dict[str, Any]) -> str:
     """How the clinical predictors were chosen, in words."""
     method = selection.get("method", "none")
     enter, stay = selection.get("enter_p", 0.05), selection.get("stay_p", 0.05)
-    tables = (f"Univariable and multivariable logistic (odds ratios) and Cox (hazard ratios) regressions of the clinical "
-              f"variables on the training cohort are reported; variables with a univariable p < {enter:g} entered the "
-              "multivariable model.")
+    tables = (
+        f"Univariable and multivariable logistic (odds ratios) and Cox (hazard ratios) regressions of the clinical "
+        f"variables on the training cohort are reported; variables with a univariable p < {enter:g} entered the "
+        "multivariable model."
+    )
     if method == "multivariable":
-        return tables + (f" The clinical models used the variables that kept p < {stay:g} in the multivariable logistic model; "
-                         "this choice was repeated within every cross-validation fold.")
+        return tables + (
+            f" The clinical models used the variables that kept p < {stay:g} in the multivariable logistic model; "
+            "this choice was repeated within every cross-validation fold."
+        )
     if method == "backward_aic":
-        return tables + (" The clinical models used the variables kept by backward elimination on the Akaike information "
-                         "criterion; this choice was repeated within every cross-validation fold.")
+        return tables + (
+            " The clinical models used the variables kept by backward elimination on the Akaike information "
+            "criterion; this choice was repeated within every cross-validation fold."
+        )
     return tables + " The clinical models used every clinical variable."
 
 
 def cutoff_text(cutoff: dict[str, Any]) -> str:
     method = cutoff.get("method", "youden")
     how = "maximising Youden's index" if method == "youden" else f"reaching a {method} of {cutoff.get('target')}"
-    return (f"Each model's classification cutoff was chosen on its out-of-fold training predictions by {how} and applied "
-            "unchanged to the internal and each external validation cohort.")
+    return (
+        f"Each model's classification cutoff was chosen on its out-of-fold training predictions by {how} and applied "
+        "unchanged to the internal and each external validation cohort."
+    )
 
 
 def reference_text(references: dict[str, Any]) -> str:
     names = ", ".join(references)
-    return (f"Existing scores ({names}) were compared as reference models: their raw scores (ordered stages as ranks) for "
-            "discrimination, and probabilities from a univariable logistic recalibration fitted on the training cohort for "
-            "calibration, reclassification and decision curves.")
+    return (
+        f"Existing scores ({names}) were compared as reference models: their raw scores (ordered stages as ranks) for "
+        "discrimination, and probabilities from a univariable logistic recalibration fitted on the training cohort for "
+        "calibration, reclassification and decision curves."
+    )
 
 
 def upload_methods_text(source: str) -> str:
@@ -168,12 +208,17 @@ def upload_methods_text(source: str) -> str:
 
 
 STATISTICS_TEXT = (
-    "Discrimination was summarised by the AUC with DeLong 95% confidence intervals and compared by paired DeLong tests with "
+    "Discrimination was summarised by the AUC with DeLong 95% confidence intervals and compared by paired DeLong "
+    "tests with "
     "Holm adjustment; reclassification by category-free NRI and IDI (Pencina); calibration by calibration curves, the "
-    "Hosmer-Lemeshow test, calibration intercept and slope, Brier score and Spiegelhalter's z; clinical usefulness by decision "
-    "curve analysis. For time-to-event endpoints, risk groups were defined by a cutoff learned on the training cohort and "
-    "compared by Kaplan-Meier curves, log-rank tests and Cox hazard ratios; discrimination by Harrell's C. Statistics were "
-    "computed with the study engine's statistics module, validated against R (pROC, Hmisc, rms, survival, riskRegression)."
+    "Hosmer-Lemeshow test, calibration intercept and slope, Brier score and Spiegelhalter's z; clinical usefulness "
+    "by decision "
+    "curve analysis. For time-to-event endpoints, risk groups were defined by a cutoff learned on the training "
+    "cohort and "
+    "compared by Kaplan-Meier curves, log-rank tests and Cox hazard ratios; discrimination by Harrell's C. "
+    "Statistics were "
+    "computed with the study engine's statistics module, validated against R (pROC, Hmisc, rms, survival, "
+    "riskRegression)."
 )
 
 
@@ -220,21 +265,39 @@ class ReportInput:
         survival = run.survival_predictions()
         if survival is not None:
             survival = survival[survival["patient_id"].isin(predictions["patient_id"])]
-        return cls(predictions, str(run.provenance.get("name", "Study")), f"Run {run.run_id}, created {run.provenance.get('created', '')}",
-                   methods_text(run.config, run.provenance), run.selected, filters, cutoffs,
-                   None if filters else run.clinical_tables(), survival, tuple(run.provenance.get("horizons", [])),
-                   str(run.provenance.get("time_unit", "")))
+        return cls(
+            predictions,
+            str(run.provenance.get("name", "Study")),
+            f"Run {run.run_id}, created {run.provenance.get('created', '')}",
+            methods_text(run.config, run.provenance),
+            run.selected,
+            filters,
+            cutoffs,
+            None if filters else run.clinical_tables(),
+            survival,
+            tuple(run.provenance.get("horizons", [])),
+            str(run.provenance.get("time_unit", "")),
+        )
 
     @classmethod
-    def from_upload(cls, predictions: pd.DataFrame, source: str, *, filters: dict[str, Any] | None = None) -> ReportInput:
+    def from_upload(
+        cls, predictions: pd.DataFrame, source: str, *, filters: dict[str, Any] | None = None
+    ) -> ReportInput:
         cutoffs = None
         if "label" in predictions and "train" in set(predictions["split"]):
             from engine.performance import learn_cutoffs
 
             learned = learn_cutoffs(predictions)
             cutoffs = dict(zip(learned["model"], learned["cutoff"]))
-        return cls(filter_predictions(predictions, filters or {}), "Model comparison", f"Predictions from {source}",
-                   upload_methods_text(source) + STATISTICS_TEXT, None, filters, cutoffs)
+        return cls(
+            filter_predictions(predictions, filters or {}),
+            "Model comparison",
+            f"Predictions from {source}",
+            upload_methods_text(source) + STATISTICS_TEXT,
+            None,
+            filters,
+            cutoffs,
+        )
 
 
 def build_report(source: Run | ReportInput, *, splits: list[str] | None = None) -> tuple[str, dict[str, bytes]]:
@@ -242,7 +305,9 @@ def build_report(source: Run | ReportInput, *, splits: list[str] | None = None) 
     report = ReportInput.from_run(source) if isinstance(source, Run) else source
     predictions = report.predictions
     if predictions.empty:
-        raise ValidationError("the report needs at least one patient; the what-if filters leave none. Widen the filters.")
+        raise ValidationError(
+            "the report needs at least one patient; the what-if filters leave none. Widen the filters."
+        )
     models = list(dict.fromkeys(predictions["model"]))
     splits = splits or ordered_splits(predictions)
     validation = [s for s in splits if s != "train"] or splits[-1:]  # internal and each external cohort on its own
@@ -273,7 +338,9 @@ def _clinical_sections(univariable: pd.DataFrame, multivariable: pd.DataFrame) -
     sections = []
     for endpoint in dict.fromkeys(univariable["endpoint"]):
         title = "binary endpoint, odds ratios" if endpoint == "label" else f"{str(endpoint).upper()}, hazard ratios"
-        paper = regression_paper_table(univariable[univariable["endpoint"] == endpoint], multivariable[multivariable["endpoint"] == endpoint])
+        paper = regression_paper_table(
+            univariable[univariable["endpoint"] == endpoint], multivariable[multivariable["endpoint"] == endpoint]
+        )
         sections.append(f"<h2>Clinical factors ({html.escape(title)}; training cohort)</h2>" + _table(paper))
     return sections
 
@@ -282,9 +349,11 @@ def _performance_section(predictions: pd.DataFrame, cutoffs: dict[str, float]) -
     from engine.performance import cohort_rows, performance_table
 
     table = cohort_rows(performance_table(predictions, cutoffs))
-    return ("<h2>Performance at each model's training cutoff</h2><p>Each model's cutoff was learned on its training "
-            "predictions (out-of-fold) and applied unchanged to every validation cohort; 95% CIs: DeLong (AUC), Wilson "
-            "(proportions).</p>" + _table(table))
+    return (
+        "<h2>Performance at each model's training cutoff</h2><p>Each model's cutoff was learned on its training "
+        "predictions (out-of-fold) and applied unchanged to every validation cohort; 95% CIs: DeLong (AUC), Wilson "
+        "(proportions).</p>" + _table(table)
+    )
 
 
 def featured_models(models: list[str]) -> list[str]:
@@ -295,10 +364,16 @@ def featured_models(models: list[str]) -> list[str]:
     return headline_models([m for m in models if not is_reference(m)]) + [m for m in models if is_reference(m)]
 
 
-def _binary_sections(predictions: pd.DataFrame, models: list[str], splits: list[str], validation: list[str], figures: dict[str, Any]) -> list[str]:
+def _binary_sections(
+    predictions: pd.DataFrame, models: list[str], splits: list[str], validation: list[str], figures: dict[str, Any]
+) -> list[str]:
     sections = []
-    metrics = pd.concat([analysis.model_metrics(predictions, split, models).assign(cohort=split) for split in splits], ignore_index=True)
-    sections.append("<h2>Discrimination</h2>" + _table(metrics[["cohort", "model", "n", "events", "auc", "ci_low", "ci_high"]]))
+    metrics = pd.concat(
+        [analysis.model_metrics(predictions, split, models).assign(cohort=split) for split in splits], ignore_index=True
+    )
+    sections.append(
+        "<h2>Discrimination</h2>" + _table(metrics[["cohort", "model", "n", "events", "auc", "ci_low", "ci_high"]])
+    )
     for split in splits:
         curves, labels, _ = analysis.roc_curves(predictions, split, models)
         figures[f"roc_{split}"] = plots.roc_figure(curves, labels, title=f"ROC, {split} cohort")
@@ -311,18 +386,31 @@ def _binary_sections(predictions: pd.DataFrame, models: list[str], splits: list[
             sections.append(f"<p>DeLong tests ({html.escape(split)}) not computed: {html.escape(str(error))}</p>")
         try:
             curves, table, values = analysis.calibration(predictions, split, featured)
-            figures[f"calibration_{split}"] = plots.calibration_figure(curves, values, title=f"Calibration, {split} cohort")
-            sections.append(f"<h2>Calibration ({split} cohort)</h2>" + _table(table[["model", "intercept", "slope", "brier", "hl_statistic", "hl_p", "eavg", "emax"]]))
+            figures[f"calibration_{split}"] = plots.calibration_figure(
+                curves, values, title=f"Calibration, {split} cohort"
+            )
+            sections.append(
+                f"<h2>Calibration ({split} cohort)</h2>"
+                + _table(table[["model", "intercept", "slope", "brier", "hl_statistic", "hl_p", "eavg", "emax"]])
+            )
             dca = analysis.decision_curves(predictions, split, featured, np.round(np.arange(0, 0.81, 0.01), 2))
-            figures[f"decision_curve_{split}"] = plots.decision_curve_figure(dca, title=f"Decision curves, {split} cohort")
+            figures[f"decision_curve_{split}"] = plots.decision_curve_figure(
+                dca, title=f"Decision curves, {split} cohort"
+            )
         except ValidationError as error:
-            sections.append(f"<p>Calibration and decision curves ({html.escape(split)}) not computed: {html.escape(str(error))}</p>")
+            sections.append(
+                f"<p>Calibration and decision curves ({html.escape(split)}) not computed: {html.escape(str(error))}</p>"
+            )
     return sections
 
 
-def _survival_sections(predictions: pd.DataFrame, models: list[str], validation: list[str], figures: dict[str, Any]) -> list[str]:
+def _survival_sections(
+    predictions: pd.DataFrame, models: list[str], validation: list[str], figures: dict[str, Any]
+) -> list[str]:
     sections = []
-    endpoints = [c[: -len("_time")] for c in predictions.columns if c.endswith("_time") and f"{c[:-5]}_event" in predictions]
+    endpoints = [
+        c[: -len("_time")] for c in predictions.columns if c.endswith("_time") and f"{c[:-5]}_event" in predictions
+    ]
     for endpoint in endpoints:
         c_table = analysis.concordance_table(predictions, endpoint, models)
         sections.append(f"<h2>{endpoint.upper()}: Harrell's C</h2>" + _table(c_table))
@@ -331,10 +419,16 @@ def _survival_sections(predictions: pd.DataFrame, models: list[str], validation:
             try:
                 _, result = analysis.survival_stratification(predictions, model, endpoint, split)
                 figures[f"km_{endpoint}_{split}"] = plots.km_figure(
-                    result.curves, result.at_risk, title=f"{endpoint.upper()} by {model} risk group ({split})",
-                    annotation=f"log-rank p = {result.logrank_p:.3g}<br>HR {result.hr:.2f} ({result.hr_ci_low:.2f}-{result.hr_ci_high:.2f})")
+                    result.curves,
+                    result.at_risk,
+                    title=f"{endpoint.upper()} by {model} risk group ({split})",
+                    annotation=f"log-rank p = {result.logrank_p:.3g}<br>HR {result.hr:.2f} "
+                    f"({result.hr_ci_low:.2f}-{result.hr_ci_high:.2f})",
+                )
             except ValidationError as error:
-                sections.append(f"<p>Risk groups for {endpoint} ({html.escape(split)}) not shown: {html.escape(str(error))}</p>")
+                sections.append(
+                    f"<p>Risk groups for {endpoint} ({html.escape(split)}) not shown: {html.escape(str(error))}</p>"
+                )
     return sections
 
 
@@ -354,39 +448,70 @@ def _horizon_sections(report: ReportInput, validation: list[str], figures: dict[
             for model in models:
                 part = predictions[(predictions["split"] == split) & (predictions["model"] == model)]
                 try:
-                    table = time_dependent_auc(part[f"{endpoint}_time"], part[f"{endpoint}_event"], part["prob"], list(report.horizons),
-                                               n_boot=100, seed=0)
+                    table = time_dependent_auc(
+                        part[f"{endpoint}_time"],
+                        part[f"{endpoint}_event"],
+                        part["prob"],
+                        list(report.horizons),
+                        n_boot=100,
+                        seed=0,
+                    )
                 except ValidationError:
                     continue
                 rows.append(table.assign(cohort=split, model=model))
         if rows:
-            table = pd.concat(rows, ignore_index=True)[["cohort", "model", "time", "auc", "ci_low", "ci_high", "n_cases", "n_controls"]]
-            sections.append(f"<h2>{endpoint.upper()}: time-dependent AUC of the survival models (horizons in{unit or ' time units'})</h2>"
-                            + _table(table.rename(columns={"time": f"horizon{unit}"})))
+            table = pd.concat(rows, ignore_index=True)[
+                ["cohort", "model", "time", "auc", "ci_low", "ci_high", "n_cases", "n_controls"]
+            ]
+            sections.append(
+                f"<h2>{endpoint.upper()}: time-dependent AUC of the survival models (horizons "
+                f"in{unit or ' time units'})</h2>" + _table(table.rename(columns={"time": f"horizon{unit}"}))
+            )
         first = validation[0]
         for horizon in report.horizons:
             label = f"{horizon:g}{unit}"
             try:
-                calibration = pd.concat([at_horizons.horizon_calibration(predictions, endpoint, first, m, horizon).assign(model=m)
-                                         for m in models], ignore_index=True)
-                sections.append(f"<h2>{endpoint.upper()} at {html.escape(label)}: calibration by risk group ({first} cohort)</h2>"
-                                + _table(calibration[["model", "group", "n", "events", "predicted", "observed", "ci_low", "ci_high", "note"]]))
+                calibration = pd.concat(
+                    [
+                        at_horizons.horizon_calibration(predictions, endpoint, first, m, horizon).assign(model=m)
+                        for m in models
+                    ],
+                    ignore_index=True,
+                )
+                sections.append(
+                    f"<h2>{endpoint.upper()} at {html.escape(label)}: calibration by risk group ({first} cohort)</h2>"
+                    + _table(
+                        calibration[
+                            ["model", "group", "n", "events", "predicted", "observed", "ci_low", "ci_high", "note"]
+                        ]
+                    )
+                )
                 featured = models[-1]
                 figures[f"survival_calibration_{endpoint}_{horizon:g}_{first}"] = plots.calibration_figure(
-                    {featured: calibration[calibration["model"] == featured]}, title=f"{endpoint.upper()} at {label}, {first} cohort",
-                    x_title=f"Predicted survival at {label}", y_title="Observed survival (Kaplan-Meier)")
-                curves = at_horizons.horizon_decision_curves(predictions, endpoint, first, models, horizon, np.round(np.arange(0, 0.96, 0.01), 2))
+                    {featured: calibration[calibration["model"] == featured]},
+                    title=f"{endpoint.upper()} at {label}, {first} cohort",
+                    x_title=f"Predicted survival at {label}",
+                    y_title="Observed survival (Kaplan-Meier)",
+                )
+                curves = at_horizons.horizon_decision_curves(
+                    predictions, endpoint, first, models, horizon, np.round(np.arange(0, 0.96, 0.01), 2)
+                )
                 figures[f"survival_dca_{endpoint}_{horizon:g}_{first}"] = plots.decision_curve_figure(
-                    curves, title=f"{endpoint.upper()}: net benefit at {label}, {first} cohort")
+                    curves, title=f"{endpoint.upper()}: net benefit at {label}, {first} cohort"
+                )
             except ValidationError as error:
-                sections.append(f"<p>{endpoint.upper()} at {html.escape(label)} not shown: {html.escape(str(error))}</p>")
+                sections.append(
+                    f"<p>{endpoint.upper()} at {html.escape(label)} not shown: {html.escape(str(error))}</p>"
+                )
     return sections
 
 
 def _page(report: ReportInput, sections: list[str], figures: dict[str, Any]) -> str:
     body = []
     for name, figure in figures.items():
-        body.append(f"<h3>{html.escape(name.replace('_', ' '))}</h3>" + figure.to_html(full_html=False, include_plotlyjs=False))
+        body.append(
+            f"<h3>{html.escape(name.replace('_', ' '))}</h3>" + figure.to_html(full_html=False, include_plotlyjs=False)
+        )
     import plotly.offline
 
     script = f"<script>{plotly.offline.get_plotlyjs()}</script>"
@@ -394,10 +519,14 @@ def _page(report: ReportInput, sections: list[str], figures: dict[str, Any]) -> 
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>Study report</title>"
         "<style>body{font-family:Arial,sans-serif;max-width:1100px;margin:auto;padding:20px}"
-        ".table{border-collapse:collapse;font-size:13px}.table td,.table th{padding:3px 8px;border-bottom:1px solid #ddd}</style>"
+        ".table{border-collapse:collapse;font-size:13px}.table td,.table "
+        "th{padding:3px 8px;border-bottom:1px solid #ddd}</style>"
         f"{script}</head><body><h1>{html.escape(report.title)}</h1>"
         f"<p>{html.escape(report.subtitle)}; report {created}.</p>"
-        + "".join(sections) + "<h2>Figures</h2>" + "".join(body) + "</body></html>"
+        + "".join(sections)
+        + "<h2>Figures</h2>"
+        + "".join(body)
+        + "</body></html>"
     )
     return page
 
@@ -405,7 +534,9 @@ def _page(report: ReportInput, sections: list[str], figures: dict[str, Any]) -> 
 def _figure_files(figures: dict[str, Any]) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     if not plots.chromium_path():
-        return {f"figures/{name}.html": figure.to_html(include_plotlyjs="cdn").encode() for name, figure in figures.items()}
+        return {
+            f"figures/{name}.html": figure.to_html(include_plotlyjs="cdn").encode() for name, figure in figures.items()
+        }
     with plots.export_session():
         for name, figure in figures.items():
             files[f"figures/{name}.png"] = plots.export_figure(figure, "png")

@@ -34,7 +34,11 @@ class _Selector(TransformerMixin, BaseEstimator):
         return self.support_
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        names = np.asarray(input_features if input_features is not None else getattr(self, "feature_names_in_", [f"x{i}" for i in range(self.support_.size)]))
+        names = np.asarray(
+            input_features
+            if input_features is not None
+            else getattr(self, "feature_names_in_", [f"x{i}" for i in range(self.support_.size)])
+        )
         return names[self.support_]
 
     def _keep_top(self, scores: np.ndarray, keep: np.ndarray, minimum: int) -> np.ndarray:
@@ -66,7 +70,9 @@ def icc(reader1: pd.DataFrame, reader2: pd.DataFrame, kind: str = "2,1") -> pd.S
     ``"3,1"``: two-way mixed, consistency. From the two-way ANOVA mean squares of n patients x k = 2 readers.
     """
     if list(reader1.columns) != list(reader2.columns) or len(reader1) != len(reader2):
-        raise ValidationError("reader1 and reader2 must have the same feature columns and the same patients in the same order.")
+        raise ValidationError(
+            "reader1 and reader2 must have the same feature columns and the same patients in the same order."
+        )
     a, b = reader1.to_numpy(float), reader2.to_numpy(float)
     n, k = a.shape[0], 2
     data = np.stack([a, b], axis=2)  # n x features x k
@@ -106,7 +112,9 @@ class ICCFilter(_Selector):
         values = self.icc_values or {}
         self.support_ = np.array([values.get(name, 1.0) >= self.threshold for name in names])
         if not self.support_.any():
-            raise ValidationError(f"no feature reaches ICC >= {self.threshold}; lower the threshold or check the second reader's masks.")
+            raise ValidationError(
+                f"no feature reaches ICC >= {self.threshold}; lower the threshold or check the second reader's masks."
+            )
         return self
 
     def transform(self, X: Any) -> Any:
@@ -178,7 +186,13 @@ class LassoSelector(_Selector):
 
     def fit(self, X: Any, y: Any) -> LassoSelector:
         model = LogisticRegressionCV(
-            Cs=12, cv=self.cv, l1_ratios=[1.0], solver="liblinear", scoring="roc_auc", max_iter=2000, random_state=self.seed
+            Cs=12,
+            cv=self.cv,
+            l1_ratios=[1.0],
+            solver="liblinear",
+            scoring="roc_auc",
+            max_iter=2000,
+            random_state=self.seed,
         ).fit(np.asarray(X, dtype=float), np.asarray(y).astype(int))
         self.coef_ = model.coef_.ravel()
         self.intercept_ = float(model.intercept_[0])
@@ -200,9 +214,19 @@ class RFESelector(_Selector):
     def fit(self, X: Any, y: Any) -> RFESelector:
         values = np.asarray(X, dtype=float)
         keep = min(self.n_features, values.shape[1])
-        rfe = RFE(DecisionTreeClassifier(max_depth=4, random_state=self.seed), n_features_to_select=keep, step=0.2).fit(values, y)
+        rfe = RFE(DecisionTreeClassifier(max_depth=4, random_state=self.seed), n_features_to_select=keep, step=0.2).fit(
+            values, y
+        )
         self.support_ = rfe.support_
         return self
 
 
-__all__ = ["CorrelationFilter", "ICCFilter", "LassoSelector", "RFESelector", "UnivariateFilter", "VarianceFilter", "icc"]
+__all__ = [
+    "CorrelationFilter",
+    "ICCFilter",
+    "LassoSelector",
+    "RFESelector",
+    "UnivariateFilter",
+    "VarianceFilter",
+    "icc",
+]

@@ -29,11 +29,7 @@ class Result:
 
     def to_frame(self) -> pd.DataFrame:
         """One row, one column per scalar field (tables and notes are left out)."""
-        row = {
-            key: value
-            for key, value in self.to_dict().items()
-            if not isinstance(value, (list, tuple, dict))
-        }
+        row = {key: value for key, value in self.to_dict().items() if not isinstance(value, (list, tuple, dict))}
         return pd.DataFrame([row])
 
 

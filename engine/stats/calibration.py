@@ -110,8 +110,12 @@ def hosmer_lemeshow(y: Any, prob: Any, *, groups: int = 10, pos_label: Any = Non
         }
     )
     return HosmerLemeshowResult(
-        statistic=statistic, dof=dof, p_value=float(sps.chi2.sf(statistic, dof)),
-        groups_requested=groups, groups_formed=formed, table=table,
+        statistic=statistic,
+        dof=dof,
+        p_value=float(sps.chi2.sf(statistic, dof)),
+        groups_requested=groups,
+        groups_formed=formed,
+        table=table,
     )
 
 
@@ -189,7 +193,9 @@ def calibration_stats(y: Any, prob: Any, *, pos_label: Any = None) -> Calibratio
     )
 
 
-def calibration_curve(y: Any, prob: Any, *, method: str = "bins", bins: int = 10, level: float = 0.95, pos_label: Any = None) -> pd.DataFrame:
+def calibration_curve(
+    y: Any, prob: Any, *, method: str = "bins", bins: int = 10, level: float = 0.95, pos_label: Any = None
+) -> pd.DataFrame:
     """Observed versus predicted risk for plotting.
 
     ``method="bins"``: quantile groups of ``prob`` (as Hosmer-Lemeshow) with the observed event rate and its
@@ -203,7 +209,9 @@ def calibration_curve(y: Any, prob: Any, *, method: str = "bins", bins: int = 10
         bins = _check_groups(bins, "bins")
         group, _ = quantile_groups(p, bins)
         frame = pd.DataFrame({"group": group + 1, "p": p, "y": event.astype(int)})
-        summary = frame.groupby("group").agg(n=("y", "size"), predicted=("p", "mean"), events=("y", "sum")).reset_index()
+        summary = (
+            frame.groupby("group").agg(n=("y", "size"), predicted=("p", "mean"), events=("y", "sum")).reset_index()
+        )
         low, high = proportion_confint(summary["events"], summary["n"], alpha=1 - level, method="wilson")
         summary["observed"] = summary["events"] / summary["n"]
         summary["ci_low"], summary["ci_high"] = np.asarray(low), np.asarray(high)
@@ -239,7 +247,9 @@ def _curve_at(p: np.ndarray, outcome: np.ndarray, grid: np.ndarray) -> np.ndarra
     return np.interp(grid, curve.index.to_numpy(), curve.to_numpy(), left=np.nan, right=np.nan)
 
 
-def calibration_bootstrap(estimator: Any, X: Any, y: Any, *, n_boot: int = 200, grid_size: int = 50, seed: int | None = None) -> BootstrapCalibration:
+def calibration_bootstrap(
+    estimator: Any, X: Any, y: Any, *, n_boot: int = 200, grid_size: int = 50, seed: int | None = None
+) -> BootstrapCalibration:
     """Bootstrap optimism-corrected calibration curve of a refittable scikit-learn classifier (``rms::calibrate``).
     ``X`` may be a DataFrame (pipelines that select columns by name).
 
@@ -286,8 +296,11 @@ def calibration_bootstrap(estimator: Any, X: Any, y: Any, *, n_boot: int = 200, 
         {"predicted": grid, "apparent": apparent, "bias_corrected": corrected, "ideal": grid, "optimism": mean_optimism}
     )
     return BootstrapCalibration(
-        n_boot=int(n_boot), n_failed=failed, mean_abs_error=float(np.nanmean(errors)),
-        e90=float(np.nanquantile(errors, 0.9)), curve=curve,
+        n_boot=int(n_boot),
+        n_failed=failed,
+        mean_abs_error=float(np.nanmean(errors)),
+        e90=float(np.nanquantile(errors, 0.9)),
+        curve=curve,
     )
 
 

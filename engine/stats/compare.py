@@ -38,7 +38,9 @@ class ModelComparison(Result):
         return table
 
 
-def compare_models(y: Any, probs: Mapping[str, Any], *, level: float = 0.95, cutoffs: Any = None, pos_label: Any = None) -> ModelComparison:
+def compare_models(
+    y: Any, probs: Mapping[str, Any], *, level: float = 0.95, cutoffs: Any = None, pos_label: Any = None
+) -> ModelComparison:
     """Each model's AUC (DeLong CI) and, for every pair, the paired DeLong test, NRI (category-free, or
     categorical with ``cutoffs``) and IDI, with Holm and Benjamini-Hochberg adjusted p-values."""
     level = check_level(level)
@@ -49,19 +51,41 @@ def compare_models(y: Any, probs: Mapping[str, Any], *, level: float = 0.95, cut
     model_rows = []
     for name, prob in models.items():
         result = auc_ci(event, prob, level=level)
-        model_rows.append({"model": name, "auc": result.auc, "ci_low": result.ci_low, "ci_high": result.ci_high,
-                           "se": result.se, "n_pos": result.n_pos, "n_neg": result.n_neg})
+        model_rows.append(
+            {
+                "model": name,
+                "auc": result.auc,
+                "ci_low": result.ci_low,
+                "ci_high": result.ci_high,
+                "se": result.se,
+                "n_pos": result.n_pos,
+                "n_neg": result.n_neg,
+            }
+        )
     pair_rows = []
     for name_a, name_b in itertools.combinations(models, 2):
         test = delong_test(event, models[name_a], models[name_b], level=level)
         reclass = nri(event, models[name_b], models[name_a], cutoffs=cutoffs, level=level)
         discrimination = idi(event, models[name_b], models[name_a], level=level)
-        pair_rows.append({
-            "model_a": name_a, "model_b": name_b, "auc_a": test.auc_a, "auc_b": test.auc_b, "auc_diff": test.diff,
-            "diff_ci_low": test.ci_low, "diff_ci_high": test.ci_high, "delong_z": test.z, "delong_p": test.p_value,
-            "nri": reclass.nri, "nri_events": reclass.nri_events, "nri_nonevents": reclass.nri_nonevents,
-            "nri_p": reclass.p_value, "idi": discrimination.idi, "idi_p": discrimination.p_value,
-        })
+        pair_rows.append(
+            {
+                "model_a": name_a,
+                "model_b": name_b,
+                "auc_a": test.auc_a,
+                "auc_b": test.auc_b,
+                "auc_diff": test.diff,
+                "diff_ci_low": test.ci_low,
+                "diff_ci_high": test.ci_high,
+                "delong_z": test.z,
+                "delong_p": test.p_value,
+                "nri": reclass.nri,
+                "nri_events": reclass.nri_events,
+                "nri_nonevents": reclass.nri_nonevents,
+                "nri_p": reclass.p_value,
+                "idi": discrimination.idi,
+                "idi_p": discrimination.p_value,
+            }
+        )
     pairs = pd.DataFrame(pair_rows)
     for column in ("delong_p", "nri_p", "idi_p"):
         pairs[f"{column}_holm"] = multipletests(pairs[column], method="holm")[1]

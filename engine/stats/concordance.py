@@ -189,9 +189,19 @@ def compare_c_index(time: Any, event: Any, risk_a: Any, risk_b: Any, *, level: f
     se = float(np.sqrt(np.sum((first["influence"] - second["influence"]) ** 2)))
     z_crit = float(sps.norm.ppf(0.5 + level / 2))
     z, p = normal_z_and_p(diff, se)
-    return CIndexComparison(c_a=first["c_index"], c_b=second["c_index"], se_a=first["se"], se_b=second["se"], diff=diff,
-                            se=se, z=float(z), p_value=p, ci_low=diff - z_crit * se, ci_high=diff + z_crit * se,
-                            level=level)
+    return CIndexComparison(
+        c_a=first["c_index"],
+        c_b=second["c_index"],
+        se_a=first["se"],
+        se_b=second["se"],
+        diff=diff,
+        se=se,
+        z=float(z),
+        p_value=p,
+        ci_low=diff - z_crit * se,
+        ci_high=diff + z_crit * se,
+        level=level,
+    )
 
 
 def _uno(t: np.ndarray, e: np.ndarray, risk: np.ndarray, tau: float | None) -> tuple[float, float]:
@@ -248,6 +258,15 @@ def concordance_index(
             continue
     low, high = np.quantile(boot, [0.5 - level / 2, 0.5 + level / 2]) if boot else (np.nan, np.nan)
     return ConcordanceResult(
-        c_index=c, se=float(np.std(boot, ddof=1)) if len(boot) > 1 else np.nan, ci_low=float(low), ci_high=float(high),
-        concordant=np.nan, discordant=np.nan, tied_risk=np.nan, comparable=pairs, method=method, level=level, tau=tau,
+        c_index=c,
+        se=float(np.std(boot, ddof=1)) if len(boot) > 1 else np.nan,
+        ci_low=float(low),
+        ci_high=float(high),
+        concordant=np.nan,
+        discordant=np.nan,
+        tied_risk=np.nan,
+        comparable=pairs,
+        method=method,
+        level=level,
+        tau=tau,
     )

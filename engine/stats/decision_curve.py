@@ -35,7 +35,9 @@ def _check_thresholds(thresholds: Sequence[float] | None) -> np.ndarray:
     return np.unique(values)
 
 
-def _treated_counts(event: np.ndarray, prob: np.ndarray, thresholds: np.ndarray, weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _treated_counts(
+    event: np.ndarray, prob: np.ndarray, thresholds: np.ndarray, weight: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """True and false positives at each threshold (treated = prob >= threshold), optionally weighted."""
     order = np.argsort(prob)
     sorted_prob = prob[order]
@@ -72,7 +74,9 @@ def decision_curve(
     models = check_model_map(probs, event.size)
     clash = [name for name in models if name in RESERVED]
     if clash:
-        raise ValidationError(f"probs must not use the reserved strategy names 'all'/'none'; got {clash}. Rename the model.")
+        raise ValidationError(
+            f"probs must not use the reserved strategy names 'all'/'none'; got {clash}. Rename the model."
+        )
     grid = _check_thresholds(thresholds)
     level = check_level(level)
     n = event.size
@@ -88,16 +92,30 @@ def decision_curve(
         nia = np.full_like(grid, np.nan)
         positive = odds > 0
         nia[positive] = (nb[positive] - nb_all[positive]) / odds[positive]
-        frames.append(pd.DataFrame({"model": name, "threshold": grid, "net_benefit": nb, "net_interventions_avoided": nia, "treated": treated}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "model": name,
+                    "threshold": grid,
+                    "net_benefit": nb,
+                    "net_interventions_avoided": nia,
+                    "treated": treated,
+                }
+            )
+        )
     table = pd.concat(frames, ignore_index=True)
     if n_boot:
         if not (isinstance(n_boot, (int, np.integer)) and n_boot >= 100):
             raise ValidationError(f"n_boot must be 0 (no bands) or an integer >= 100; got {n_boot!r}.")
-        table = table.merge(_bootstrap_bands(event, models, grid, int(n_boot), level, seed), on=["model", "threshold"], how="left")
+        table = table.merge(
+            _bootstrap_bands(event, models, grid, int(n_boot), level, seed), on=["model", "threshold"], how="left"
+        )
     return table
 
 
-def _bootstrap_bands(event: np.ndarray, models: dict[str, np.ndarray], grid: np.ndarray, n_boot: int, level: float, seed: int | None) -> pd.DataFrame:
+def _bootstrap_bands(
+    event: np.ndarray, models: dict[str, np.ndarray], grid: np.ndarray, n_boot: int, level: float, seed: int | None
+) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     n = event.size
     odds = grid / (1 - grid)

@@ -56,8 +56,17 @@ def delong_test(y: Any, score_a: Any, score_b: Any, *, level: float = 0.95, pos_
     z, p = normal_z_and_p(diff, se)
     half = sps.norm.ppf(0.5 + level / 2) * se
     return DeLongResult(
-        auc_a=a.auc, auc_b=b.auc, diff=diff, se=se, z=z, p_value=p,
-        ci_low=diff - half, ci_high=diff + half, n_pos=m, n_neg=n, level=level,
+        auc_a=a.auc,
+        auc_b=b.auc,
+        diff=diff,
+        se=se,
+        z=z,
+        p_value=p,
+        ci_low=diff - half,
+        ci_high=diff + half,
+        n_pos=m,
+        n_neg=n,
+        level=level,
     )
 
 
@@ -77,7 +86,9 @@ class UnpairedDeLongResult(Result):
     level: float
 
 
-def delong_test_unpaired(y_a: Any, score_a: Any, y_b: Any, score_b: Any, *, level: float = 0.95, pos_label: Any = None) -> UnpairedDeLongResult:
+def delong_test_unpaired(
+    y_a: Any, score_a: Any, y_b: Any, score_b: Any, *, level: float = 0.95, pos_label: Any = None
+) -> UnpairedDeLongResult:
     """Unpaired DeLong test, as pROC ``roc.test(roc_a, roc_b, method="delong", paired=FALSE)``.
 
     t = (AUC_a - AUC_b) / sqrt(V_a + V_b) with V the DeLong variances;
@@ -100,6 +111,14 @@ def delong_test_unpaired(y_a: Any, score_a: Any, y_b: Any, score_b: Any, *, leve
         t, p = normal_z_and_p(diff, se)
         df, half = np.inf, 0.0
     return UnpairedDeLongResult(
-        auc_a=a.auc, auc_b=b.auc, diff=diff, se=se, t=float(t), df=float(df), p_value=p,
-        ci_low=diff - half, ci_high=diff + half, level=level,
+        auc_a=a.auc,
+        auc_b=b.auc,
+        diff=diff,
+        se=se,
+        t=float(t),
+        df=float(df),
+        p_value=p,
+        ci_low=diff - half,
+        ci_high=diff + half,
+        level=level,
     )

@@ -159,16 +159,26 @@ def nomogram(
             labels_shown = list(term.levels)
         minimum[term.variable] = float(contributions.min())
         widest = max(widest, float(contributions.max() - contributions.min()))
-        rows += [{"variable": term.variable, "value": v, "contribution": c} for v, c in zip(labels_shown, contributions)]
+        rows += [
+            {"variable": term.variable, "value": v, "contribution": c} for v, c in zip(labels_shown, contributions)
+        ]
     if widest == 0:
         raise ValidationError("model must have at least one predictor with a non-zero effect to draw a nomogram.")
     scale = 100.0 / widest
     axes = pd.DataFrame(rows)
     axes["points"] = (axes["contribution"] - axes["variable"].map(minimum)) * scale
     result = Nomogram(
-        kind=kind, scale=scale, lp_offset=intercept + sum(minimum.values()), outcome_labels=labels,
-        axes=axes, total_axis=pd.DataFrame(), terms=tuple(model.terms_), coefficients=tuple(coef.items()),
-        minimum=tuple(minimum.items()), model=model, horizons=tuple(float(h) for h in horizons),
+        kind=kind,
+        scale=scale,
+        lp_offset=intercept + sum(minimum.values()),
+        outcome_labels=labels,
+        axes=axes,
+        total_axis=pd.DataFrame(),
+        terms=tuple(model.terms_),
+        coefficients=tuple(coef.items()),
+        minimum=tuple(minimum.items()),
+        model=model,
+        horizons=tuple(float(h) for h in horizons),
     )
     total_max = float(axes.groupby("variable")["points"].max().sum())
     totals = np.linspace(0, total_max, 41)

@@ -70,7 +70,9 @@ def _check_cutoffs(cutoffs: Sequence[float]) -> np.ndarray:
             f"Pass None for the category-free NRI."
         )
     if (np.diff(values) <= 0).any():
-        raise ValidationError(f"cutoffs must be strictly increasing; got {values.tolist()}. Sort them and drop repeats.")
+        raise ValidationError(
+            f"cutoffs must be strictly increasing; got {values.tolist()}. Sort them and drop repeats."
+        )
     return values
 
 
@@ -79,7 +81,15 @@ def _category_labels(cutoffs: np.ndarray) -> list[str]:
     return [f"[{edges[k]:g}, {edges[k + 1]:g}{']' if k == cutoffs.size else ')'}" for k in range(cutoffs.size + 1)]
 
 
-def nri(y: Any, prob_old: Any, prob_new: Any, *, cutoffs: Sequence[float] | None = None, level: float = 0.95, pos_label: Any = None) -> NRIResult:
+def nri(
+    y: Any,
+    prob_old: Any,
+    prob_new: Any,
+    *,
+    cutoffs: Sequence[float] | None = None,
+    level: float = 0.95,
+    pos_label: Any = None,
+) -> NRIResult:
     """Net reclassification improvement of ``prob_new`` over ``prob_old``.
 
     Without ``cutoffs``: category-free NRI; a patient moves up when ``prob_new > prob_old``. With ``cutoffs``
@@ -123,11 +133,25 @@ def nri(y: Any, prob_old: Any, prob_new: Any, *, cutoffs: Sequence[float] | None
     z, p_value = normal_z_and_p(total, se)
     half = sps.norm.ppf(0.5 + level / 2) * se
     return NRIResult(
-        nri=float(total), nri_events=float(nri_ev), nri_nonevents=float(nri_ne), se=se, z=z,
-        p_value=p_value, ci_low=float(total - half), ci_high=float(total + half),
-        se_events=float(np.sqrt(var_ev)), se_nonevents=float(np.sqrt(var_ne)),
-        up_events=up_ev, down_events=down_ev, up_nonevents=up_ne, down_nonevents=down_ne,
-        n_events=n1, n_nonevents=n0, cutoffs=tuple(cut.tolist()), level=level, table=table,
+        nri=float(total),
+        nri_events=float(nri_ev),
+        nri_nonevents=float(nri_ne),
+        se=se,
+        z=z,
+        p_value=p_value,
+        ci_low=float(total - half),
+        ci_high=float(total + half),
+        se_events=float(np.sqrt(var_ev)),
+        se_nonevents=float(np.sqrt(var_ne)),
+        up_events=up_ev,
+        down_events=down_ev,
+        up_nonevents=up_ne,
+        down_nonevents=down_ne,
+        n_events=n1,
+        n_nonevents=n0,
+        cutoffs=tuple(cut.tolist()),
+        level=level,
+        table=table,
     )
 
 
@@ -162,7 +186,13 @@ def idi(y: Any, prob_old: Any, prob_new: Any, *, level: float = 0.95, pos_label:
     z, p_value = normal_z_and_p(value, se)
     half = sps.norm.ppf(0.5 + level / 2) * se
     return IDIResult(
-        idi=value, se=se, z=z, p_value=p_value,
-        ci_low=value - half, ci_high=value + half,
-        improvement_events=float(d_ev.mean()), improvement_nonevents=float(-d_ne.mean()), level=level,
+        idi=value,
+        se=se,
+        z=z,
+        p_value=p_value,
+        ci_low=value - half,
+        ci_high=value + half,
+        improvement_events=float(d_ev.mean()),
+        improvement_nonevents=float(-d_ne.mean()),
+        level=level,
     )

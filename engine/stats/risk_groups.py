@@ -59,7 +59,9 @@ def logrank_scores(t: np.ndarray, e: np.ndarray) -> np.ndarray:
     return e - cumulative[max_rank - 1]
 
 
-def maxstat_scan(t: np.ndarray, e: np.ndarray, x: np.ndarray, minprop: float, maxprop: float) -> tuple[np.ndarray, np.ndarray]:
+def maxstat_scan(
+    t: np.ndarray, e: np.ndarray, x: np.ndarray, minprop: float, maxprop: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Standardised log-rank statistics |S_m - E_m| / sqrt(V_m) at each admissible cut (``maxstat::cmaxstat``)."""
     scores = logrank_scores(t, e.astype(float))
     order = np.argsort(x, kind="stable")
@@ -126,15 +128,24 @@ def risk_cutoff(
         known = (t > horizon) | e
         status = e & (t <= horizon)
         if status[known].all() or not status[known].any():
-            raise ValidationError(f"the status at horizon={horizon:g} must include events and event-free patients; got one class.")
+            raise ValidationError(
+                f"the status at horizon={horizon:g} must include events and event-free patients; got one class."
+            )
         values = np.unique(x[known])[:-1]
         xs, ys = x[known], status[known]
         sens = np.array([(xs[ys] > c).mean() for c in values])
         spec = np.array([(xs[~ys] <= c).mean() for c in values])
         cutoff = float(values[np.argmax(sens + spec - 1)])
         dropped = int((~known).sum())
-        return _result(cutoff, method, x, t, e, horizon=horizon,
-                       note=f"Youden cutoff for status at {horizon:g}; {dropped} patients censored before it left out.")
+        return _result(
+            cutoff,
+            method,
+            x,
+            t,
+            e,
+            horizon=horizon,
+            note=f"Youden cutoff for status at {horizon:g}; {dropped} patients censored before it left out.",
+        )
     if not (0 < minprop < 0.5):
         raise ValidationError(f"minprop must lie in (0, 0.5); got {minprop!r}. survminer uses 0.1.")
     statistics, cuts = maxstat_scan(t, e, x, minprop, 1 - minprop)
@@ -145,13 +156,22 @@ def risk_cutoff(
         how = "Lausen-Schumacher 1992"
     elif adjustment == "permutation":
         rng = np.random.default_rng(seed)
-        exceed = sum(maxstat_scan(t, e, rng.permutation(x), minprop, 1 - minprop)[0].max() >= statistic for _ in range(n_perm))
+        exceed = sum(
+            maxstat_scan(t, e, rng.permutation(x), minprop, 1 - minprop)[0].max() >= statistic for _ in range(n_perm)
+        )
         adjusted = (1 + exceed) / (1 + n_perm)
         how = f"permutation ({n_perm})"
     else:
         raise ValidationError(f"adjustment must be 'lausen' or 'permutation'; got {adjustment!r}.")
     return _result(
-        cutoff, method, x, t, e, statistic=statistic, p_value_adjusted=float(adjusted), adjustment=how,
+        cutoff,
+        method,
+        x,
+        t,
+        e,
+        statistic=statistic,
+        p_value_adjusted=float(adjusted),
+        adjustment=how,
         note="The unadjusted log-rank p after a cutpoint search is optimistic; report the adjusted p-value.",
     )
 
@@ -159,9 +179,18 @@ def risk_cutoff(
 def _result(cutoff, method, x, t, e, **extra) -> CutoffResult:
     high = x > cutoff
     if high.all() or not high.any():
-        raise ValidationError(f"the {method} cutoff {cutoff:g} puts every patient in one group; the risk score is (nearly) constant.")
+        raise ValidationError(
+            f"the {method} cutoff {cutoff:g} puts every patient in one group; the risk score is (nearly) constant."
+        )
     p = logrank_test(t, e, np.where(high, HIGH, LOW)).p_value if e.any() else np.nan
-    return CutoffResult(cutoff=cutoff, method=method, n_low=int((~high).sum()), n_high=int(high.sum()), p_value_unadjusted=float(p), **extra)
+    return CutoffResult(
+        cutoff=cutoff,
+        method=method,
+        n_low=int((~high).sum()),
+        n_high=int(high.sum()),
+        p_value_unadjusted=float(p),
+        **extra,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,7 +210,9 @@ class StratificationResult(Result):
     at_risk: pd.DataFrame = dataclasses.field(compare=False, repr=False)
 
 
-def stratify(time: Any, event: Any, risk: Any, cutoff: float | CutoffResult, *, at_risk_times: Sequence[float] | None = None) -> StratificationResult:
+def stratify(
+    time: Any, event: Any, risk: Any, cutoff: float | CutoffResult, *, at_risk_times: Sequence[float] | None = None
+) -> StratificationResult:
     """Split patients at a cutoff learned elsewhere (high = risk > cutoff) and compare the groups.
 
     ``curves``: Kaplan-Meier per group (``group, time, survival, ci_low, ci_high, ...``, starting at time 0);
@@ -206,15 +237,33 @@ def stratify(time: Any, event: Any, risk: Any, cutoff: float | CutoffResult, *, 
     for name in (LOW, HIGH):
         in_group = group == name
         km = kaplan_meier(t[in_group], e[in_group])
-        start = pd.DataFrame({"time": [0.0], "at_risk": [in_group.sum()], "events": [0], "censored": [0], "survival": [1.0],
-                              "std_err": [0.0], "ci_low": [1.0], "ci_high": [1.0]})
+        start = pd.DataFrame(
+            {
+                "time": [0.0],
+                "at_risk": [in_group.sum()],
+                "events": [0],
+                "censored": [0],
+                "survival": [1.0],
+                "std_err": [0.0],
+                "ci_low": [1.0],
+                "ci_high": [1.0],
+            }
+        )
         curves.append(pd.concat([start, km], ignore_index=True).assign(group=name))
         table = kaplan_meier(t[in_group], e[in_group], times=at_risk_times, extend=True)
         tables.append(table[["time", "at_risk"]].assign(group=name))
     return StratificationResult(
-        cutoff=value, n_low=counts[LOW], n_high=counts[HIGH], logrank_statistic=test.statistic, logrank_p=test.p_value,
-        hr=ratio.hr, hr_ci_low=ratio.ci_low, hr_ci_high=ratio.ci_high, hr_p=ratio.p_value,
-        curves=pd.concat(curves, ignore_index=True), at_risk=pd.concat(tables, ignore_index=True),
+        cutoff=value,
+        n_low=counts[LOW],
+        n_high=counts[HIGH],
+        logrank_statistic=test.statistic,
+        logrank_p=test.p_value,
+        hr=ratio.hr,
+        hr_ci_low=ratio.ci_low,
+        hr_ci_high=ratio.ci_high,
+        hr_p=ratio.p_value,
+        curves=pd.concat(curves, ignore_index=True),
+        at_risk=pd.concat(tables, ignore_index=True),
     )
 
 

@@ -135,7 +135,9 @@ def auc_ci(
     )
 
 
-def bootstrap_aucs(event: np.ndarray, score: np.ndarray, *, n_boot: int, seed: int | None, chunk: int = 128) -> np.ndarray:
+def bootstrap_aucs(
+    event: np.ndarray, score: np.ndarray, *, n_boot: int, seed: int | None, chunk: int = 128
+) -> np.ndarray:
     """AUCs of ``n_boot`` stratified bootstrap resamples, without re-sorting.
 
     Scores are sorted once into tie levels; each resample is a vector of case and control counts per level,
@@ -262,7 +264,9 @@ def _wilson(successes: int, total: int, level: float) -> tuple[float, float, flo
     return successes / total, float(low), float(high)
 
 
-def threshold_metrics(y: Any, score: Any, threshold: float, *, level: float = 0.95, pos_label: Any = None) -> ThresholdMetrics:
+def threshold_metrics(
+    y: Any, score: Any, threshold: float, *, level: float = 0.95, pos_label: Any = None
+) -> ThresholdMetrics:
     """Confusion matrix and sensitivity, specificity, PPV, NPV, accuracy (Wilson CIs), F1 and Youden's J.
 
     Positive means ``score >= threshold``.
@@ -331,7 +335,9 @@ def youden_threshold(y: Any, score: Any, *, pos_label: Any = None) -> YoudenResu
     )
 
 
-def threshold_for_target(y: Any, score: Any, *, sensitivity: float | None = None, specificity: float | None = None, pos_label: Any = None) -> YoudenResult:
+def threshold_for_target(
+    y: Any, score: Any, *, sensitivity: float | None = None, specificity: float | None = None, pos_label: Any = None
+) -> YoudenResult:
     """The most specific threshold reaching a target sensitivity, or the most sensitive reaching a specificity."""
     if (sensitivity is None) == (specificity is None):
         raise ValidationError("Pass exactly one of sensitivity= or specificity= (a target between 0 and 1).")

@@ -1,7 +1,8 @@
 """Kaplan-Meier estimates, log-rank tests and the hazard ratio between two groups.
 
 As R's ``survival`` package: ``survfit`` (Greenwood variance; "log", "log-log" and "plain" intervals),
-``survdiff`` (rho = 0) and ``coxph`` (Efron ties, Wald test; fitted by statsmodels). Kaplan-Meier and log-rank are O(n log n).
+``survdiff`` (rho = 0) and ``coxph`` (Efron ties, Wald test; fitted by statsmodels). Kaplan-Meier and log-rank
+are O(n log n).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ def _event_table(t: np.ndarray, e: np.ndarray) -> pd.DataFrame:
     events = np.bincount(inverse, weights=e.astype(float), minlength=times.size)
     total = np.bincount(inverse, minlength=times.size)
     at_risk = t.size - np.r_[0, np.cumsum(total)[:-1]]
-    return pd.DataFrame({"time": times, "at_risk": at_risk, "events": events.astype(int), "censored": total - events.astype(int)})
+    return pd.DataFrame(
+        {"time": times, "at_risk": at_risk, "events": events.astype(int), "censored": total - events.astype(int)}
+    )
 
 
 def _confidence(survival: np.ndarray, std_err: np.ndarray, conf_type: str, z: float) -> tuple[np.ndarray, np.ndarray]:
@@ -41,7 +44,10 @@ def _confidence(survival: np.ndarray, std_err: np.ndarray, conf_type: str, z: fl
             a, b = survival ** np.exp(z * std_err / log_s), survival ** np.exp(-z * std_err / log_s)
             low, high = np.minimum(a, b), np.maximum(a, b)
         else:
-            low, high = np.maximum(survival - z * std_err * survival, 0.0), np.minimum(survival + z * std_err * survival, 1.0)
+            low, high = (
+                np.maximum(survival - z * std_err * survival, 0.0),
+                np.minimum(survival + z * std_err * survival, 1.0),
+            )
     full = survival >= 1.0
     low, high = np.where(full, 1.0, low), np.where(full, 1.0, high)
     empty = survival <= 0.0
@@ -79,7 +85,9 @@ def kaplan_meier(
         increments = np.where(d > 0, d / (n * (n - d)), 0.0)
     table["std_err"] = np.sqrt(np.cumsum(increments))
     if times is None:
-        table["ci_low"], table["ci_high"] = _confidence(table["survival"].to_numpy(), table["std_err"].to_numpy(), conf_type, z)
+        table["ci_low"], table["ci_high"] = _confidence(
+            table["survival"].to_numpy(), table["std_err"].to_numpy(), conf_type, z
+        )
         return table
     wanted = np.asarray(times, dtype=float).ravel()
     if not np.isfinite(wanted).all() or (wanted < 0).any():
@@ -126,7 +134,9 @@ def _groups(group: Any, n: int, *, name: str = "group") -> tuple[np.ndarray, np.
     if labels.size != n:
         raise ValidationError(f"{name} must have one value per patient ({n}); got {labels.size}. Align the columns.")
     if pd.isna(labels).any():
-        raise ValidationError(f"{name} must not contain missing values; got {int(pd.isna(labels).sum())}. Drop or label them.")
+        raise ValidationError(
+            f"{name} must not contain missing values; got {int(pd.isna(labels).sum())}. Drop or label them."
+        )
     codes, levels = pd.factorize(labels, sort=True)
     counts = np.bincount(codes, minlength=levels.size)
     if levels.size < 2:
@@ -178,7 +188,9 @@ def logrank_test(time: Any, event: Any, group: Any) -> LogRankResult:
     variance[np.diag_indices(k)] += (factor[:, None] * share).sum(axis=0)
     diff = observed - expected
     statistic = float(diff[:-1] @ np.linalg.solve(variance[:-1, :-1], diff[:-1])) if k > 1 else 0.0
-    table = pd.DataFrame({"group": levels, "n": np.bincount(codes, minlength=k), "observed": observed, "expected": expected})
+    table = pd.DataFrame(
+        {"group": levels, "n": np.bincount(codes, minlength=k), "observed": observed, "expected": expected}
+    )
     return LogRankResult(statistic=statistic, dof=k - 1, p_value=float(sps.chi2.sf(statistic, k - 1)), table=table)
 
 
@@ -232,7 +244,13 @@ def hazard_ratio(time: Any, event: Any, group: Any, *, reference: Any = None, le
     coef, se = float(coef_array[0]), float(se_array[0])
     z = float(sps.norm.ppf(0.5 + level / 2))
     return HazardRatioResult(
-        hr=float(np.exp(coef)), ci_low=float(np.exp(coef - z * se)), ci_high=float(np.exp(coef + z * se)),
-        p_value=float(2 * sps.norm.sf(abs(coef / se))), coef=coef, se=se,
-        group_level=str(other), reference=str(reference), level=level,
+        hr=float(np.exp(coef)),
+        ci_low=float(np.exp(coef - z * se)),
+        ci_high=float(np.exp(coef + z * se)),
+        p_value=float(2 * sps.norm.sf(abs(coef / se))),
+        coef=coef,
+        se=se,
+        group_level=str(other),
+        reference=str(reference),
+        level=level,
     )

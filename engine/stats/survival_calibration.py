@@ -44,10 +44,14 @@ def _km_at(t: np.ndarray, e: np.ndarray, horizon: float) -> pd.Series:
 def follow_up_note(t: np.ndarray, horizon: float) -> str:
     """Why a group's survival at ``horizon`` is not estimable ('' when it is): its follow-up ends before it."""
     last = float(t.max())
-    return "" if last >= horizon else f"follow-up ends at {last:g} < horizon {horizon:g}: not estimable (no extrapolation)"
+    return (
+        "" if last >= horizon else f"follow-up ends at {last:g} < horizon {horizon:g}: not estimable (no extrapolation)"
+    )
 
 
-def survival_calibration(time: Any, event: Any, predicted_survival: Any, horizon: float, *, groups: int = 5) -> pd.DataFrame:
+def survival_calibration(
+    time: Any, event: Any, predicted_survival: Any, horizon: float, *, groups: int = 5
+) -> pd.DataFrame:
     """Predicted versus Kaplan-Meier observed survival at ``horizon`` in quantile groups of the prediction.
 
     Columns ``group, n, events, predicted, observed, ci_low, ci_high, note`` (log-log CI of the KM estimate). A
@@ -63,16 +67,31 @@ def survival_calibration(time: Any, event: Any, predicted_survival: Any, horizon
     rows = []
     for index, g in enumerate(np.unique(group), start=1):
         members = group == g
-        row = {"group": index, "n": int(members.sum()), "events": int(e[members].sum()), "predicted": float(prob[members].mean()),
-               "observed": np.nan, "ci_low": np.nan, "ci_high": np.nan, "note": follow_up_note(t[members], horizon)}
+        row = {
+            "group": index,
+            "n": int(members.sum()),
+            "events": int(e[members].sum()),
+            "predicted": float(prob[members].mean()),
+            "observed": np.nan,
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+            "note": follow_up_note(t[members], horizon),
+        }
         if not row["note"]:
             km = _km_at(t[members], e[members], horizon)
             row.update(observed=float(km["survival"]), ci_low=float(km["ci_low"]), ci_high=float(km["ci_high"]))
         rows.append(row)
     table = pd.DataFrame(rows)
     known = table["observed"].notna()
-    table.attrs["mean_abs_error"] = (float(np.average(np.abs(table.loc[known, "predicted"] - table.loc[known, "observed"]),
-                                                      weights=table.loc[known, "n"])) if known.any() else np.nan)
+    table.attrs["mean_abs_error"] = (
+        float(
+            np.average(
+                np.abs(table.loc[known, "predicted"] - table.loc[known, "observed"]), weights=table.loc[known, "n"]
+            )
+        )
+        if known.any()
+        else np.nan
+    )
     table.attrs["horizon"] = horizon
     return table
 
@@ -121,7 +140,9 @@ def survival_decision_curve(
                 continue
             risk_treated = 1 - float(_km_at(t[treated], e[treated], horizon)["survival"])
             nb[k] = risk_treated * share - (1 - risk_treated) * share * odds[k]
-        frames.append(pd.DataFrame({"model": name, "threshold": grid, "net_benefit": nb, "treated": treated_share, "note": notes}))
+        frames.append(
+            pd.DataFrame({"model": name, "threshold": grid, "net_benefit": nb, "treated": treated_share, "note": notes})
+        )
     table = pd.concat(frames, ignore_index=True)
     table["note"] = table["note"].fillna("")
     all_by_threshold = dict(zip(grid, nb_all))

@@ -109,7 +109,9 @@ def brier_scores(time: Any, event: Any, survival_prob: Any, times: Sequence[floa
             f"got shape {prob.shape}."
         )
     if not np.isfinite(prob).all() or (prob < 0).any() or (prob > 1).any():
-        raise ValidationError("survival_prob must be probabilities in [0, 1] without NaN. Pass predicted survival S(t | x).")
+        raise ValidationError(
+            "survival_prob must be probabilities in [0, 1] without NaN. Pass predicted survival S(t | x)."
+        )
     structured = _surv(t, e)
     _, scores = brier_score(structured, structured, prob, horizons)
     table = pd.DataFrame({"time": horizons, "brier": scores})
@@ -138,8 +140,10 @@ def time_dependent_roc(time: Any, event: Any, risk: Any, horizon: float) -> pd.D
     case = (t <= horizon) & e
     control = t > horizon
     if not case.any() or not control.any():
-        raise ValidationError(f"horizon {horizon:g} needs cases (events by it) and controls (event-free beyond it); got "
-                              f"{int(case.sum())} and {int(control.sum())}. Choose a horizon inside follow-up.")
+        raise ValidationError(
+            f"horizon {horizon:g} needs cases (events by it) and controls (event-free beyond it); got "
+            f"{int(case.sum())} and {int(control.sum())}. Choose a horizon inside follow-up."
+        )
     thresholds = np.unique(score)[::-1]
     slot = np.searchsorted(-thresholds, -score)  # the first threshold at or below each patient's risk
     case_weight = np.bincount(slot, weights=np.where(case, weights, 0.0), minlength=thresholds.size)

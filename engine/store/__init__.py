@@ -40,9 +40,11 @@ class DamagedRunError(ValidationError):
 
 
 def damaged_message(run_id: str, problems: list[str]) -> str:
-    return (f"run {run_id} is damaged: {'; '.join(problems)}. Rebuild it with `python -m engine train --config "
-            f"<study.yaml> --force` (`make demo` rebuilds the demo run), or remove it with "
-            f"`python -m engine runs rm {run_id}`.")
+    return (
+        f"run {run_id} is damaged: {'; '.join(problems)}. Rebuild it with `python -m engine train --config "
+        f"<study.yaml> --force` (`make demo` rebuilds the demo run), or remove it with "
+        f"`python -m engine runs rm {run_id}`."
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -56,8 +58,9 @@ def _sha256(path: Path) -> str:
 def write_manifest(folder: Path) -> None:
     """List every file under ``folder`` (but the manifest) with its size and SHA-256, in ``manifest.json``."""
     files = sorted(path for path in folder.rglob("*") if path.is_file() and path.name != MANIFEST)
-    listing = {path.relative_to(folder).as_posix(): {"bytes": path.stat().st_size, "sha256": _sha256(path)}
-               for path in files}
+    listing = {
+        path.relative_to(folder).as_posix(): {"bytes": path.stat().st_size, "sha256": _sha256(path)} for path in files
+    }
     (folder / MANIFEST).write_text(json.dumps({"files": listing}, indent=1))
 
 
@@ -76,15 +79,19 @@ def manifest_problems(folder: Path, *, checksums: bool = True) -> list[str]:
         if not path.is_file():
             problems.append(f"{name} is missing")
         elif path.stat().st_size != expected["bytes"]:
-            problems.append(f"{name} has {path.stat().st_size} bytes where the manifest says {expected['bytes']} "
-                            "(truncated or changed)")
+            problems.append(
+                f"{name} has {path.stat().st_size} bytes where the manifest says {expected['bytes']} "
+                "(truncated or changed)"
+            )
         elif checksums and _sha256(path) != expected["sha256"]:
             problems.append(f"{name} does not match its SHA-256 in the manifest (changed after the run was written)")
     return problems
 
 
 def run_key(config: dict[str, Any], data_digest: str) -> str:
-    text = json.dumps({"config": config, "data": data_digest, "engine": engine.__version__}, sort_keys=True, default=str)
+    text = json.dumps(
+        {"config": config, "data": data_digest, "engine": engine.__version__}, sort_keys=True, default=str
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -144,7 +151,10 @@ class Run:
 
     def clinical_tables(self) -> tuple[pd.DataFrame, pd.DataFrame] | None:
         """Univariable and multivariable OR / HR tables of the clinical predictors on the training cohort."""
-        univariable, multivariable = self._optional("clinical_univariable.csv"), self._optional("clinical_multivariable.csv")
+        univariable, multivariable = (
+            self._optional("clinical_univariable.csv"),
+            self._optional("clinical_multivariable.csv"),
+        )
         return None if univariable is None else (univariable, multivariable)
 
     def pipeline(self, model: str):
@@ -183,9 +193,19 @@ class RunStore:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def write(self, run_id: str, *, config: dict[str, Any], predictions: pd.DataFrame, grid: pd.DataFrame,
-              selected: pd.DataFrame, metrics: pd.DataFrame, provenance: dict[str, Any], pipelines: dict[str, Any] | None = None,
-              artifacts: list[Path] | None = None) -> Path:
+    def write(
+        self,
+        run_id: str,
+        *,
+        config: dict[str, Any],
+        predictions: pd.DataFrame,
+        grid: pd.DataFrame,
+        selected: pd.DataFrame,
+        metrics: pd.DataFrame,
+        provenance: dict[str, Any],
+        pipelines: dict[str, Any] | None = None,
+        artifacts: list[Path] | None = None,
+    ) -> Path:
         missing = [c for c in PREDICTION_COLUMNS if c not in predictions]
         if missing:
             raise ValidationError(f"predictions must have the columns {list(PREDICTION_COLUMNS)}; missing {missing}.")
@@ -249,9 +269,13 @@ class RunStore:
             return pd.read_csv(file) if file.exists() and file.stat().st_size > 1 else pd.DataFrame()
 
         return Run(
-            run_id=run_id, path=path, config=json.loads((path / "config.json").read_text()),
-            predictions=pd.read_parquet(path / "predictions.parquet"), grid=table("grid.csv"),
-            selected=table("selected_features.csv"), metrics=table("metrics.csv"),
+            run_id=run_id,
+            path=path,
+            config=json.loads((path / "config.json").read_text()),
+            predictions=pd.read_parquet(path / "predictions.parquet"),
+            grid=table("grid.csv"),
+            selected=table("selected_features.csv"),
+            metrics=table("metrics.csv"),
             provenance=json.loads((path / "provenance.json").read_text()),
         )
 
@@ -265,10 +289,16 @@ class RunStore:
                 provenance = json.loads((folder / "provenance.json").read_text())
             except ValueError:
                 provenance, problems = {}, problems or ["provenance.json cannot be read"]
-            rows.append({"run_id": folder.name, "name": provenance.get("name", ""),
-                         "created": provenance.get("created", ""), "patients": provenance.get("patients"),
-                         "models": provenance.get("models"),
-                         "status": f"damaged: {problems[0]}" if problems else "ok"})
+            rows.append(
+                {
+                    "run_id": folder.name,
+                    "name": provenance.get("name", ""),
+                    "created": provenance.get("created", ""),
+                    "patients": provenance.get("patients"),
+                    "models": provenance.get("models"),
+                    "status": f"damaged: {problems[0]}" if problems else "ok",
+                }
+            )
         return pd.DataFrame(rows, columns=["run_id", "name", "created", "patients", "models", "status"])
 
     def remove(self, run_id: str) -> None:

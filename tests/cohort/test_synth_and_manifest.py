@@ -16,11 +16,26 @@ from engine.stats import auc, concordance_index
 def test_synthetic_cohort_is_deterministic_and_complete(small_cohort, tmp_path):
     manifest = pd.read_csv(small_cohort)
     assert len(manifest) == 48 and manifest["patient_id"].is_unique
-    for column in ("label", "rfs_time", "rfs_event", "os_time", "os_event", "image_arterial", "image_portal", "image_delayed", "mask", "mask2"):
+    for column in (
+        "label",
+        "rfs_time",
+        "rfs_event",
+        "os_time",
+        "os_event",
+        "image_arterial",
+        "image_portal",
+        "image_delayed",
+        "mask",
+        "mask2",
+    ):
         assert column in manifest
-    again = synthesize_cohort(tmp_path / "again", SynthSpec(n=48, centers=3, shape=(16, 40, 40), spacing=(1.0, 1.0, 3.0), seed=3))
-    pd.testing.assert_frame_equal(pd.read_csv(again).drop(columns=[c for c in manifest if c.startswith(("image", "mask", "liver"))]),
-                                  manifest.drop(columns=[c for c in manifest if c.startswith(("image", "mask", "liver"))]))
+    again = synthesize_cohort(
+        tmp_path / "again", SynthSpec(n=48, centers=3, shape=(16, 40, 40), spacing=(1.0, 1.0, 3.0), seed=3)
+    )
+    pd.testing.assert_frame_equal(
+        pd.read_csv(again).drop(columns=[c for c in manifest if c.startswith(("image", "mask", "liver"))]),
+        manifest.drop(columns=[c for c in manifest if c.startswith(("image", "mask", "liver"))]),
+    )
     first = sitk.GetArrayFromImage(read_image(small_cohort.parent / manifest["image_arterial"][0]))
     second = sitk.GetArrayFromImage(read_image(again.parent / manifest["image_arterial"][0]))
     np.testing.assert_array_equal(first, second)
@@ -93,7 +108,14 @@ def test_manifest_reports_every_problem_row_by_row(small_cohort, tmp_path):
     with pytest.raises(ValidationError) as info:
         load_manifest(folder / "manifest.csv")
     message = str(info.value)
-    for expected in ("duplicate patient_id", "row 4", "missing.nii.gz", "row 5", "leaves the manifest's folder", "rfs_time must be a number >= 0"):
+    for expected in (
+        "duplicate patient_id",
+        "row 4",
+        "missing.nii.gz",
+        "row 5",
+        "leaves the manifest's folder",
+        "rfs_time must be a number >= 0",
+    ):
         assert expected in message, message
     table = pd.read_csv(small_cohort)
     table.loc[0, "mask"] = "images/small.nii.gz"

@@ -1,5 +1,6 @@
 """AppTest: every page renders on a stored run and on an upload; the widgets move the numbers."""
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,18 @@ from engine.stats import threshold_metrics
 from tests.dashboard.conftest import predictions_table
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
-PAGES = ["overview", "clinical_factors", "roc", "delong", "reclassification", "calibration", "decision_curves", "survival", "nomogram", "features"]
+PAGES = [
+    "overview",
+    "clinical_factors",
+    "roc",
+    "delong",
+    "reclassification",
+    "calibration",
+    "decision_curves",
+    "survival",
+    "nomogram",
+    "features",
+]
 
 
 def app(store, monkeypatch) -> AppTest:
@@ -98,9 +110,16 @@ def strata_store(tmp_path_factory):
         folder = root / f"tables_{level}"
         folder.mkdir()
         performance_table(rows, learn_cutoffs(rows)).to_csv(folder / "performance.csv", index=False)
-        store.write(f"stratum{level:0>11}"[:17], config={"name": level}, predictions=rows, grid=pd.DataFrame(), selected=pd.DataFrame(),
-                    metrics=pd.DataFrame(), provenance={"name": f"stratum {level}", "models": list(rows["model"].unique())},
-                    artifacts=[folder / "performance.csv"])
+        store.write(
+            f"stratum{level:0>11}"[:17],
+            config={"name": level},
+            predictions=rows,
+            grid=pd.DataFrame(),
+            selected=pd.DataFrame(),
+            metrics=pd.DataFrame(),
+            provenance={"name": f"stratum {level}", "models": list(rows["model"].unique())},
+            artifacts=[folder / "performance.csv"],
+        )
         runs[level] = f"stratum{level:0>11}"[:17]
     config = parse_config({"name": "per treatment", "cohort": {"feature_table": "x.csv"}, "strata": "treatment"})
     _write_parent(config, store, "parent0000000001", runs)
@@ -150,8 +169,7 @@ def test_survival_page_at_a_horizon_equals_engine_stats(app_store, monkeypatch):
     C-index table equals compare_c_index; axes say the unit."""
     import numpy as np
 
-    from engine.stats import compare_c_index, survival_calibration, survival_decision_curve
-    from tests.dashboard.conftest import HORIZONS
+    from engine.stats import compare_c_index, survival_calibration
 
     at = app(app_store, monkeypatch)
     at.switch_page("app_pages/survival.py").run()
@@ -168,29 +186,46 @@ def test_survival_page_at_a_horizon_equals_engine_stats(app_store, monkeypatch):
     np.testing.assert_allclose(shown["observed"], expected["observed"].round(3), atol=1e-12)
     pairs = [d.value for d in at.dataframe if "model_a" in d.value.columns][0]
     a, b = survival[rad], survival[~rad]
-    c = compare_c_index(a["rfs_time"], a["rfs_event"], np.log(a["prob"] / (1 - a["prob"])), np.log(b["prob"].to_numpy() / (1 - b["prob"].to_numpy())))
+    c = compare_c_index(
+        a["rfs_time"],
+        a["rfs_event"],
+        np.log(a["prob"] / (1 - a["prob"])),
+        np.log(b["prob"].to_numpy() / (1 - b["prob"].to_numpy())),
+    )
     assert pairs["diff"].iloc[0] == pytest.approx(round(c.diff, 4), abs=1e-12)
     assert any("Predicted survival at 24 months" in str(chart.proto) for chart in at.get("plotly_chart"))
 
 
 def test_horizon_decision_curves_equal_engine_stats():
-    """engine.horizons feeds survival_decision_curve each model's risk by the horizon, 1 - S(h | x), on the cohort's rows."""
+    """engine.horizons feeds survival_decision_curve each model's risk by the horizon, 1 - S(h | x), on the
+    cohort's rows."""
     import numpy as np
 
     from engine.horizons import horizon_decision_curves
     from engine.predictions import survival_as_predictions
     from engine.stats import survival_decision_curve
 
-    table = predictions_table().query("model in ['Rad', 'Combined']").rename(columns={"prob": "risk", "rfs_time": "time", "rfs_event": "event"})
+    table = (
+        predictions_table()
+        .query("model in ['Rad', 'Combined']")
+        .rename(columns={"prob": "risk", "rfs_time": "time", "rfs_event": "event"})
+    )
     table = table.assign(endpoint="rfs", method="Cox", survival_at_24=np.exp(-np.exp(table["risk"])))
     predictions = survival_as_predictions(table, "rfs")
     thresholds = np.round(np.arange(0, 0.9, 0.05), 2)
     ours = horizon_decision_curves(predictions, "rfs", "internal", ["Rad (Cox)", "Combined (Cox)"], 24.0, thresholds)
     rows = table[table["split"] == "internal"]
-    rad, combined = rows[rows["model"] == "Rad"], rows[rows["model"] == "Combined"].set_index("patient_id").loc[rows.loc[rows["model"] == "Rad", "patient_id"]]
-    expected = survival_decision_curve(rad["time"], rad["event"], {"Rad (Cox)": 1 - rad["survival_at_24"],
-                                                                   "Combined (Cox)": 1 - combined["survival_at_24"].to_numpy()}, 24.0,
-                                       thresholds=thresholds)
+    rad, combined = (
+        rows[rows["model"] == "Rad"],
+        rows[rows["model"] == "Combined"].set_index("patient_id").loc[rows.loc[rows["model"] == "Rad", "patient_id"]],
+    )
+    expected = survival_decision_curve(
+        rad["time"],
+        rad["event"],
+        {"Rad (Cox)": 1 - rad["survival_at_24"], "Combined (Cox)": 1 - combined["survival_at_24"].to_numpy()},
+        24.0,
+        thresholds=thresholds,
+    )
     np.testing.assert_allclose(ours["net_benefit"], expected["net_benefit"], rtol=1e-12)
 
 
@@ -249,8 +284,15 @@ class _UploadedFile:
 
 
 def _wide_upload(n: int = 120) -> bytes:
-    table = predictions_table(n=n).pivot_table(index=["patient_id", "split", "label", "rfs_time", "rfs_event", "sex", "age"],
-                                               columns="model", values="prob").reset_index()
+    table = (
+        predictions_table(n=n)
+        .pivot_table(
+            index=["patient_id", "split", "label", "rfs_time", "rfs_event", "sex", "age"],
+            columns="model",
+            values="prob",
+        )
+        .reset_index()
+    )
     table.columns.name = None
     return table.to_csv(index=False).encode()
 
@@ -275,11 +317,11 @@ def test_every_page_renders_on_an_uploaded_wide_table(app_store, monkeypatch, pa
 
 
 def test_a_bad_upload_shows_one_message_and_nothing_breaks(app_store, monkeypatch):
-    bad = b"patient_id,split,label,Rad\nP1,train,1,0.4\nP1,train,0,1.7\nP2,internal,1,0.2\nP3,internal,1,0.3\n"
+    bad = b"patient_id,split,label,Rad\nP1,train,1,0.4\nP1,train,2,0.7\nP2,internal,1,0.2\nP3,internal,1,0.3\n"
     at = uploaded_app(app_store, monkeypatch, bad)
     assert not at.exception
     messages = [e.value for e in at.sidebar.error]
-    assert len(messages) == 1 and "duplicate patient_id: P1" in messages[0] and "outside [0, 1]" in messages[0]
+    assert len(messages) == 1 and "duplicate patient_id: P1" in messages[0] and "label must be 0/1" in messages[0]
     at.switch_page("app_pages/roc.py").run()
     assert not at.exception and "Choose a run" in at.info[0].value
 
@@ -288,12 +330,14 @@ def test_a_bad_upload_lists_every_problem():
     from engine.errors import ValidationError
     from engine.predictions import read_predictions
 
-    bad = b"patient_id,split,label,Rad\nP1,train,1,0.4\nP1,train,0,1.7\nP2,internal,1,0.2\nP3,internal,1,0.3\n"
+    bad = b"patient_id,split,label,Rad\nP1,train,1,0.4\nP1,train,2,0.7\nP2,internal,1,0.2\nP3,internal,1,0.3\n"
     with pytest.raises(ValidationError) as info:
         read_predictions(bad, "bad.csv")
     message = str(info.value)
-    assert "duplicate patient_id: P1" in message and "outside [0, 1]" in message
-    assert read_predictions(b"patient_id,label,A\n1,0,0.1\n2,1,0.9\n3,0,0.2\n4,1,0.7\n", "ok.csv")["model"].unique().tolist() == ["A"]
+    assert "duplicate patient_id: P1" in message and "label must be 0/1" in message
+    assert read_predictions(b"patient_id,label,A\n1,0,0.1\n2,1,0.9\n3,0,0.2\n4,1,0.7\n", "ok.csv")[
+        "model"
+    ].unique().tolist() == ["A"]
     with pytest.raises(ValidationError, match="csv or .xlsx"):
         read_predictions(b"x", "evil.pkl")
     single = b"patient_id,split,label,A\n1,internal,1,0.1\n2,internal,1,0.9\n3,train,0,0.2\n4,train,1,0.7\n"
@@ -328,3 +372,45 @@ def test_a_damaged_run_is_marked_and_the_others_stay_usable(app_store, tmp_path,
         assert not at.exception and not at.error and at.title
     finally:
         cached.store.clear(), cached.runs.clear(), cached.run_tables.clear()
+
+
+def _scored_upload(splits: bool = True) -> bytes:
+    table = pd.read_csv(io.BytesIO(_wide_upload()))
+    table["Cox LP (score)"] = np.round(np.log(table["Rad"] / (1 - table["Rad"])) * 1.3 + 0.2, 4)
+    table["points"] = np.round(100 * table["Combined"], 1)
+    if not splits:
+        table = table.drop(columns="split")
+    return table.to_csv(index=False).encode()
+
+
+def test_an_upload_with_raw_scores_lists_every_role_and_recalibrates_on_training(app_store, monkeypatch):
+    at = uploaded_app(app_store, monkeypatch, _scored_upload())
+    assert not at.exception and not at.sidebar.error
+    roles = " ".join(m.value for m in at.sidebar.markdown)
+    assert "**Probability models**: Clinical, Combined, DL, Rad" in roles
+    assert "**Raw risk scores, recalibrated on the training cohort**: Cox LP (score)" in roles
+    assert "**Cohort columns**:" in roles and "points" in roles and "**Outcomes**: label, rfs_time, rfs_event" in roles
+    picker = at.sidebar.multiselect(key="upload_score_columns")
+    assert "points" in picker.options and "age" in picker.options
+    picker.set_value(["points"]).run()
+    roles = " ".join(m.value for m in at.sidebar.markdown)
+    assert "**Raw risk scores, recalibrated on the training cohort**: Cox LP (score), points" in roles
+    at.switch_page("app_pages/calibration.py").run()
+    assert not at.exception and not at.error
+    at.multiselect(key="calibration_models").set_value(["Rad", "Cox LP (score)"]).run()
+    assert not at.exception and not at.error
+    assert any("Cox LP (score): uploaded as a raw risk score" in c.value for c in at.caption)
+
+
+def test_raw_scores_without_a_training_cohort_are_left_out_of_probability_pages_with_the_reason(app_store, monkeypatch):
+    at = uploaded_app(app_store, monkeypatch, _scored_upload(splits=False))
+    assert not at.exception
+    roles = " ".join(m.value for m in at.sidebar.markdown)
+    assert "not recalibrated (no training cohort with both classes)**: Cox LP (score)" in roles
+    for page, key in (("calibration", "calibration_models"), ("decision_curves", "dca_models")):
+        at.switch_page(f"app_pages/{page}.py").run()
+        assert not at.exception and not at.error
+        assert "Cox LP (score)" not in at.multiselect(key=key).options
+        assert any("Cox LP (score) is a raw risk score" in w.value and "train split" in w.value for w in at.warning)
+    at.switch_page("app_pages/roc.py").run()
+    assert not at.exception and not at.error  # ROC takes the raw score as it is

@@ -17,8 +17,14 @@ CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 if not (CHROMIUM and DRIVER):
     if os.environ.get("CI"):
-        raise RuntimeError("CI must have chromium and chromium-driver (make test installs them); the browser test cannot run.")
-    pytest.skip("chromium / chromedriver not installed here (apt-get install -y chromium chromium-driver)", allow_module_level=True)
+        raise RuntimeError(
+            "chromium missing: CI must have chromium and chromium-driver (make test installs them as root: "
+            "apt-get install -y chromium chromium-driver); the browser test cannot run."
+        )
+    pytest.skip(
+        "chromium / chromedriver not installed here (apt-get install -y chromium chromium-driver)",
+        allow_module_level=True,
+    )
 
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
@@ -39,9 +45,25 @@ def server(app_store):
     port = free_port()
     env = {**os.environ, "HCC_STORE": str(app_store), "BROWSER_PATH": CHROMIUM}
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"), "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "dashboard" / "app.py"),
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
@@ -63,31 +85,50 @@ def server(app_store):
 def browser(tmp_path):
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1400,1000"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1000",
+    ):
         options.add_argument(flag)
-    options.add_experimental_option("prefs", {"download.default_directory": str(tmp_path), "download.prompt_for_download": False})
+    options.add_experimental_option(
+        "prefs", {"download.default_directory": str(tmp_path), "download.prompt_for_download": False}
+    )
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     yield driver
     driver.quit()
 
 
 def heading(driver, text: str, timeout: int = 60) -> None:
-    WebDriverWait(driver, timeout).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-testid='stMain'] h1"), text))
+    WebDriverWait(driver, timeout).until(
+        EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-testid='stMain'] h1"), text)
+    )
 
 
 def test_browser_end_to_end(server, browser, tmp_path):
     browser.get(server)
     heading(browser, "Overview")
-    WebDriverWait(browser, 60).until(EC.element_to_be_clickable((By.CSS_SELECTOR, "a[data-testid='stSidebarNavLink'][href$='/roc']"))).click()
+    WebDriverWait(browser, 60).until(
+        EC.element_to_be_clickable((By.CSS_SELECTOR, "a[data-testid='stSidebarNavLink'][href$='/roc']"))
+    ).click()
     heading(browser, "ROC curves")
-    WebDriverWait(browser, 60).until(EC.text_to_be_present_in_element((By.XPATH, "//h3[contains(., 'Operating points')]"),
-                                                                      "training cutoffs"))  # the default: fixed on training
+    WebDriverWait(browser, 60).until(
+        EC.text_to_be_present_in_element((By.XPATH, "//h3[contains(., 'Operating points')]"), "training cutoffs")
+    )  # the default: fixed on training
     mode = browser.find_element(By.XPATH, "//label[.//*[contains(text(), 'one threshold (slider)')]]")
     browser.execute_script("arguments[0].click();", mode)
     operating = (By.XPATH, "//h3[contains(., 'Operating point:')]")
     WebDriverWait(browser, 60).until(EC.text_to_be_present_in_element(operating, "0.500"))
-    slider = browser.find_elements(By.CSS_SELECTOR, "[data-testid='stMain'] [data-testid='stSlider'] input[type='range']")[0]
+    slider = browser.find_elements(
+        By.CSS_SELECTOR, "[data-testid='stMain'] [data-testid='stSlider'] input[type='range']"
+    )[0]
     browser.execute_script("arguments[0].focus();", slider)
     for _ in range(5):
         slider.send_keys(Keys.ARROW_RIGHT)
@@ -98,7 +139,9 @@ def test_browser_end_to_end(server, browser, tmp_path):
     toggle = browser.find_element(By.XPATH, "//label[.//*[contains(text(), 'Prepare PNG')]]")
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", toggle)
     toggle.click()
-    download = WebDriverWait(browser, 120).until(EC.element_to_be_clickable((By.XPATH, "//button[.//*[contains(text(), 'Download PNG')]]")))
+    download = WebDriverWait(browser, 120).until(
+        EC.element_to_be_clickable((By.XPATH, "//button[.//*[contains(text(), 'Download PNG')]]"))
+    )
     download.click()
     deadline = time.time() + 60
     files = []

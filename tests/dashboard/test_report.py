@@ -16,7 +16,9 @@ from tests.dashboard.conftest import predictions_table
 
 def _auc_cell(page: str, cohort: str, model: str) -> float:
     """The AUC printed in the Discrimination table's row for (cohort, model)."""
-    row = re.search(rf"<td>{cohort}</td>\s*<td>{model}</td>\s*<td>(\d+)</td>\s*<td>(\d+)</td>\s*<td>([0-9.]+)</td>", page)
+    row = re.search(
+        rf"<td>{cohort}</td>\s*<td>{model}</td>\s*<td>(\d+)</td>\s*<td>(\d+)</td>\s*<td>([0-9.]+)</td>", page
+    )
     assert row, f"no row for {cohort} / {model}"
     return int(row.group(1)), float(row.group(3))
 
@@ -36,6 +38,7 @@ def test_report_of_an_upload_restricted_to_a_sub_cohort():
     assert "Performance at each model" in page  # cutoffs learned on the upload's training cohort
 
 
+@pytest.mark.chromium
 def test_report_zip_of_an_upload_holds_the_page_and_figures():
     archive = zipfile.ZipFile(io.BytesIO(report_zip(ReportInput.from_upload(predictions_table(n=120), "t.csv"))))
     names = archive.namelist()
@@ -50,18 +53,32 @@ def test_a_filter_that_leaves_nobody_is_a_clear_error():
 
 def test_filters_text():
     assert filters_text({}) == ""
-    assert filters_text({"center": ["C1", "C2"]}) == "All analyses are restricted to the sub-cohort with center in {C1, C2}."
+    assert (
+        filters_text({"center": ["C1", "C2"]})
+        == "All analyses are restricted to the sub-cohort with center in {C1, C2}."
+    )
 
 
 def test_reference_lines_are_drawn():
     """The simple_white template gives shapes zero line width; every marker line sets its own."""
     from engine import plots
 
-    path = pd.DataFrame({"log_lambda": [-3.0, -1.0, -3.0, -1.0], "feature": ["a", "a", "b", "b"], "coefficient": [1.0, 0.0, -0.5, 0.0]})
+    path = pd.DataFrame(
+        {"log_lambda": [-3.0, -1.0, -3.0, -1.0], "feature": ["a", "a", "b", "b"], "coefficient": [1.0, 0.0, -0.5, 0.0]}
+    )
     cv = pd.DataFrame({"log_lambda": [-3.0, -1.0], "cv_auc": [0.7, 0.5], "cv_auc_sd": [0.05, 0.0]})
-    figures = [plots.lasso_path_figure(path, cv, -3.0),
-               plots.decision_curve_figure(pd.DataFrame({"model": ["all", "none", "A"], "threshold": [0.1] * 3, "net_benefit": [0.1, 0.0, 0.2]}), threshold=0.2),
-               plots.forest_figure(pd.DataFrame({"subgroup": ["x"], "model": ["A"], "auc": [0.7], "ci_low": [0.6], "ci_high": [0.8], "n": [50]}))]
+    figures = [
+        plots.lasso_path_figure(path, cv, -3.0),
+        plots.decision_curve_figure(
+            pd.DataFrame({"model": ["all", "none", "A"], "threshold": [0.1] * 3, "net_benefit": [0.1, 0.0, 0.2]}),
+            threshold=0.2,
+        ),
+        plots.forest_figure(
+            pd.DataFrame(
+                {"subgroup": ["x"], "model": ["A"], "auc": [0.7], "ci_low": [0.6], "ci_high": [0.8], "n": [50]}
+            )
+        ),
+    ]
     for figure in figures:
         shapes = figure.full_figure_for_development(warn=False).layout.shapes
         assert shapes and all(shape.line.width > 0 and shape.opacity == 1 for shape in shapes)
@@ -109,5 +126,7 @@ def test_cohort_counts():
 def test_nomogram_tick_labels_do_not_crowd():
     from engine.plots import _spaced
 
-    np.testing.assert_array_equal(_spaced(np.array([0.0, 1.0, 2.0, 5.0, 9.5, 30.0])), [True, False, False, True, True, True])
+    np.testing.assert_array_equal(
+        _spaced(np.array([0.0, 1.0, 2.0, 5.0, 9.5, 30.0])), [True, False, False, True, True, True]
+    )
     np.testing.assert_array_equal(_spaced(np.array([30.0, 3.0, 0.0])), [True, False, True])  # a decreasing axis

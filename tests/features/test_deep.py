@@ -11,7 +11,9 @@ from engine.features.deep import DeepFeatureSettings, build_backbone, deep_featu
 from engine.stats import auc
 
 
-@pytest.mark.parametrize("name, dims", [("resnet10", 2), ("resnet18", 2), ("resnet34", 3), ("resnet50", 2), ("densenet121", 2)])
+@pytest.mark.parametrize(
+    "name, dims", [("resnet10", 2), ("resnet18", 2), ("resnet34", 3), ("resnet50", 2), ("densenet121", 2)]
+)
 def test_backbones_give_penultimate_features(name, dims):
     network = build_backbone(name, in_channels=3, spatial_dims=dims, width=8).eval()
     shape = (2, 3, 32, 32) if dims == 2 else (2, 3, 16, 16, 16)
@@ -31,7 +33,10 @@ def test_device_resolution():
 
 @pytest.fixture(scope="module")
 def cohort_120(tmp_path_factory):
-    manifest = synthesize_cohort(tmp_path_factory.mktemp("deep"), SynthSpec(n=120, centers=2, shape=(12, 40, 40), spacing=(1.0, 1.0, 3.0), seed=5))
+    manifest = synthesize_cohort(
+        tmp_path_factory.mktemp("deep"),
+        SynthSpec(n=120, centers=2, shape=(12, 40, 40), spacing=(1.0, 1.0, 3.0), seed=5),
+    )
     return assign_splits(load_manifest(manifest), seed=0)
 
 
@@ -100,7 +105,9 @@ def test_three_dimensional_crops_train_a_3d_network(cohort_120):
     crops = tumour_crops_3d(cohort_120, size=24, depth=8)
     assert crops.shape == (120, 3, 8, 24, 24) and 0 <= crops.min() and crops.max() <= 1
     labels, split = cohort_120.table["label"].to_numpy(), cohort_120.table["split"].to_numpy()
-    table = deep_features(crops, labels, split, DeepFeatureSettings(backbone="resnet10", width=8, epochs=2, folds=2, device="cpu"))
+    table = deep_features(
+        crops, labels, split, DeepFeatureSettings(backbone="resnet10", width=8, epochs=2, folds=2, device="cpu")
+    )
     assert table.shape[0] == 120 and table.filter(regex="^dl_").to_numpy().std() > 0
 
 
@@ -127,8 +134,12 @@ def test_cnn_trained_with_the_cox_loss_on_a_survival_only_cohort():
     table = deep_features(crops, np.column_stack([time, event]), split, settings)
     features = table.filter(regex="^dl_")
     train = split == "train"
-    model = LassoCoxModel(cv=3).fit(features[train].reset_index(drop=True), np.column_stack([time[train], event[train]]))
-    held_out = concordance_index(time[~train], event[~train], model.predict(features[~train].reset_index(drop=True))).c_index
+    model = LassoCoxModel(cv=3).fit(
+        features[train].reset_index(drop=True), np.column_stack([time[train], event[train]])
+    )
+    held_out = concordance_index(
+        time[~train], event[~train], model.predict(features[~train].reset_index(drop=True))
+    ).c_index
     assert held_out >= 0.7
 
 

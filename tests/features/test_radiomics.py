@@ -81,7 +81,9 @@ def test_peritumoral_ring_is_in_millimetres_and_clipped_to_liver():
 
 def test_cohort_extraction_cache_and_workers_agree(small_cohort, tmp_path):
     cohort = load_manifest(small_cohort)
-    head = cohort.__class__(cohort.root, cohort.table.head(6), cohort.phases, cohort.survival_endpoints, cohort.clinical)
+    head = cohort.__class__(
+        cohort.root, cohort.table.head(6), cohort.phases, cohort.survival_endpoints, cohort.clinical
+    )
     params = load_params("ct_demo")
     cache = FeatureCache(tmp_path / "cache")
     serial, failures = extract_cohort(head, params, rings_mm={"ring3": 3}, workers=1, cache=cache)
@@ -94,7 +96,10 @@ def test_cohort_extraction_cache_and_workers_agree(small_cohort, tmp_path):
     np.testing.assert_allclose(parallel.drop(columns="patient_id"), serial.drop(columns="patient_id"), rtol=1e-10)
     deltas, _ = extract_cohort(head, params, delta=True, workers=1)
     difference = deltas["delta_portal-arterial_tumour_original_firstorder_Mean"]
-    np.testing.assert_allclose(difference, deltas["portal_tumour_original_firstorder_Mean"] - deltas["arterial_tumour_original_firstorder_Mean"])
+    np.testing.assert_allclose(
+        difference,
+        deltas["portal_tumour_original_firstorder_Mean"] - deltas["arterial_tumour_original_firstorder_Mean"],
+    )
 
 
 def test_a_failing_patient_is_reported_and_the_others_kept(small_cohort, tmp_path):
@@ -115,7 +120,9 @@ def test_extraction_on_a_local_dask_cluster(small_cohort):
     from distributed import LocalCluster
 
     cohort = load_manifest(small_cohort)
-    head = cohort.__class__(cohort.root, cohort.table.head(3), cohort.phases, cohort.survival_endpoints, cohort.clinical)
+    head = cohort.__class__(
+        cohort.root, cohort.table.head(3), cohort.phases, cohort.survival_endpoints, cohort.clinical
+    )
     params = load_params("ct_demo")
     local, _ = extract_cohort(head, params, workers=1)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:

@@ -25,8 +25,14 @@ def test_pure_noise_gives_chance_auc_held_out(smote):
     frame.insert(0, "patient_id", [str(i) for i in range(n)])
     frame.insert(1, "split", np.where(np.arange(n) < 140, "train", "internal"))
     frame.insert(2, "label", (rng.random(n) < (0.25 if smote else 0.5)).astype(int))
-    result = run_grid(FeatureTable(frame, {"radiomics": [f"f{i}" for i in range(p)]}), models={"Rad": ["radiomics"]},
-                      classifiers=["LR"], n_iter=2, stacking=False, smote=smote)
+    result = run_grid(
+        FeatureTable(frame, {"radiomics": [f"f{i}" for i in range(p)]}),
+        models={"Rad": ["radiomics"]},
+        classifiers=["LR"],
+        n_iter=2,
+        stacking=False,
+        smote=smote,
+    )
     assert ("smote" in result.pipelines["Rad"].named_steps) == smote
     row = result.grid.iloc[0]
     assert abs(row["cv_auc"] - 0.5) < 0.15
@@ -78,14 +84,26 @@ def test_refined_search_space_brackets_the_best_candidate():
     from engine.models.grid import refined_space
 
     space = {"C": loguniform(1e-3, 1e2), "depth": randint(2, 6), "kind": ["a", "b"]}
-    assert refined_space(space, {"C": 0.5, "depth": 3, "kind": "b"}) == {"C": [0.25, 0.5, 1.0], "depth": [2, 3, 4], "kind": ["b"]}
-    assert refined_space(space, {"C": 80.0, "depth": 5, "kind": "a"}) == {"C": [40.0, 80.0, 100.0], "depth": [4, 5], "kind": ["a"]}
+    assert refined_space(space, {"C": 0.5, "depth": 3, "kind": "b"}) == {
+        "C": [0.25, 0.5, 1.0],
+        "depth": [2, 3, 4],
+        "kind": ["b"],
+    }
+    assert refined_space(space, {"C": 80.0, "depth": 5, "kind": "a"}) == {
+        "C": [40.0, 80.0, 100.0],
+        "depth": [4, 5],
+        "kind": ["a"],
+    }
 
 
 def test_refined_search_never_scores_below_the_random_search():
     table = _signal_table()
-    random = run_grid(table, models={"Rad": ["radiomics"]}, classifiers=["SVM"], n_iter=3, stacking=False, search="random")
-    refined = run_grid(table, models={"Rad": ["radiomics"]}, classifiers=["SVM"], n_iter=3, stacking=False, search="refined")
+    random = run_grid(
+        table, models={"Rad": ["radiomics"]}, classifiers=["SVM"], n_iter=3, stacking=False, search="random"
+    )
+    refined = run_grid(
+        table, models={"Rad": ["radiomics"]}, classifiers=["SVM"], n_iter=3, stacking=False, search="refined"
+    )
     assert refined.grid.iloc[0]["cv_auc"] >= random.grid.iloc[0]["cv_auc"]
     assert refined.grid.iloc[0]["search"] in {"random", "refined"} and random.grid.iloc[0]["search"] == "random"
 
@@ -98,24 +116,44 @@ def test_repeated_cv_and_rfe_selection_from_the_settings():
     from engine.models.grid import Selection
 
     table = _signal_table()
-    result = run_grid(table, models={"Rad": ["radiomics"]}, classifiers=["LR"], n_iter=1, stacking=False, repeats=3,
-                      selection=Selection(steps=("variance", "rfe"), rfe_features=4))
+    result = run_grid(
+        table,
+        models={"Rad": ["radiomics"]},
+        classifiers=["LR"],
+        n_iter=1,
+        stacking=False,
+        repeats=3,
+        selection=Selection(steps=("variance", "rfe"), rfe_features=4),
+    )
     pipeline = result.pipelines["Rad"]
     assert [s for s in pipeline.named_steps] == ["prepare", "variance", "rfe", "classifier"]
     selected = result.selected
     assert len(selected) == 4 and selected["coefficient"].isna().all() and {"f0", "f1"} <= set(selected["feature"])
     frame = table.frame
     train = frame[frame["split"] == "train"]
-    scores = cross_val_score(pipeline, train[table.families["radiomics"]], train["label"], scoring="roc_auc",
-                             cv=RepeatedStratifiedKFold(n_splits=5, n_repeats=3, random_state=0))
+    scores = cross_val_score(
+        pipeline,
+        train[table.families["radiomics"]],
+        train["label"],
+        scoring="roc_auc",
+        cv=RepeatedStratifiedKFold(n_splits=5, n_repeats=3, random_state=0),
+    )
     row = result.grid.iloc[0]
     assert row["cv_auc"] == pytest.approx(scores.mean()) and row["cv_auc_sd"] == pytest.approx(scores.std())
 
 
 def test_unknown_selection_steps_and_search_are_config_errors():
     with pytest.raises(ConfigError) as info:
-        parse_config({"cohort": {"feature_table": "t.csv"}, "grid": {"selection": {"steps": ["lasso", "pca"]}, "search": "optuna",
-                                                                      "survival_methods": ["DeepSurv"]}})
+        parse_config(
+            {
+                "cohort": {"feature_table": "t.csv"},
+                "grid": {
+                    "selection": {"steps": ["lasso", "pca"]},
+                    "search": "optuna",
+                    "survival_methods": ["DeepSurv"],
+                },
+            }
+        )
     message = str(info.value)
     assert "pca" in message and "search" in message and "DeepSurv" in message
 
@@ -131,11 +169,20 @@ def breast_study(tmp_path_factory):
     frame.insert(1, "label", 1 - data.target)  # 1 = malignant
     folder = tmp_path_factory.mktemp("breast")
     frame.to_csv(folder / "features.csv", index=False)
-    config = parse_config({
-        "name": "breast cancer (sklearn)", "cohort": {"feature_table": "features.csv"},
-        "grid": {"models": {"Rad": ["radiomics"]}, "classifiers": ["LR", "SVM"], "n_iter": 2, "stacking": False, "search": "random"},
-        "device": "cpu",
-    })
+    config = parse_config(
+        {
+            "name": "breast cancer (sklearn)",
+            "cohort": {"feature_table": "features.csv"},
+            "grid": {
+                "models": {"Rad": ["radiomics"]},
+                "classifiers": ["LR", "SVM"],
+                "n_iter": 2,
+                "stacking": False,
+                "search": "random",
+            },
+            "device": "cpu",
+        }
+    )
     store = RunStore(folder / "store")
     return config, folder, store
 
@@ -208,8 +255,14 @@ def test_every_classifier_tunes_inside_the_pipeline(name):
     frame = pd.DataFrame(rng.normal(size=(n, 6)), columns=[f"x{i}" for i in range(6)])
     y = (frame["x0"] + 0.8 * frame["x1"] + rng.normal(scale=0.8, size=n) > 0).astype(int).to_numpy()
     estimator, space = classifier_space(name, seed=0)
-    search = RandomizedSearchCV(model_pipeline(frame, list(frame.columns), estimator), {f"classifier__{k}": v for k, v in space.items()},
-                                n_iter=2, cv=StratifiedKFold(3, shuffle=True, random_state=0), scoring="roc_auc", random_state=0)
+    search = RandomizedSearchCV(
+        model_pipeline(frame, list(frame.columns), estimator),
+        {f"classifier__{k}": v for k, v in space.items()},
+        n_iter=2,
+        cv=StratifiedKFold(3, shuffle=True, random_state=0),
+        scoring="roc_auc",
+        random_state=0,
+    )
     search.fit(frame.iloc[:110], y[:110])
     assert auc(y[110:], search.predict_proba(frame.iloc[110:])[:, 1]) > 0.75
 

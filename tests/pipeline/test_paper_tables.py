@@ -120,9 +120,7 @@ def test_every_classifier_keeps_its_held_out_predictions(centre_run):
     assert set(every["classifier"]) == {"LR", "RF"}
     chosen = run.grid[run.grid["chosen"]].set_index("model")["classifier"]
     for model in ("Rad", "Clinical+Rad"):
-        mine = every[(every["model"] == model) & (every["classifier"] == chosen[model])].set_index("patient_id")[
-            "prob"
-        ]
+        mine = every[(every["model"] == model) & (every["classifier"] == chosen[model])].set_index("patient_id")["prob"]
         stored = run.predictions.query("model == @model and split != 'train'").set_index("patient_id")["prob"]
         np.testing.assert_allclose(mine.loc[stored.index], stored, rtol=1e-12)
         for classifier in ("LR", "RF"):

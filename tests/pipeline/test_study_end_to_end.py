@@ -17,17 +17,38 @@ from engine.study import predict_new, run_study
 
 @pytest.fixture(scope="module")
 def image_run(small_cohort, tmp_path_factory):
-    config = parse_config({
-        "name": "small image study", "cohort": {"manifest": "manifest.csv", "external_centers": ["C3"], "log_transform": ["afp"]},
-        "radiomics": {"preset": "ct_demo", "rings_mm": {"ring3": 3}, "icc_threshold": 0.75},
-        "deep": {"width": 8, "epochs": 3, "folds": 2, "size": 32, "objective": "cox", "endpoint": "rfs"},  # CNN trained on RFS
-        "grid": {"models": {"Clinical": ["clinical"], "Rad": ["radiomics"], "DL": ["deep"], "Combined": ["clinical", "radiomics", "deep"]},
-                 "classifiers": ["LR"], "n_iter": 1, "folds": 3, "survival_models": True, "survival_methods": ["LASSO-Cox"],
-                 "clinical_selection": "multivariable"},
-        "reference_scores": {"BCLC": {"column": "bclc", "order": ["0", "A", "B", "C"]}},
-        "survival": {"time_unit": "months", "horizons": [12, 24]},
-        "device": "cpu",
-    })
+    config = parse_config(
+        {
+            "name": "small image study",
+            "cohort": {"manifest": "manifest.csv", "external_centers": ["C3"], "log_transform": ["afp"]},
+            "radiomics": {"preset": "ct_demo", "rings_mm": {"ring3": 3}, "icc_threshold": 0.75},
+            "deep": {
+                "width": 8,
+                "epochs": 3,
+                "folds": 2,
+                "size": 32,
+                "objective": "cox",
+                "endpoint": "rfs",
+            },  # CNN trained on RFS
+            "grid": {
+                "models": {
+                    "Clinical": ["clinical"],
+                    "Rad": ["radiomics"],
+                    "DL": ["deep"],
+                    "Combined": ["clinical", "radiomics", "deep"],
+                },
+                "classifiers": ["LR"],
+                "n_iter": 1,
+                "folds": 3,
+                "survival_models": True,
+                "survival_methods": ["LASSO-Cox"],
+                "clinical_selection": "multivariable",
+            },
+            "reference_scores": {"BCLC": {"column": "bclc", "order": ["0", "A", "B", "C"]}},
+            "survival": {"time_unit": "months", "horizons": [12, 24]},
+            "device": "cpu",
+        }
+    )
     store = RunStore(tmp_path_factory.mktemp("store"))
     run_id = run_study(config, small_cohort.parent, store, workers=2)
     return store.load(run_id), small_cohort
@@ -42,7 +63,11 @@ def test_image_study_stores_everything(image_run):
     assert run.gradcam() is not None and run.gradcam()["heatmap"].shape[1:] == (32, 32)
     assert (run.path / "deep_network.pt").exists() and (run.path / "pipelines" / "Rad.skops").exists()
     assert set(run.metrics["split"]) == {"train", "internal", "external_C3"} and "rfs_c_index" in run.metrics
-    assert run.provenance["timings_s"]["radiomics"] > 0 and run.provenance["phases"] == ["arterial", "portal", "delayed"]
+    assert run.provenance["timings_s"]["radiomics"] > 0 and run.provenance["phases"] == [
+        "arterial",
+        "portal",
+        "delayed",
+    ]
     icc = pd.read_csv(run.path / "icc.csv")
     assert len(icc) > 100 and icc["icc"].max() > 0.9
     kept = set(icc.loc[icc["icc"] >= 0.75, "feature"])
@@ -77,6 +102,7 @@ def test_predict_names_missing_phases(image_run):
         predict_new(run, new)
 
 
+@pytest.mark.chromium
 def test_report_zip(image_run):
     run, _ = image_run
     archive = zipfile.ZipFile(io.BytesIO(report_zip(run)))
@@ -85,14 +111,21 @@ def test_report_zip(image_run):
     page = archive.read("report.html").decode()
     assert "Methods" in page and "PyRadiomics" in page and "DeLong" in page and "Harrell" in page
     assert "Clinical factors (binary endpoint, odds ratios; training cohort)" in page and "RFS, hazard ratios" in page
-    assert "Performance at each model&#x27;s training cutoff" in page or "Performance at each model's training cutoff" in page
+    assert (
+        "Performance at each model&#x27;s training cutoff" in page
+        or "Performance at each model's training cutoff" in page
+    )
     assert "external_C3" in page and "out-of-fold training predictions by maximising Youden" in page
     assert "RFS at 12 months: calibration by risk group (internal cohort)" in page
     assert "trained with the Cox partial-likelihood loss on rfs" in page
     assert "OS: time-dependent AUC of the survival models (horizons in months)" in page
     assert any(n.startswith("figures/survival_dca_rfs_12_internal") for n in names)
-    assert "RFS at 24 months not shown: horizon must lie within follow-up" in page  # this small cohort's internal follow-up
-    assert "ResNet" in methods_text(run.config, run.provenance) or "resnet10" in methods_text(run.config, run.provenance)
+    assert (
+        "RFS at 24 months not shown: horizon must lie within follow-up" in page
+    )  # this small cohort's internal follow-up
+    assert "ResNet" in methods_text(run.config, run.provenance) or "resnet10" in methods_text(
+        run.config, run.provenance
+    )
 
 
 def test_bias_corrected_calibration_of_a_stored_model(image_run):
@@ -136,7 +169,9 @@ def test_risk_cutoffs_are_learned_on_training_and_reach_new_patients(image_run):
     maxstat = cutoffs.query("endpoint == 'os' and source == 'survival' and method == 'maxstat'")
     found = maxstat["cutoff"].notna()
     assert found.any() and maxstat.loc[found, "p_value_adjusted"].between(0, 1).all()
-    assert maxstat.loc[~found, "note"].str.contains("distinct").all()  # e.g. a LASSO-Cox that kept no feature: constant risk
+    assert (
+        maxstat.loc[~found, "note"].str.contains("distinct").all()
+    )  # e.g. a LASSO-Cox that kept no feature: constant risk
     new = predict_new(run, manifest)
     rad = new[new["model"] == "Rad"]
     assert set(rad["rfs_risk_group"]) <= {"high", "low"}

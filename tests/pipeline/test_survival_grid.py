@@ -22,7 +22,9 @@ def gbsg2_result():
     frame["split"] = np.where(rng.random(len(frame)) < 0.7, "train", "internal")
     clinical = list(X.columns)
     frame.attrs["clinical"] = clinical
-    return frame, run_survival_grid(FeatureTable(frame, {"clinical": clinical}), "rfs", models={"Clinical": ["clinical"]})
+    return frame, run_survival_grid(
+        FeatureTable(frame, {"clinical": clinical}), "rfs", models={"Clinical": ["clinical"]}
+    )
 
 
 def test_gbsg2_c_index_held_out(gbsg2_result):
@@ -41,7 +43,9 @@ def test_training_risks_are_out_of_fold(gbsg2_result):
     frame, result = gbsg2_result
     train = result.predictions.query("split == 'train'")
     chosen = result.grid[result.grid["chosen"]].iloc[0]
-    assert concordance_index(train["time"], train["event"], train["risk"]).c_index == pytest.approx(chosen["cv_c_index"])
+    assert concordance_index(train["time"], train["event"], train["risk"]).c_index == pytest.approx(
+        chosen["cv_c_index"]
+    )
     assert len(train) == (frame["split"] == "train").sum()
 
 
@@ -53,16 +57,24 @@ def test_plain_cox_is_the_unpenalised_cox_fit_on_training(gbsg2_result):
 
     frame, _ = gbsg2_result
     clinical = frame.attrs["clinical"]
-    result = run_survival_grid(FeatureTable(frame, {"clinical": clinical}), "rfs", models={"Clinical": ["clinical"]}, methods=["Cox"])
+    result = run_survival_grid(
+        FeatureTable(frame, {"clinical": clinical}), "rfs", models={"Clinical": ["clinical"]}, methods=["Cox"]
+    )
     train = frame[frame["split"] == "train"]
     cox = CoxModel().fit(train[clinical], train[["rfs_time", "rfs_event"]].set_axis(["time", "event"], axis=1))
     internal = frame[frame["split"] == "internal"]
     stored = result.predictions.query("split == 'internal'")
     np.testing.assert_allclose(stored["risk"].to_numpy(), cox.predict(internal[clinical]), rtol=1e-9)
-    wide = frame.assign(**{f"noise{i}": np.random.default_rng(i).normal(size=len(frame)) for i in range(MAX_COX_PREDICTORS)})
+    wide = frame.assign(
+        **{f"noise{i}": np.random.default_rng(i).normal(size=len(frame)) for i in range(MAX_COX_PREDICTORS)}
+    )
     noise = [f"noise{i}" for i in range(MAX_COX_PREDICTORS)]
-    result = run_survival_grid(FeatureTable(wide, {"clinical": clinical, "noise": noise}), "rfs",
-                               models={"Clinical": ["clinical"], "Wide": ["clinical", "noise"]}, methods=["Cox", "LASSO-Cox"])
+    result = run_survival_grid(
+        FeatureTable(wide, {"clinical": clinical, "noise": noise}),
+        "rfs",
+        models={"Clinical": ["clinical"], "Wide": ["clinical", "noise"]},
+        methods=["Cox", "LASSO-Cox"],
+    )
     assert set(result.grid.query("model == 'Wide'")["method"]) == {"LASSO-Cox"}
     assert set(result.grid.query("model == 'Clinical'")["method"]) == {"Cox", "LASSO-Cox"}
 
@@ -81,9 +93,15 @@ def test_a_diverging_cox_fit_is_a_clear_error_and_the_grid_goes_on(gbsg2_result)
     frame.loc[first, ["marker", "rfs_event"]] = [1e6, 1]
     train = frame[frame["split"] == "train"]
     with pytest.raises(ValidationError, match="did not converge.*heavy-tailed here: marker"):
-        CoxModel().fit(train[["marker", *clinical]], train[["rfs_time", "rfs_event"]].set_axis(["time", "event"], axis=1))
-    result = run_survival_grid(FeatureTable(frame, {"clinical": [*clinical, "marker"]}), "rfs", models={"Clinical": ["clinical"]},
-                               methods=["Cox", "RSF"])
+        CoxModel().fit(
+            train[["marker", *clinical]], train[["rfs_time", "rfs_event"]].set_axis(["time", "event"], axis=1)
+        )
+    result = run_survival_grid(
+        FeatureTable(frame, {"clinical": [*clinical, "marker"]}),
+        "rfs",
+        models={"Clinical": ["clinical"]},
+        methods=["Cox", "RSF"],
+    )
     cox = result.grid.query("method == 'Cox'").iloc[0]
     assert np.isnan(cox["cv_c_index"]) and "did not converge" in cox["note"] and not cox["chosen"]
     assert set(result.predictions["method"]) == {"RSF"}
@@ -99,8 +117,13 @@ def test_survival_at_horizons_from_each_method(gbsg2_result, method):
     frame, _ = gbsg2_result
     clinical = frame.attrs["clinical"]
     horizons = [365.0, 1095.0]
-    result = run_survival_grid(FeatureTable(frame, {"clinical": clinical}), "rfs", models={"Clinical": ["clinical"]},
-                               methods=[method], horizons=horizons)
+    result = run_survival_grid(
+        FeatureTable(frame, {"clinical": clinical}),
+        "rfs",
+        models={"Clinical": ["clinical"]},
+        methods=[method],
+        horizons=horizons,
+    )
     rows = result.predictions
     one, three = rows[survival_column(365.0)], rows[survival_column(1095.0)]
     assert one.between(0, 1).all() and three.between(0, 1).all() and (three <= one + 1e-12).all()
@@ -116,4 +139,6 @@ def test_survival_at_horizons_from_each_method(gbsg2_result, method):
     else:
         curves = fitted.named_steps["forest"].forest_.predict_survival_function(fitted[:-1].transform(X))
         expected = np.array([[curve(h) for h in horizons] for curve in curves])
-    np.testing.assert_allclose(rows.loc[internal, [survival_column(h) for h in horizons]].to_numpy(), expected, rtol=1e-10)
+    np.testing.assert_allclose(
+        rows.loc[internal, [survival_column(h) for h in horizons]].to_numpy(), expected, rtol=1e-10
+    )

@@ -22,7 +22,13 @@ data["cancer"] = data["cancer"].astype(int)
 data.to_csv(HERE / "data" / "df_surv.csv", index=False)
 frames = []
 for time in (1.0, 1.5):
-    result = dca(data=data, outcome="cancer", modelnames=["cancerpredmarker"], thresholds=np.round(np.arange(0, 1, 0.01), 2),
-                 time=time, time_to_outcome_col="ttcancer")
+    result = dca(
+        data=data,
+        outcome="cancer",
+        modelnames=["cancerpredmarker"],
+        thresholds=np.round(np.arange(0, 1, 0.01), 2),
+        time=time,
+        time_to_outcome_col="ttcancer",
+    )
     frames.append(result[["model", "threshold", "net_benefit"]].assign(time=time))
 pd.concat(frames, ignore_index=True).to_csv(HERE / "dcurves_surv.csv", index=False, float_format="%.17g")

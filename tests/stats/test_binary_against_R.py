@@ -44,7 +44,9 @@ def test_auc_ci_level_against_R(ds):
     """R: ci.auc(roc_a, method="delong", conf.level=0.9)."""
     d = dataset(ds)
     result = auc_ci(d["y"], d["score_a"], level=0.9)
-    assert (result.ci_low, result.ci_high) == pytest.approx((ref(ds, "auc_a_ci90_low"), ref(ds, "auc_a_ci90_high")), rel=RTOL)
+    assert (result.ci_low, result.ci_high) == pytest.approx(
+        (ref(ds, "auc_a_ci90_low"), ref(ds, "auc_a_ci90_high")), rel=RTOL
+    )
 
 
 @pytest.mark.parametrize("ds", ["asah", "ties"])

@@ -76,10 +76,14 @@ def test_total_points_reproduce_predictions(lung):
         scored = nom_c.score(patient)
         assert scored["linear_predictor"] == pytest.approx(cox.predict(X.iloc[[index]])[0], rel=1e-10)
         np.testing.assert_allclose(
-            [scored["6-month survival"], scored["1-year survival"]], cox.predict_survival(X.iloc[[index]], [180, 365])[0], rtol=1e-10
+            [scored["6-month survival"], scored["1-year survival"]],
+            cox.predict_survival(X.iloc[[index]], [180, 365])[0],
+            rtol=1e-10,
         )
     axis = nom_c.total_axis
-    assert axis["1-year survival"].is_monotonic_decreasing and (axis["6-month survival"] >= axis["1-year survival"]).all()
+    assert (
+        axis["1-year survival"].is_monotonic_decreasing and (axis["6-month survival"] >= axis["1-year survival"]).all()
+    )
 
 
 def test_pretty_ticks_match_R():

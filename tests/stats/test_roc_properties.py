@@ -84,7 +84,8 @@ def test_delong_symmetry(data, other):
 
 
 def test_delong_oracle_on_tiny_case():
-    """Hand-computed: cases 0.9, 0.6; controls 0.5, 0.6, 0.1 -> case placements (1, 5/6), control placements (1, 3/4, 1), AUC 11/12."""
+    """Hand-computed: cases 0.9, 0.6; controls 0.5, 0.6, 0.1 -> case placements (1, 5/6), control placements
+    (1, 3/4, 1), AUC 11/12."""
     y = np.array([1, 1, 0, 0, 0])
     score = np.array([0.9, 0.6, 0.5, 0.6, 0.1])
     parts = placements(y.astype(bool), score)
@@ -122,7 +123,9 @@ def test_bootstrap_resample_auc_equals_direct_auc_of_resample():
     sorted_event = y[order]
     draw = np.random.default_rng(11)
     cases = np.sort(score)[sorted_event][draw.integers(0, sorted_event.sum(), size=(1, sorted_event.sum()))][0]
-    controls = np.sort(score)[~sorted_event][draw.integers(0, (~sorted_event).sum(), size=(1, (~sorted_event).sum()))][0]
+    controls = np.sort(score)[~sorted_event][draw.integers(0, (~sorted_event).sum(), size=(1, (~sorted_event).sum()))][
+        0
+    ]
     psi = (cases[:, None] > controls[None, :]) + 0.5 * (cases[:, None] == controls[None, :])
     assert boot[0] == pytest.approx(psi.mean(), rel=1e-12)
 

@@ -191,7 +191,10 @@ def test_lasso_cox_selects_the_signal():
         (lambda: time_dependent_auc([1, 2, 3, 4], [1, 0, 1, 0], [1, 2, 3, 4], [10]), ["within follow-up"]),
         (lambda: risk_cutoff([1, 2, 3, 4], [1, 0, 1, 0], [1, 2, 3, 4], method="youden"), ["horizon"]),
         (lambda: risk_cutoff([1, 2, 3, 4], [1, 0, 1, 0], [1, 2, 3, 4], method="best"), ["method"]),
-        (lambda: survival_calibration([1, 2, 3, 4], [1, 0, 1, 0], [0.5, 0.4, 0.3, 2.0], 2), ["predicted_survival", "[0, 1]"]),
+        (
+            lambda: survival_calibration([1, 2, 3, 4], [1, 0, 1, 0], [0.5, 0.4, 0.3, 2.0], 2),
+            ["predicted_survival", "[0, 1]"],
+        ),
     ],
 )
 def test_survival_bad_input_is_explained(call, words):

@@ -20,8 +20,15 @@ from engine.study import run_study
 
 ROOT = Path(__file__).resolve().parents[2]
 RAW_CONFIG = {
-    "name": "breast cancer (sklearn)", "cohort": {"feature_table": "features.csv"},
-    "grid": {"models": {"Rad": ["radiomics"]}, "classifiers": ["LR"], "n_iter": 2, "stacking": False, "search": "random"},
+    "name": "breast cancer (sklearn)",
+    "cohort": {"feature_table": "features.csv"},
+    "grid": {
+        "models": {"Rad": ["radiomics"]},
+        "classifiers": ["LR"],
+        "n_iter": 2,
+        "stacking": False,
+        "search": "random",
+    },
     "device": "cpu",
 }
 
@@ -79,7 +86,9 @@ def test_truncated_file_is_reported_with_the_fix_and_train_rebuilds_it(stored):
     checked = runner.invoke(app, ["runs", "check", "--store", str(store.root)])
     assert checked.exit_code == 1 and "predictions.parquet" in checked.output
     stages = []
-    rebuilt = run_study(parse_config(RAW_CONFIG), folder, store, progress=lambda stage, done, total: stages.append(stage))
+    rebuilt = run_study(
+        parse_config(RAW_CONFIG), folder, store, progress=lambda stage, done, total: stages.append(stage)
+    )
     assert rebuilt == run_id and any(s.startswith(f"rebuilding damaged run {run_id}") for s in stages)
     assert "served from the store" not in stages
     assert store.problems(run_id) == [] and len(store.load(run_id).predictions) > 0
@@ -92,7 +101,9 @@ def test_same_size_change_missing_file_and_half_copied_run(stored):
     data = bytearray(grid.read_bytes())
     data[-2] = ord("7") if data[-2] != ord("7") else ord("8")
     grid.write_bytes(bytes(data))
-    assert store.problems(run_id) == ["grid.csv does not match its SHA-256 in the manifest (changed after the run was written)"]
+    assert store.problems(run_id) == [
+        "grid.csv does not match its SHA-256 in the manifest (changed after the run was written)"
+    ]
     assert store.problems(run_id, checksums=False) == []  # the quick listing check sees sizes only; loading sees all
     (folder / "pipelines" / "Rad.skops").unlink()
     assert "pipelines/Rad.skops is missing" in store.problems(run_id)
@@ -107,10 +118,24 @@ def test_two_train_processes_on_one_store(tmp_path):
     """Started together on an empty store: both exit 0 with the same run id; one builds, the other waits for the
     lock and serves it; the run is intact and no staging folder is left behind."""
     config = _write_study(tmp_path)
-    command = [sys.executable, "-m", "engine", "train", "--config", str(config), "--store", str(tmp_path / "store"),
-               "--workers", "1"]
-    processes = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for _ in range(2)]
+    command = [
+        sys.executable,
+        "-m",
+        "engine",
+        "train",
+        "--config",
+        str(config),
+        "--store",
+        str(tmp_path / "store"),
+        "--workers",
+        "1",
+    ]
+    processes = [
+        subprocess.Popen(
+            command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8", errors="replace"
+        )
+        for _ in range(2)
+    ]
     outputs = [process.communicate(timeout=600) for process in processes]
     assert [p.returncode for p in processes] == [0, 0], [err[-2000:] for _, err in outputs]
     ids = {out.strip().splitlines()[-1] for out, _ in outputs}

@@ -1,0 +1,169 @@
+"""Many users at once: concurrent browser sessions on one dashboard server (one run; not part of the tests).
+
+    .venv/bin/python benchmarks/load_test.py [--store store] [--sessions 20] [--moves 5] [--waves 2]
+
+Starts the dashboard (``streamlit run dashboard/app.py``) on the store's demo run (``make demo`` writes it) and
+opens ``--sessions`` sessions at once over Streamlit's own websocket protocol, as a browser tab does: each loads
+the Overview, switches to the ROC page and moves the threshold slider ``--moves`` times. A page time is the time
+from the request to the server's "script finished" message (the server's share of a page view; the browser's
+drawing comes on top). Reports p50/p95 per step and the server's memory (RSS) before and after each wave; a
+second wave of new sessions shows whether memory grows with the number of sessions (the result caches are
+bounded: ``st.cache_data(max_entries=...)`` in dashboard/cached.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+import websockets
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(store: Path, port: int) -> subprocess.Popen:
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "dashboard/app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    server = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env={**os.environ, "HCC_STORE": str(store)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+            return server
+        except OSError:
+            time.sleep(0.5)
+    server.kill()
+    raise SystemExit("the dashboard did not start within 60 s")
+
+
+class Session:
+    """One browser tab: a websocket to the server, the pages it was told about and the widgets it has seen."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.pages: dict[str, str] = {}
+        self.widgets: dict[str, str] = {}
+
+    async def __aenter__(self) -> Session:
+        self.socket = await websockets.connect(self.url, subprotocols=["streamlit"], max_size=None)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.socket.close()
+
+    async def rerun(self, page: str = "", widgets: dict[str, float] | None = None) -> float:
+        """Seconds from the rerun request until the script finished (the page is complete on the server)."""
+        message = BackMsg()
+        state = message.rerun_script
+        state.page_script_hash = self.pages.get(page, "")
+        for widget_id, value in (widgets or {}).items():
+            item = state.widget_states.widgets.add()
+            item.id = widget_id
+            item.double_array_value.data.append(value)
+        start = time.perf_counter()
+        await self.socket.send(message.SerializeToString())
+        while True:
+            forward = ForwardMsg()
+            forward.ParseFromString(await asyncio.wait_for(self.socket.recv(), timeout=300))
+            kind = forward.WhichOneof("type")
+            if kind == "navigation":
+                self.pages = {page.page_name: page.page_script_hash for page in forward.navigation.app_pages}
+            elif kind == "delta" and forward.delta.WhichOneof("type") == "new_element":
+                element = forward.delta.new_element
+                if element.WhichOneof("type") == "slider" and element.slider.id:
+                    self.widgets[element.slider.id.rsplit("-", 1)[-1]] = element.slider.id
+            elif kind == "script_finished":
+                return time.perf_counter() - start
+
+
+async def one_user(url: str, moves: int, times: dict[str, list[float]]) -> None:
+    async with Session(url) as session:
+        times["Overview (first load)"].append(await session.rerun())
+        times["ROC page"].append(await session.rerun("roc"))
+        slider = session.widgets.get("roc_threshold")
+        if slider is None:
+            raise SystemExit("the ROC page showed no threshold slider: is the store's demo run a binary study?")
+        for step in range(moves):
+            times["ROC slider move"].append(await session.rerun("roc", {slider: round(0.2 + 0.1 * step, 2)}))
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", type=Path, default=ROOT / "store")
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--moves", type=int, default=5)
+    parser.add_argument("--waves", type=int, default=2)
+    args = parser.parse_args()
+    if not (args.store / "DEMO_RUN").exists():
+        raise SystemExit(f"no demo run in {args.store}: run `make demo` (or `python -m engine demo`) first.")
+    port = free_port()
+    server = start_server(args.store.resolve(), port)
+    process = psutil.Process(server.pid)
+    url = f"ws://127.0.0.1:{port}/_stcore/stream"
+    try:
+        print(
+            f"{args.sessions} concurrent sessions per wave, {os.cpu_count()} CPU cores; server RSS at start "
+            f"{process.memory_info().rss / 2**20:.0f} MiB"
+        )
+        for wave in range(1, args.waves + 1):
+            times: dict[str, list[float]] = {"Overview (first load)": [], "ROC page": [], "ROC slider move": []}
+            started = time.perf_counter()
+
+            async def run_wave() -> None:
+                await asyncio.gather(*(one_user(url, args.moves, times) for _ in range(args.sessions)))
+
+            asyncio.run(run_wave())
+            print(
+                f"wave {wave}: {time.perf_counter() - started:.1f} s wall, server RSS "
+                f"{process.memory_info().rss / 2**20:.0f} MiB after it"
+            )
+            for step, values in times.items():
+                print(
+                    f"  {step:<22} p50 {1000 * statistics.median(values):6.0f} ms   "
+                    f"p95 {1000 * percentile(values, 0.95):6.0f} ms   ({len(values)} page views)"
+                )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
