@@ -84,15 +84,19 @@ class Session:
     async def __aexit__(self, *exc) -> None:
         await self.socket.close()
 
-    async def rerun(self, page: str = "", widgets: dict[str, float] | None = None) -> float:
-        """Seconds from the rerun request until the script finished (the page is complete on the server)."""
+    async def rerun(self, page: str = "", widgets: dict[str, float | str] | None = None) -> float:
+        """Seconds from the rerun request until the script finished (the page is complete on the server);
+        ``widgets``: user key -> value (a float for a slider, the shown option for a radio)."""
         message = BackMsg()
         state = message.rerun_script
         state.page_script_hash = self.pages.get(page, "")
-        for widget_id, value in (widgets or {}).items():
+        for key, value in (widgets or {}).items():
             item = state.widget_states.widgets.add()
-            item.id = widget_id
-            item.double_array_value.data.append(value)
+            item.id = self.widgets[key]
+            if isinstance(value, str):
+                item.string_value = value
+            else:
+                item.double_array_value.data.append(value)
         start = time.perf_counter()
         await self.socket.send(message.SerializeToString())
         while True:
@@ -103,8 +107,10 @@ class Session:
                 self.pages = {page.page_name: page.page_script_hash for page in forward.navigation.app_pages}
             elif kind == "delta" and forward.delta.WhichOneof("type") == "new_element":
                 element = forward.delta.new_element
-                if element.WhichOneof("type") == "slider" and element.slider.id:
-                    self.widgets[element.slider.id.rsplit("-", 1)[-1]] = element.slider.id
+                kind = element.WhichOneof("type")
+                if kind in ("slider", "radio") and getattr(element, kind).id:
+                    widget_id = getattr(element, kind).id
+                    self.widgets[widget_id.rsplit("-", 1)[-1]] = widget_id
             elif kind == "script_finished":
                 return time.perf_counter() - start
 
@@ -112,12 +118,14 @@ class Session:
 async def one_user(url: str, moves: int, times: dict[str, list[float]]) -> None:
     async with Session(url) as session:
         times["Overview (first load)"].append(await session.rerun())
-        times["ROC page"].append(await session.rerun("roc"))
-        slider = session.widgets.get("roc_threshold")
-        if slider is None:
-            raise SystemExit("the ROC page showed no threshold slider: is the store's demo run a binary study?")
+        times["ROC page"].append(await session.rerun("ROC"))
+        if "roc_mode" not in session.widgets:
+            raise RuntimeError("the ROC page showed no threshold choice: is the store's demo run a binary study?")
+        fixed = {"roc_mode": "one threshold (slider)"}
+        times["ROC: fixed threshold"].append(await session.rerun("ROC", fixed))
         for step in range(moves):
-            times["ROC slider move"].append(await session.rerun("roc", {slider: round(0.2 + 0.1 * step, 2)}))
+            moved = {**fixed, "roc_threshold": round(0.2 + 0.1 * step, 2)}
+            times["ROC slider move"].append(await session.rerun("ROC", moved))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -144,7 +152,12 @@ def main() -> None:
             f"{process.memory_info().rss / 2**20:.0f} MiB"
         )
         for wave in range(1, args.waves + 1):
-            times: dict[str, list[float]] = {"Overview (first load)": [], "ROC page": [], "ROC slider move": []}
+            times: dict[str, list[float]] = {
+                "Overview (first load)": [],
+                "ROC page": [],
+                "ROC: fixed threshold": [],
+                "ROC slider move": [],
+            }
             started = time.perf_counter()
 
             async def run_wave() -> None:

@@ -14,7 +14,7 @@ from engine.store import RunStore
 STORE = Path(os.environ.get("HCC_STORE", "store"))
 
 
-@st.cache_resource
+@st.cache_resource(max_entries=1)
 def store() -> RunStore:
     return RunStore(STORE)
 
