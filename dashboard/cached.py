@@ -19,8 +19,9 @@ def store() -> RunStore:
     return RunStore(STORE)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=1, ttl=10, show_spinner=False)
 def runs() -> pd.DataFrame:
+    """The store's runs with their status (a run trained or damaged meanwhile shows within 10 s)."""
     return store().list()
 
 

@@ -103,7 +103,7 @@ def _source() -> tuple[str, pd.DataFrame | None, dict | None]:
         try:
             tables = cached.run_tables(run_id)
         except ValidationError as error:  # a damaged run: say which file and how to rebuild; the others stay usable
-            st.sidebar.error(str(error))
+            st.sidebar.error("This run is damaged: the page says which file and how to rebuild or remove it.")
             st.error(f"{error} The other runs in the store are not affected: pick one in the sidebar.")
             return "error", None, None
         strata = tables["provenance"].get("strata") or {}

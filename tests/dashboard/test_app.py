@@ -366,8 +366,14 @@ def test_a_damaged_run_is_marked_and_the_others_stay_usable(app_store, tmp_path,
         assert picker.format_func("0000damaged0000").endswith("- damaged")
         picker.set_value("0000damaged0000").run()
         assert not at.exception
-        message = at.sidebar.error[0].value
-        assert "predictions.parquet" in message and "--force" in message and "runs rm 0000damaged0000" in message
+        assert "This run is damaged" in at.sidebar.error[0].value
+        message = at.main.error[0].value
+        assert (
+            "other runs in the store are not affected" in message
+            and "predictions.parquet" in message
+            and "--force" in message
+            and "runs rm 0000damaged0000" in message
+        )
         picker.set_value(good).run()
         assert not at.exception and not at.error and at.title
     finally:
