@@ -152,6 +152,23 @@ class ClinicalSelectionConfig(_Strict):
         return {"method": value} if isinstance(value, str) else value
 
 
+class HarmonizationConfig(_Strict):
+    """ComBat across centres (engine.features.harmonize), fitted inside every training fold; ``families``: which
+    feature families (e.g. [radiomics]; [] = off); ``unseen``: an external centre not in training is harmonised on
+    its own features (``own``) or left as it is (``none``)."""
+
+    families: list[str] = Field(default_factory=list)
+    unseen: Literal["own", "none"] = "own"
+
+    @field_validator("families")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        wrong = [f for f in value if f not in ("radiomics", "deep") and not f.startswith("prefix:")]
+        if wrong:
+            raise ValueError(f"harmonization.families {wrong} cannot be harmonised; use radiomics and/or deep")
+        return value
+
+
 class ReferenceScoreConfig(_Strict):
     """An existing score or staging system: a cohort column, numeric or ordered categories (lowest risk first)."""
 
@@ -173,6 +190,7 @@ class GridConfig(_Strict):
     survival_methods: list[str] = Field(default_factory=lambda: ["Cox", "LASSO-Cox", "RSF"])
     cutoff: CutoffConfig = Field(default_factory=CutoffConfig)
     clinical_selection: ClinicalSelectionConfig = Field(default_factory=ClinicalSelectionConfig)
+    harmonization: HarmonizationConfig = Field(default_factory=HarmonizationConfig)
 
     @field_validator("survival_methods")
     @classmethod

@@ -209,6 +209,7 @@ def _build(config, store, run_id, cohort, table, path_columns, workers, schedule
             n_jobs=max(1, workers),
             progress=step,
             clinical_selection=config.grid.clinical_selection.model_dump(),
+            harmonization=config.grid.harmonization.model_dump(),
         )
         progress("model grid", total, total)
         timings["grid"] = time.perf_counter() - start
@@ -275,6 +276,7 @@ def _build(config, store, run_id, cohort, table, path_columns, workers, schedule
         "patient_id",
         "split",
         *outcome,
+        *(["center"] if "center" in frame and "center" not in feature_columns else []),  # ComBat's batch
         *dict.fromkeys(feature_columns),
         *fold_columns(frame),
     ]  # fold blocks: to re-run the grid

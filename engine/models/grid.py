@@ -199,13 +199,16 @@ def model_pipeline(
     deep_folds: bool = False,
     selection: Selection = Selection(),
     clinical: ClinicalSelector | None = None,
+    harmonize: Any = None,
 ) -> Pipeline:
     """Preprocessing, selection and classifier: every step learns from the training fold only. ``smote=True``
     oversamples the minority class (imbalanced-learn SMOTE) after selection, during fitting only. ``deep_folds``
     puts :class:`FoldedDeepFeatures` first (deep features learned per fold; see engine.models.deep_folds);
-    ``clinical`` chooses the clinical predictors (engine.selection.clinical) before preprocessing."""
+    ``clinical`` chooses the clinical predictors (engine.selection.clinical) before preprocessing; ``harmonize``
+    (engine.features.harmonize.ComBat) harmonises features across centres before everything else learns."""
     steps = [
         *([("deep_folds", FoldedDeepFeatures())] if deep_folds else []),
+        *([("harmonize", harmonize)] if harmonize is not None else []),
         *([("clinical", clinical)] if clinical is not None else []),
         ("prepare", preprocessor(frame, columns, after_clinical_selection=clinical is not None)),
         *selection.transformers(seed),
@@ -251,13 +254,15 @@ def run_grid(
     n_jobs: int = 1,
     progress: Callable[[str], None] | None = None,
     clinical_selection: Mapping[str, Any] | None = None,
+    harmonization: Mapping[str, Any] | None = None,
 ) -> GridResult:
     """Tune every classifier for every model on the training split; return predictions for every cohort.
     ``repeats`` > 1 repeats the tuning CV with new shuffles (training predictions stay out-of-fold from one
     k-fold partition); ``search`` is ``random`` or ``refined``; ``n_jobs`` worker processes share the
     cross-validation fits (joblib). ``clinical_selection`` ({method: multivariable | backward_aic, enter_p,
     stay_p}) chooses the clinical predictors inside every fit of a model with the clinical family; the clinical
-    model then skips the generic selection steps (the clinical selection is its selection)."""
+    model then skips the generic selection steps (the clinical selection is its selection). ``harmonization``
+    ({families, unseen}) puts ComBat across centres first in every pipeline of a model with those families."""
     if search not in ("random", "refined"):
         raise ValidationError(f"search must be 'random' or 'refined'; got {search!r}.")
     frame = table.frame
@@ -283,7 +288,9 @@ def run_grid(
             start = time.perf_counter()
             columns = table.columns(families)
             folded = has_deep_folds(frame) and any(c in table.families.get("deep", ()) for c in columns)
-            X = frame[columns + fold_columns(frame)] if folded else frame[columns]
+            harmonize = harmonizer(table, families, harmonization)
+            extra = ["center"] if harmonize is not None else []
+            X = frame[columns + extra + (fold_columns(frame) if folded else [])]
             model_cv = deep_cv(frame, train) if folded else cv  # deep features: the network's folds, not repeatable
             search_cv = model_cv if folded else tuning_cv
             best = None
@@ -303,6 +310,7 @@ def run_grid(
                     deep_folds=folded,
                     selection=steps,
                     clinical=clinical,
+                    harmonize=harmonize,
                 )
                 space = {f"classifier__{k}": v for k, v in space.items()}
                 found, stage = _search(pipeline, space, n_iter, search_cv, seed, n_jobs, X[train], y[train]), "random"
@@ -380,6 +388,21 @@ def run_grid(
         timings,
         classifier_predictions,
     )
+
+
+def harmonizer(table: FeatureTable, families: Sequence[str], settings: Mapping[str, Any] | None):
+    """The ComBat step of a model whose families include harmonised ones (None when there is nothing to do)."""
+    from engine.features.harmonize import ComBat
+
+    wanted = [f for f in families if f in set((settings or {}).get("families", ()))]
+    if not wanted:
+        return None
+    if "center" not in table.frame or table.frame["center"].nunique() < 2:
+        raise ValidationError(
+            "harmonization needs a center column with at least two centres; add one, or set "
+            "grid.harmonization.families: []."
+        )
+    return ComBat(columns=table.columns(wanted), batch_column="center", unseen=settings.get("unseen", "own"))
 
 
 def _clinical_step(

@@ -71,6 +71,7 @@ def methods_text(config: dict[str, Any], provenance: dict[str, Any]) -> str:
     parts.append(selection_text(grid.get("selection", {})) + " " + tuning_text(grid))
     parts.append(clinical_selection_text(grid.get("clinical_selection") or {}))
     parts.append(cutoff_text(grid.get("cutoff") or {}))
+    parts.append(harmonization_text(grid.get("harmonization") or {}))
     if config.get("reference_scores"):
         parts.append(reference_text(config["reference_scores"]))
     if grid.get("survival_models") and config.get("survival_endpoints"):
@@ -85,7 +86,7 @@ def methods_text(config: dict[str, Any], provenance: dict[str, Any]) -> str:
             "out-of-fold Harrell's C on the training cohort was kept for each model."
         )
     parts.append(STATISTICS_TEXT)
-    return " ".join(parts)
+    return " ".join(part for part in parts if part)
 
 
 def deep_objective_text(deep: dict[str, Any], config: dict[str, Any]) -> str:
@@ -187,6 +188,24 @@ def cutoff_text(cutoff: dict[str, Any]) -> str:
     return (
         f"Each model's classification cutoff was chosen on its out-of-fold training predictions by {how} and applied "
         "unchanged to the internal and each external validation cohort."
+    )
+
+
+def harmonization_text(harmonization: dict[str, Any]) -> str:
+    families = harmonization.get("families") or []
+    if not families:
+        return ""
+    unseen = (
+        "an external centre not seen in training was harmonised with its own location and scale estimated on its own "
+        "features (no outcomes), standardised by the training centres' pooled mean and variance"
+        if harmonization.get("unseen", "own") == "own"
+        else "external centres not seen in training were left unharmonised"
+    )
+    return (
+        f"Scanner and centre effects on the {' and '.join(families)} features were removed with ComBat (parametric "
+        "empirical Bayes, Johnson et al. 2007, without covariates so that no outcome enters; batch = centre), fitted "
+        "within every training fold and on the whole training cohort and applied unchanged to internal patients of "
+        f"the same centres; {unseen}."
     )
 
 
