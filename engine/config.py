@@ -33,6 +33,14 @@ class CohortConfig(_Strict):
         return self
 
 
+class PreprocessingConfig(_Strict):
+    """Before extraction (engine.features.preprocess): phases onto the first phase's grid, N4, normalisation."""
+
+    n4: bool = False
+    normalize: Literal["none", "zscore", "percentile"] = "none"
+    resample_phases: bool = True
+
+
 class RadiomicsConfig(_Strict):
     enabled: bool = True
     preset: str = "ct"
@@ -42,6 +50,7 @@ class RadiomicsConfig(_Strict):
     delta: bool = False
     icc_threshold: float | None = Field(None, gt=0, lt=1)
     icc_kind: str = "2,1"
+    preprocessing: PreprocessingConfig = Field(default_factory=PreprocessingConfig)
 
     def extraction_options(self) -> dict[str, Any]:
         """Keyword arguments of ``engine.features.radiomics.extract_cohort`` for these settings."""
@@ -52,6 +61,7 @@ class RadiomicsConfig(_Strict):
             "rings_mm": self.rings_mm,
             "eroded_mm": self.eroded_mm,
             "delta": self.delta,
+            "preprocess": None if self.preprocessing == PreprocessingConfig() else self.preprocessing.model_dump(),
         }
 
 

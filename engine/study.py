@@ -264,6 +264,7 @@ def _build(config, store, run_id, cohort, table, path_columns, workers, schedule
         "time_unit": config.survival.time_unit,
         "horizons": config.survival.horizon_values(),
         "clinical": families.get("clinical", []),
+        "resampled_phases": dict(cohort.resampled) if cohort is not None else {},
         "phases": list(cohort.phases) if cohort is not None else [],
         "references": [name for name in predictions["model"].unique() if is_reference(name)],
         "clinical_selection": _chosen_clinical(result.pipelines) if result is not None else {},

@@ -29,6 +29,9 @@ class Cohort:
     phases: tuple[str, ...]
     survival_endpoints: tuple[str, ...]
     clinical: tuple[str, ...]
+    resampled: dict[str, int] = dataclasses.field(
+        default_factory=dict
+    )  # phase -> patients put on the first phase's grid
 
     def mask_column(self, phase: str) -> str:
         return f"mask_{phase}" if f"mask_{phase}" in self.table else "mask"
@@ -156,7 +159,8 @@ def load_manifest(path: str | Path, *, clinical: list[str] | None = None, check_
                 "cohort.clinical"
             )
     if check_images and not problems:
-        problems += _check_geometry(table, phases, [c for c in table.columns if c.startswith("mask")])
+        found, resampled = _check_geometry(table, phases, [c for c in table.columns if c.startswith("mask")])
+        problems += found
     if problems:
         shown = "\n  - ".join(problems[:50])
         more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
@@ -172,16 +176,27 @@ def load_manifest(path: str | Path, *, clinical: list[str] | None = None, check_
             if c not in RESERVED and c not in path_columns and not c.endswith(("_time", "_event"))
         )
     )
-    return Cohort(root=root, table=table, phases=phases, survival_endpoints=survival, clinical=clinical_columns)
+    return Cohort(
+        root=root,
+        table=table,
+        phases=phases,
+        survival_endpoints=survival,
+        clinical=clinical_columns,
+        resampled=resampled if check_images else {},
+    )
 
 
 REGRID = "; resample the mask onto the image's grid (or export it from the same series) and load again"
 
 
-def _check_geometry(table: pd.DataFrame, phases: tuple[str, ...], mask_columns: list[str]) -> list[str]:
+def _check_geometry(
+    table: pd.DataFrame, phases: tuple[str, ...], mask_columns: list[str]
+) -> tuple[list[str], dict[str, int]]:
+    """Problems, and per phase the number of patients whose image lies on another grid than the first phase's
+    (resampled onto it before extraction, engine.features.preprocess) while the shared mask fits the first phase."""
     import SimpleITK as sitk
 
-    problems = []
+    problems, resampled = [], {}
     for index, row in table.iterrows():
         who = f"row {index + 2} ({row['patient_id']})"
         for phase in phases:
@@ -189,9 +204,14 @@ def _check_geometry(table: pd.DataFrame, phases: tuple[str, ...], mask_columns: 
             try:
                 image_info = image_information(Path(row[f"image_{phase}"]))
                 mask_info = image_information(Path(row[mask_column]))
+                reference = image_information(Path(row[f"image_{phases[0]}"]))
             except Exception as error:  # noqa: BLE001 - any unreadable file is reported with its row
                 problems.append(f"{who}, {phase}: cannot read image or mask ({error})")
                 continue
+            if mask_column == "mask" and phase != phases[0] and _same(mask_info, reference):
+                if not _same(image_info, reference):
+                    resampled[phase] = resampled.get(phase, 0) + 1
+                continue  # the shared mask is drawn on the first phase; this phase is resampled onto it
             if image_info[0] != mask_info[0]:
                 problems.append(
                     f"{who}, {phase}: image size {image_info[0]} differs from mask size {mask_info[0]}{REGRID}"
@@ -220,7 +240,15 @@ def _check_geometry(table: pd.DataFrame, phases: tuple[str, ...], mask_columns: 
                     "label; every non-zero voxel is taken as tumour, so save the tumour alone (one label, e.g. 1) "
                     "as the mask and other structures (liver) in their own files"
                 )
-    return problems
+    return problems, resampled
+
+
+def _same(first, second) -> bool:
+    return (
+        first[0] == second[0]
+        and np.allclose(first[1], second[1], rtol=1e-4)
+        and np.allclose(first[2], second[2], atol=1e-3)
+    )
 
 
 def assign_splits(

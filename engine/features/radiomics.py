@@ -87,15 +87,21 @@ def extract_image(image, mask, params: Mapping[str, Any]) -> dict[str, float]:
 
 def _patient_task(task: dict[str, Any]) -> dict[str, float]:
     """Everything for one patient (runs in a worker process)."""
+    from engine.features.preprocess import Preprocessing, prepare_phases
+
     images = {phase: read_image(path) for phase, path in task["images"].items()}
+    masks = {phase: read_image(task["masks"][phase]) for phase in images}
+    for phase, mask in masks.items():
+        if mask.GetSize() == images[phase].GetSize():  # tolerate header rounding between image and mask files
+            mask.CopyInformation(images[phase])
+    liver = read_image(task["liver"]) if task.get("liver") else None
+    first = next(iter(images.values()))
+    if liver is not None and liver.GetSize() == first.GetSize():
+        liver.CopyInformation(first)
+    images, masks, liver, _ = prepare_phases(images, masks, liver, Preprocessing(**task.get("preprocess", {})))
     features: dict[str, float] = {}
     for phase, image in images.items():
-        mask = read_image(task["masks"][phase])
-        if mask.GetSize() == image.GetSize():  # tolerate header rounding between image and mask files
-            mask.CopyInformation(image)
-        liver = read_image(task["liver"]) if task.get("liver") else None
-        if liver is not None and liver.GetSize() == image.GetSize():
-            liver.CopyInformation(image)
+        mask = masks[phase]
         for region, region_mask in region_masks(
             mask, rings_mm=task["rings_mm"], eroded_mm=task["eroded_mm"], liver=liver
         ).items():
@@ -127,6 +133,7 @@ def extract_cohort(
     rings_mm: Mapping[str, float] | None = None,
     eroded_mm: float | None = None,
     delta: bool = False,
+    preprocess: Mapping[str, Any] | None = None,
     mask_column: str | None = None,
     cache: FeatureCache | None = None,
     workers: int = 1,
@@ -150,6 +157,7 @@ def extract_cohort(
             "rings_mm": dict(rings_mm or {}),
             "eroded_mm": eroded_mm,
             "delta": delta,
+            **({"preprocess": dict(preprocess)} if preprocess else {}),  # only when not the default: cache keys stay
         }
         files = [*task["images"].values(), *masks.values(), *([task["liver"]] if task["liver"] else [])]
         keys[row["patient_id"]] = content_key(

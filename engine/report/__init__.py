@@ -43,6 +43,9 @@ def methods_text(config: dict[str, Any], provenance: dict[str, Any]) -> str:
             f"from the tumour{' and peritumoral rings of ' + rings if rings else ''} on every contrast phase"
             f"{', with delta features between consecutive phases' if radiomics.get('delta') else ''}."
         )
+        from engine.features.preprocess import preprocessing_text
+
+        parts.append(preprocessing_text(radiomics.get("preprocessing") or {}))
         if radiomics.get("icc_threshold") is not None:
             parts.append(
                 "Features were extracted again from a second reader's segmentations of the training patients; only "
