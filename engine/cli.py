@@ -184,7 +184,9 @@ def extract(
         study, base = load_config(config)
         if not study.cohort.manifest:
             raise ValidationError("extract needs cohort.manifest (images and masks) in the config.")
-        cohort = load_manifest(base / study.cohort.manifest, clinical=study.cohort.clinical or None)
+        cohort = load_manifest(
+            base / study.cohort.manifest, clinical=study.cohort.clinical or None, roi=study.cohort.roi
+        )
         with tqdm(total=len(cohort.table), desc="radiomics", unit="patient", file=sys.stderr) as bar:
             table, failures = extract_cohort(
                 cohort,

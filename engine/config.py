@@ -23,6 +23,7 @@ class CohortConfig(_Strict):
     external_centers: list[str] = Field(default_factory=list)
     train_fraction: float = Field(0.7, gt=0.3, lt=0.95)
     log_transform: list[str] = Field(default_factory=list)  # clinical columns modelled as log10_<column>, e.g. [afp]
+    roi: str | None = None  # the ROI / segment of DICOM RTSTRUCT / SEG masks (a manifest roi column overrides it)
 
     @model_validator(mode="after")
     def _one_source(self) -> CohortConfig:

@@ -409,7 +409,9 @@ def load_study_table(config: StudyConfig, base: Path):
     """(cohort or None, patient table with splits assigned and the endpoint as ``label``, image path columns, data
     digest) for a manifest or a feature-table study."""
     if config.cohort.manifest:
-        cohort = load_manifest(base / config.cohort.manifest, clinical=config.cohort.clinical or None)
+        cohort = load_manifest(
+            base / config.cohort.manifest, clinical=config.cohort.clinical or None, roi=config.cohort.roi
+        )
         cohort = assign_splits(
             cohort,
             external_centers=config.cohort.external_centers,
@@ -610,7 +612,11 @@ def predict_new(run, manifest: Path, *, workers: int = 1, progress: Progress = _
         raise ValidationError(
             "this run was trained on a feature table; predict with its pipelines on a table of the same columns."
         )
-    cohort = load_manifest(manifest, clinical=run.provenance.get("clinical") or None)
+    cohort = load_manifest(
+        manifest,
+        clinical=run.provenance.get("clinical") or None,
+        roi=(run.config.get("cohort") or {}).get("roi"),
+    )
     trained = set(run.provenance.get("phases", []))
     absent_phases = sorted(trained - set(cohort.phases))
     if absent_phases:

@@ -17,7 +17,7 @@ from engine.errors import ValidationError
 from engine.predictions import is_external
 
 OUTCOME_BINARY = "label"
-RESERVED = {"patient_id", "split", "center", OUTCOME_BINARY}
+RESERVED = {"patient_id", "split", "center", "roi", OUTCOME_BINARY}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,13 +64,24 @@ def image_information(path: Path) -> tuple[tuple[int, ...], tuple[float, ...], t
         files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(path))
         if not files:
             raise ValueError("no DICOM series in the folder")
-        image = sitk.ReadImage(files[0])
-        size = (*image.GetSize()[:2], len(files))
-        return size, image.GetSpacing(), image.GetOrigin()
+        first = _header(files[0])
+        size = (*first.GetSize()[:2], len(files))
+        spacing = first.GetSpacing()
+        if len(files) > 1:  # slice spacing from the slice positions (first to last over n - 1), as ITK's series reader
+            extent = np.linalg.norm(np.subtract(_header(files[-1]).GetOrigin(), first.GetOrigin()))
+            spacing = (*spacing[:2], float(extent) / (len(files) - 1))
+        return size, spacing, first.GetOrigin()
+    reader = _header(path)
+    return reader.GetSize(), reader.GetSpacing(), reader.GetOrigin()
+
+
+def _header(path: str | Path):
+    import SimpleITK as sitk
+
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     reader.ReadImageInformation()
-    return reader.GetSize(), reader.GetSpacing(), reader.GetOrigin()
+    return reader
 
 
 def read_image(path: str | Path):
@@ -96,8 +107,12 @@ def _resolve(root: Path, value: str) -> Path:
     return path
 
 
-def load_manifest(path: str | Path, *, clinical: list[str] | None = None, check_images: bool = True) -> Cohort:
-    """Read the manifest at ``path`` and validate it (see the module docstring); returns a ``Cohort``."""
+def load_manifest(
+    path: str | Path, *, clinical: list[str] | None = None, check_images: bool = True, roi: str | None = None
+) -> Cohort:
+    """Read the manifest at ``path`` and validate it (see the module docstring); returns a ``Cohort``. Mask entries
+    that are DICOM-SEG or RTSTRUCT files are rasterised onto their image (engine.cohort.dicom_masks; the ROI from the
+    ``roi`` column, else ``roi``)."""
     path = Path(path).resolve()
     root = path.parent
     table = read_table(path)
@@ -159,6 +174,8 @@ def load_manifest(path: str | Path, *, clinical: list[str] | None = None, check_
                 "cohort.clinical"
             )
     if check_images and not problems:
+        problems += _convert_dicom_masks(table, phases, root, roi)
+    if check_images and not problems:
         found, resampled = _check_geometry(table, phases, [c for c in table.columns if c.startswith("mask")])
         problems += found
     if problems:
@@ -187,6 +204,30 @@ def load_manifest(path: str | Path, *, clinical: list[str] | None = None, check_
 
 
 REGRID = "; resample the mask onto the image's grid (or export it from the same series) and load again"
+
+
+def _convert_dicom_masks(table: pd.DataFrame, phases: tuple[str, ...], root: Path, roi: str | None) -> list[str]:
+    """Point every SEG/RTSTRUCT mask entry at its rasterised NIfTI (written once under ``.converted_masks/``)."""
+    from engine.cohort.dicom_masks import converted_mask
+
+    problems = []
+    for column in [c for c in table.columns if c.startswith("mask")]:
+        phase = column.split("_", 1)[1] if "_" in column else phases[0]
+        for index in table.index:
+            value = table.at[index, column]
+            if not isinstance(value, str):
+                continue
+            wanted = table.at[index, "roi"] if "roi" in table and isinstance(table.at[index, "roi"], str) else roi
+            try:
+                target = converted_mask(
+                    Path(value), Path(table.at[index, f"image_{phase}"]), wanted, root / ".converted_masks"
+                )
+            except ValidationError as error:
+                problems.append(f"row {index + 2} ({table.at[index, 'patient_id']}), {column}: {error}")
+                continue
+            if target is not None:
+                table.at[index, column] = str(target)
+    return problems
 
 
 def _check_geometry(
