@@ -40,6 +40,7 @@ class PreprocessingConfig(_Strict):
     n4: bool = False
     normalize: Literal["none", "zscore", "percentile"] = "none"
     resample_phases: bool = True
+    register_phases: bool = False
 
 
 class RadiomicsConfig(_Strict):

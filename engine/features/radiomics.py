@@ -98,7 +98,9 @@ def _patient_task(task: dict[str, Any]) -> dict[str, float]:
     first = next(iter(images.values()))
     if liver is not None and liver.GetSize() == first.GetSize():
         liver.CopyInformation(first)
-    images, masks, liver, _ = prepare_phases(images, masks, liver, Preprocessing(**task.get("preprocess", {})))
+    settings = Preprocessing(**task.get("preprocess", {}))
+    shared = len(set(task["masks"].values())) == 1
+    images, masks, liver, _ = prepare_phases(images, masks, liver, settings, shared_mask=shared)
     features: dict[str, float] = {}
     for phase, image in images.items():
         mask = masks[phase]
