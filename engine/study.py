@@ -232,6 +232,7 @@ def _build(config, store, run_id, cohort, table, path_columns, workers, schedule
                 seed=config.seed,
                 progress=lambda label: progress(f"survival models: {label}", 0, 1),
                 horizons=_horizons_within_follow_up(frame, endpoint, config.survival.horizon_values()),
+                harmonization=config.grid.harmonization.model_dump(),
             )
             for endpoint in survival
         ]

@@ -20,7 +20,7 @@ from sklearn.pipeline import Pipeline
 
 from engine.errors import ValidationError
 from engine.models.deep_folds import FoldedDeepFeatures, deep_cv, fold_columns, has_deep_folds
-from engine.models.grid import FeatureTable, preprocessor
+from engine.models.grid import FeatureTable, harmonizer, preprocessor
 from engine.models.names import SURVIVAL_METHODS
 from engine.models.regression import CoxModel, LassoCoxModel
 from engine.predictions import held_out_splits, survival_column
@@ -120,10 +120,12 @@ def run_survival_grid(
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
     horizons: Sequence[float] = (),
+    harmonization: Mapping[str, Any] | None = None,
 ) -> SurvivalGridResult:
     """Fit every method for every model on the training split for ``endpoint`` (``<endpoint>_time/_event``).
     With ``horizons``, the predictions also hold S(horizon | x) per horizon (``survival_at_<h>``; out-of-fold for
-    training patients, like the risks), which survival calibration and decision curves need."""
+    training patients, like the risks), which survival calibration and decision curves need. ``harmonization``:
+    ComBat across centres first, as in the classifier grid (engine.models.grid.harmonizer)."""
     frame = table.frame
     time_column, event_column = f"{endpoint}_time", f"{endpoint}_event"
     if time_column not in frame or event_column not in frame:
@@ -147,12 +149,17 @@ def run_survival_grid(
         for model_name, families in models.items():
             columns = table.columns(families)
             folded = has_deep_folds(frame) and any(c in table.families.get("deep", ()) for c in columns)
-            X = frame[columns + fold_columns(frame)] if folded else frame[columns]
+            harmonized = harmonizer(table, families, harmonization) is not None
+            X = frame[columns + (["center"] if harmonized else []) + (fold_columns(frame) if folded else [])]
             splits = list((deep_cv(frame, train) if folded else splitter).split(train_rows, e[train_rows]))
 
-            def make(method: str) -> Any:
+            def make(method: str, families=families, folded=folded, harmonized=harmonized) -> Any:
                 estimator = survival_estimator(method, frame, columns, seed=seed)
-                return Pipeline([("deep_folds", FoldedDeepFeatures()), ("model", estimator)]) if folded else estimator
+                steps = [
+                    *([("deep_folds", FoldedDeepFeatures())] if folded else []),
+                    *([("harmonize", harmonizer(table, families, harmonization))] if harmonized else []),
+                ]
+                return Pipeline([*steps, ("model", estimator)]) if steps else estimator
 
             best = None
             for method in methods:

@@ -115,3 +115,33 @@ def test_combat_is_fitted_inside_the_folds_on_pure_noise():
     assert list(pipeline.named_steps)[0] == "harmonize" and pipeline.named_steps["harmonize"].batches_ == ["C1", "C2"]
     row = result.grid.iloc[0]
     assert abs(row["cv_auc"] - 0.5) < 0.15 and abs(row["internal_auc"] - 0.5) < 0.17
+
+
+def test_survival_models_harmonise_inside_their_folds_too():
+    """The survival grid puts the same ComBat step first (fitted on each training fold) for harmonised families."""
+    from engine.models.survival_grid import run_survival_grid
+
+    rng = np.random.default_rng(5)
+    n = 160
+    centre = np.where(np.arange(n) % 2 == 0, "C1", "C2")
+    latent = rng.normal(size=n)
+    values = rng.normal(size=(n, 6)) + np.where(centre == "C2", 3.0, 0.0)[:, None]
+    values[:, 0] += latent
+    frame = pd.DataFrame(values, columns=[f"f{k}" for k in range(6)])
+    time = rng.exponential(20 / np.exp(latent))
+    frame = frame.assign(
+        patient_id=[str(i) for i in range(n)],
+        split=np.where(np.arange(n) < 110, "train", "internal"),
+        center=centre,
+        rfs_time=np.minimum(time, 30),
+        rfs_event=(time < 30).astype(int),
+    )
+    result = run_survival_grid(
+        FeatureTable(frame, {"radiomics": [f"f{k}" for k in range(6)]}),
+        "rfs",
+        models={"Rad": ["radiomics"]},
+        methods=["RSF"],
+        harmonization={"families": ["radiomics"]},
+    )
+    assert list(result.models["Rad"].named_steps)[0] == "harmonize"
+    assert result.grid.iloc[0]["cv_c_index"] > 0.6
