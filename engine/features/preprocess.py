@@ -158,17 +158,19 @@ def prepare_phases(
     return images, masks, liver, resampled
 
 
-def preprocessing_text(settings: dict[str, Any]) -> str:
-    """One methods sentence for the preprocessing settings ('' when nothing is done beyond the defaults)."""
+def preprocessing_text(settings: dict[str, Any], extraction: dict[str, Any] | None = None) -> str:
+    """Methods sentences for the preprocessing settings and the extraction preset's voxel resampling ('' when
+    nothing is done)."""
     steps = []
-    if settings.get("resample_phases", True):
+    if settings.get("register_phases"):
+        steps.append(
+            "each phase was aligned to the first by a rigid registration (SimpleITK, Mattes mutual information) and "
+            "resampled onto it (linear interpolation for images, nearest neighbour for masks)"
+        )
+    elif settings.get("resample_phases", True):
         steps.append(
             "phases whose geometry differed from the first phase were resampled onto it (linear interpolation for "
             "images, nearest neighbour for masks; no registration)"
-        )
-    if settings.get("register_phases"):
-        steps.append(
-            "each phase was aligned to the first by a rigid registration (SimpleITK, Mattes mutual information)"
         )
     if settings.get("n4"):
         steps.append(
@@ -179,4 +181,12 @@ def preprocessing_text(settings: dict[str, Any]) -> str:
     if normalize != "none":
         how = "to zero mean and unit SD" if normalize == "zscore" else "from the 1st-99th percentile to 0-1"
         steps.append(f"intensities were normalised {how} within the liver mask (else the Otsu foreground)")
-    return ("Before extraction, " + "; ".join(steps) + ".") if steps else ""
+    text = ("Before extraction, " + "; ".join(steps) + ".") if steps else ""
+    spacing = (extraction or {}).get("resampledPixelSpacing")
+    if spacing:
+        interpolator = str((extraction or {}).get("interpolator", "sitkBSpline")).removeprefix("sitk")
+        text += (
+            f" PyRadiomics resampled images to {' x '.join(f'{v:g}' for v in spacing)} mm voxels ({interpolator} "
+            "interpolation; masks nearest neighbour) before computing features."
+        )
+    return text.strip()

@@ -45,7 +45,13 @@ def methods_text(config: dict[str, Any], provenance: dict[str, Any]) -> str:
         )
         from engine.features.preprocess import preprocessing_text
 
-        parts.append(preprocessing_text(radiomics.get("preprocessing") or {}))
+        try:
+            from engine.features.radiomics import load_params
+
+            extraction = load_params(radiomics.get("preset", "ct"), radiomics.get("overrides") or {}).get("setting", {})
+        except Exception:  # noqa: BLE001 - a preset file that moved: the sentence leaves the resampling out
+            extraction = {}
+        parts.append(preprocessing_text(radiomics.get("preprocessing") or {}, extraction))
         if radiomics.get("icc_threshold") is not None:
             parts.append(
                 "Features were extracted again from a second reader's segmentations of the training patients; only "

@@ -2,6 +2,7 @@
 another grid resampled onto the first phase (and reported by the manifest check)."""
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -129,3 +130,18 @@ def test_rigid_registration_recovers_a_known_shift():
     before = np.abs(sitk.GetArrayFromImage(portal) - reference).mean()
     after = np.abs(sitk.GetArrayFromImage(images["portal"]) - reference)[2:-2, 4:-4, 4:-4].mean()
     assert resampled == ["portal"] and after < 0.4 * before
+
+
+def test_methods_text_states_preprocessing_and_harmonisation():
+    from engine.config import load_config
+    from engine.report import methods_text
+
+    config, _ = load_config(Path(__file__).resolve().parents[2] / "assets" / "study_template.yaml")
+    raw = config.canonical()
+    assert "ComBat" not in methods_text(raw, {"packages": {}}) and "N4" not in methods_text(raw, {"packages": {}})
+    raw["radiomics"]["preprocessing"].update(n4=True, normalize="zscore", register_phases=True)
+    raw["grid"]["harmonization"].update(families=["radiomics"], unseen="none")
+    text = methods_text(raw, {"packages": {}})
+    assert "corrected with N4" in text and "normalised to zero mean and unit SD within the liver mask" in text
+    assert "rigid registration" in text and "PyRadiomics resampled images to 1 x 1 x 1 mm voxels (BSpline" in text
+    assert "removed with ComBat" in text and "external centres not seen in training were left unharmonised" in text
