@@ -163,7 +163,8 @@ def load_manifest(
                 problems.append(f"{where}: file {value!r} not found (paths are relative to the manifest's folder)")
             resolved.append(str(target))
         table[column] = resolved
-    for column in clinical or []:
+    for wanted in clinical or []:
+        column = wanted if wanted in table else wanted.removeprefix("log10_")  # a run's log-transformed predictor
         if column not in table:
             problems.append(
                 f"clinical column {column!r} is not in the manifest; remove it from cohort.clinical or add it"
