@@ -163,15 +163,22 @@ class FeatureTable:
 
 
 def preprocessor(
-    frame: pd.DataFrame, columns: Sequence[str], *, after_clinical_selection: bool = False
+    frame: pd.DataFrame, columns: Sequence[str], *, after_clinical_selection: bool = False, harmonize: Any = None
 ) -> ColumnTransformer:
     """Impute and scale numeric columns, impute and one-hot encode categorical ones. ``after_clinical_selection``:
-    the columns are picked by name among those still present (a ClinicalSelector before it drops some)."""
+    the columns are picked by name among those still present (a ClinicalSelector before it drops some).
+    ``harmonize`` (a ComBat step): its columns, with the centre, go through it before imputation and scaling (one
+    branch of this step, so the pipeline's cache hashes the input once)."""
     categorical = [c for c in columns if frame[c].dtype == object or isinstance(frame[c].dtype, pd.CategoricalDtype)]
     numeric = [c for c in columns if c not in categorical]
+    parts = []
+    if harmonize is not None:
+        harmonized = [c for c in numeric if c in set(harmonize.columns)]
+        numeric = [c for c in numeric if c not in set(harmonized)]
+        branch = make_pipeline(harmonize, SimpleImputer(strategy="median"), StandardScaler())
+        parts.append(("harmonized", branch, [harmonize.batch_column, *harmonized]))
     if after_clinical_selection:
         numeric, categorical = PresentColumns([*numeric, NO_CLINICAL]), PresentColumns(categorical)
-    parts = []
     if numeric:
         parts.append(("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric))
     if categorical:
@@ -205,12 +212,11 @@ def model_pipeline(
     oversamples the minority class (imbalanced-learn SMOTE) after selection, during fitting only. ``deep_folds``
     puts :class:`FoldedDeepFeatures` first (deep features learned per fold; see engine.models.deep_folds);
     ``clinical`` chooses the clinical predictors (engine.selection.clinical) before preprocessing; ``harmonize``
-    (engine.features.harmonize.ComBat) harmonises features across centres before everything else learns."""
+    (engine.features.harmonize.ComBat) harmonises features across centres inside the preprocessing step."""
     steps = [
         *([("deep_folds", FoldedDeepFeatures())] if deep_folds else []),
-        *([("harmonize", harmonize)] if harmonize is not None else []),
         *([("clinical", clinical)] if clinical is not None else []),
-        ("prepare", preprocessor(frame, columns, after_clinical_selection=clinical is not None)),
+        ("prepare", preprocessor(frame, columns, after_clinical_selection=clinical is not None, harmonize=harmonize)),
         *selection.transformers(seed),
     ]
     if smote:

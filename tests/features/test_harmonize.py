@@ -112,7 +112,12 @@ def test_combat_is_fitted_inside_the_folds_on_pure_noise():
         harmonization={"families": ["radiomics"], "unseen": "own"},
     )
     pipeline = result.pipelines["Rad"]
-    assert list(pipeline.named_steps)[0] == "harmonize" and pipeline.named_steps["harmonize"].batches_ == ["C1", "C2"]
+    combat = pipeline.named_steps["prepare"].named_transformers_["harmonized"][0]
+    assert isinstance(combat, ComBat) and combat.batches_ == ["C1", "C2"]
+    assert len(combat.columns_) == p  # every radiomics column, fitted on the training patients only
+    from engine.selection.clinical import input_columns
+
+    assert "center" in input_columns(pipeline)  # new patients are scored with their centre
     row = result.grid.iloc[0]
     assert abs(row["cv_auc"] - 0.5) < 0.15 and abs(row["internal_auc"] - 0.5) < 0.17
 
