@@ -60,3 +60,20 @@ def test_a_csv_without_patient_id_says_how_it_was_read():
         ValidationError, match=r"read as delimiter ';' and decimal mark ','.*columns found are \['id', 'label', 'Rad'\]"
     ):
         read_predictions(b"id;label;Rad\nP1;0;0,2\nP2;1;0,7\n", "export.csv")
+
+
+def test_the_overview_sentence_says_what_the_study_is():
+    from engine.summary import study_sentence
+    from tests.dashboard.conftest import with_reference
+
+    predictions = with_reference(predictions_table(n=120))
+    sentence = study_sentence(
+        predictions, {"name": "Demo", "created": "2026-12-02T12:54:01+00:00", "phases": ["arterial", "portal"]}
+    )
+    splits = predictions.drop_duplicates("patient_id")["split"].value_counts()
+    assert sentence == (
+        f"Demo: 120 patients (train {splits['train']}, internal {splits['internal']}, external {splits['external']}); "
+        "image phases arterial and portal; endpoints: binary label and RFS; 4 models and 1 reference score; "
+        "built 2026-12-02 12:54 UTC."
+    )
+    assert study_sentence(predictions_table(n=60), source="upload t.csv").startswith("upload t.csv: 60 patients (")

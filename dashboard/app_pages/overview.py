@@ -7,6 +7,7 @@ from engine.errors import ValidationError
 from engine.performance import LABELS as PERFORMANCE_COLUMNS
 from engine.performance import paper_table
 from engine.predictions import cohort_columns
+from engine.summary import study_sentence
 
 
 def cutoff_rule(study) -> str:
@@ -17,6 +18,7 @@ def cutoff_rule(study) -> str:
 
 study = require_study()
 st.title("Overview")
+st.markdown(study_sentence(study.unfiltered, (study.run or {}).get("provenance"), study.source))
 st.caption(f"Source: {study.source}")
 report_label = "Build the report (HTML with all figures, tables and a methods paragraph, zipped with the figure files)"
 if study.filters:

@@ -420,3 +420,10 @@ def test_raw_scores_without_a_training_cohort_are_left_out_of_probability_pages_
         assert any("Cox LP (score) is a raw risk score" in w.value and "train split" in w.value for w in at.warning)
     at.switch_page("app_pages/roc.py").run()
     assert not at.exception and not at.error  # ROC takes the raw score as it is
+
+
+def test_overview_opens_with_what_the_run_is(app_store, monkeypatch):
+    at = app(app_store, monkeypatch)
+    first = at.markdown[0].value
+    assert first.startswith("App test run: 240 patients (train ") and "endpoints: binary label and RFS" in first
+    assert "4 models and 1 reference score" in first
