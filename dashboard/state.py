@@ -301,6 +301,13 @@ def download_figure(figure, name: str, key: str) -> None:
                 )
 
 
+def show_table(table: pd.DataFrame, **kwargs) -> None:
+    """A table as a paper prints it: human column labels, p < 0.001, 3 decimals (engine.labels)."""
+    from engine.labels import readable
+
+    st.dataframe(readable(table), width="stretch", hide_index=True, **kwargs)
+
+
 def download_table(table: pd.DataFrame, name: str, key: str) -> None:
     """CSV and XLSX buttons; text cells that a spreadsheet would run as formulas are neutralised (engine.exports)."""
     from engine.exports import spreadsheet_safe

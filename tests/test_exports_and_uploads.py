@@ -77,3 +77,30 @@ def test_the_overview_sentence_says_what_the_study_is():
         "built 2026-12-02 12:54 UTC."
     )
     assert study_sentence(predictions_table(n=60), source="upload t.csv").startswith("upload t.csv: 60 patients (")
+
+
+def test_tables_read_like_a_paper():
+    from engine.labels import readable
+
+    table = pd.DataFrame(
+        {
+            "model": ["Rad", "DL"],
+            "hl_p": [0.0004, 0.51234],
+            "spiegelhalter_z": [1.23456, -0.5],
+            "ci_low": [0.61234, np.nan],
+            "hl_dof": [8, 8],
+            "rfs_c_index": [0.7, 0.6],
+        }
+    )
+    shown = readable(table)
+    assert list(shown.columns) == [
+        "Model",
+        "Hosmer–Lemeshow p",
+        "Spiegelhalter z",
+        "95% CI low",
+        "Hosmer–Lemeshow df",
+        "rfs c index",
+    ]
+    assert shown["Hosmer–Lemeshow p"].tolist() == ["<0.001", "0.512"]
+    assert shown["Spiegelhalter z"].tolist() == [1.235, -0.5] and shown["Hosmer–Lemeshow df"].tolist() == [8, 8]
+    assert list(table.columns)[0] == "model"  # the caller's table (and the downloads) keep the code names

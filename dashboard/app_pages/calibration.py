@@ -8,6 +8,7 @@ from dashboard.state import (
     cohort_picker,
     download_figure,
     download_table,
+    show_table,
 )
 from engine import plots
 from engine.errors import ValidationError
@@ -68,7 +69,7 @@ shown = table[
         "hl_p",
     ]
 ]
-st.dataframe(shown.round(4), width="stretch", hide_index=True)
+show_table(shown)
 download_table(shown, f"calibration_{split}", "calibration_table")
 reference_note(models)
 st.caption(

@@ -1,7 +1,7 @@
 import streamlit as st
 
 from dashboard import cached
-from dashboard.state import binary_study, cohort_picker, download_figure, download_table, p_adjust_picker
+from dashboard.state import binary_study, cohort_picker, download_figure, download_table, p_adjust_picker, show_table
 from engine import plots
 from engine.errors import ValidationError
 
@@ -17,5 +17,5 @@ except ValidationError as error:
 figure = plots.pairwise_heatmap(diff, text, title=f"AUC difference (row - column), {split} cohort", colorbar="ΔAUC")
 st.plotly_chart(figure, width="stretch")
 download_figure(figure, f"delong_{split}", "delong_figure")
-st.dataframe(pairs.round(4), width="stretch", hide_index=True)
+show_table(pairs)
 download_table(pairs, f"delong_{split}", "delong_table")

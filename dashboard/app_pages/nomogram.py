@@ -1,7 +1,7 @@
 import streamlit as st
 
 from dashboard import cached
-from dashboard.state import download_figure, probability_models, require_study
+from dashboard.state import download_figure, probability_models, require_study, show_table
 from engine import plots
 from engine.errors import ValidationError
 from engine.predictions import filterable_columns
@@ -42,7 +42,7 @@ except ValidationError as error:
 figure = plots.nomogram_figure(nomogram)
 st.plotly_chart(figure, width="stretch")
 download_figure(figure, "nomogram", "nomogram_figure")
-st.dataframe(model.summary_.round(4), width="stretch", hide_index=True)
+show_table(model.summary_)
 st.subheader("Calculator")
 patient = {}
 cols = st.columns(3)

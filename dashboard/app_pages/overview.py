@@ -1,7 +1,7 @@
 import streamlit as st
 
 from dashboard import cached
-from dashboard.state import cohort_picker, download_figure, download_table, require_study
+from dashboard.state import cohort_picker, download_figure, download_table, require_study, show_table
 from engine import plots
 from engine.errors import ValidationError
 from engine.performance import LABELS as PERFORMANCE_COLUMNS
@@ -79,7 +79,7 @@ if study.has_binary:
     st.subheader("Discrimination by model and cohort")
     split = cohort_picker(study, "overview_split")
     metrics = cached.model_metrics(study.predictions, split, study.models)
-    st.dataframe(metrics.round(3), width="stretch", hide_index=True)
+    show_table(metrics)
     download_table(metrics, f"auc_{split}", "overview_metrics")
     if study.run is not None and len(study.run["grid"]):
         grid = study.run["grid"]

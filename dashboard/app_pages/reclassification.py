@@ -2,7 +2,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import cached
-from dashboard.state import reference_note, binary_study, probability_models, cohort_picker, download_table
+from dashboard.state import reference_note, binary_study, probability_models, cohort_picker, download_table, show_table
 
 study = binary_study(
     "Reclassification: NRI and IDI", min_models=2, missing="Needs a binary label and at least two models."
@@ -49,7 +49,7 @@ rows.append(
     }
 )
 summary = pd.DataFrame(rows)
-st.dataframe(summary.round(4), width="stretch", hide_index=True)
+show_table(summary)
 download_table(summary, f"nri_idi_{split}", "nri_summary")
 reference_note([old, new])
 if "categorical" in results:

@@ -2,7 +2,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard import cached
-from dashboard.state import cohort_picker, download_figure, download_table, p_adjust_picker, require_study
+from dashboard.state import cohort_picker, download_figure, download_table, p_adjust_picker, require_study, show_table
 from engine import plots
 from engine.errors import ValidationError
 from engine.predictions import filterable_columns, model_names, survival_as_predictions
@@ -94,7 +94,7 @@ if learned is not None and learned.method == "maxstat":
     )
 st.subheader("C-index (Harrell) by cohort")
 c_table = cached.concordance_table(predictions, endpoint, models)
-st.dataframe(c_table.round(3), width="stretch", hide_index=True)
+show_table(c_table)
 download_table(c_table, f"c_index_{endpoint}", "survival_c")
 st.subheader("Time-dependent AUC")
 default = study.horizons or [round(q, 1) for q in predictions[time_column].quantile([0.25, 0.5, 0.75])]
@@ -146,7 +146,7 @@ st.subheader("Comparing C-indexes")
 adjust = p_adjust_picker("survival_c_adjust", "p-value adjustment")
 try:
     pairs = cached.c_index_pairs(predictions, endpoint, split, chosen, adjust)
-    st.dataframe(pairs.round(4), width="stretch", hide_index=True)
+    show_table(pairs)
     download_table(pairs, f"c_index_pairs_{endpoint}_{split}", "survival_c_pairs")
     st.caption(
         "Paired test of Harrell's C on the same patients (infinitesimal-jackknife covariance, as R's "
@@ -187,7 +187,7 @@ try:
     )
     st.plotly_chart(figure, width="stretch")
     download_figure(figure, f"survival_calibration_{endpoint}_{horizon:g}", "survival_calibration")
-    st.dataframe(table.round(3), width="stretch", hide_index=True)
+    show_table(table)
     for note in table.loc[table["note"] != "", "note"]:
         st.warning(f"A risk group's {note}.")
     curves = cached.horizon_decision_curves(

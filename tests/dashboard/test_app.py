@@ -182,9 +182,9 @@ def test_survival_page_at_a_horizon_equals_engine_stats(app_store, monkeypatch):
     surv24 = np.exp(-24 / 24 * np.exp(risk))
     rad = survival["model"] == "Rad"
     expected = survival_calibration(survival.loc[rad, "rfs_time"], survival.loc[rad, "rfs_event"], surv24[rad], 24.0)
-    shown = [d.value for d in at.dataframe if "observed" in d.value.columns][0]
-    np.testing.assert_allclose(shown["observed"], expected["observed"].round(3), atol=1e-12)
-    pairs = [d.value for d in at.dataframe if "model_a" in d.value.columns][0]
+    shown = [d.value for d in at.dataframe if "Observed" in d.value.columns][0]  # labels as a paper prints them
+    np.testing.assert_allclose(shown["Observed"], expected["observed"].round(3), atol=1e-12)
+    pairs = [d.value for d in at.dataframe if "Model A" in d.value.columns][0]
     a, b = survival[rad], survival[~rad]
     c = compare_c_index(
         a["rfs_time"],
@@ -192,7 +192,7 @@ def test_survival_page_at_a_horizon_equals_engine_stats(app_store, monkeypatch):
         np.log(a["prob"] / (1 - a["prob"])),
         np.log(b["prob"].to_numpy() / (1 - b["prob"].to_numpy())),
     )
-    assert pairs["diff"].iloc[0] == pytest.approx(round(c.diff, 4), abs=1e-12)
+    assert pairs["Difference"].iloc[0] == pytest.approx(round(c.diff, 3), abs=1e-12)
     assert any("Predicted survival at 24 months" in str(chart.proto) for chart in at.get("plotly_chart"))
 
 
@@ -427,3 +427,11 @@ def test_overview_opens_with_what_the_run_is(app_store, monkeypatch):
     first = at.markdown[0].value
     assert first.startswith("App test run: 240 patients (train ") and "endpoints: binary label and RFS" in first
     assert "4 models and 1 reference score" in first
+
+
+def test_tables_show_human_labels_and_formatted_p_values(app_store, monkeypatch):
+    at = app(app_store, monkeypatch)
+    at.switch_page("app_pages/calibration.py").run()
+    shown = at.dataframe[0].value
+    assert {"Model", "Calibration slope", "Hosmer–Lemeshow p", "Brier score"} <= set(shown.columns)
+    assert all(isinstance(v, str) and (v == "<0.001" or len(v.split(".")[-1]) == 3) for v in shown["Hosmer–Lemeshow p"])
