@@ -1,7 +1,7 @@
 import streamlit as st
 
 from dashboard import cached
-from dashboard.state import download_figure, download_table, require_study
+from dashboard.state import download_figure, download_table, require_study, show_table
 from engine import plots
 from engine.errors import ValidationError
 
@@ -17,7 +17,7 @@ else:
     model = st.selectbox("Model", list(dict.fromkeys(selected["model"])), key="features_model")
     rows = selected[selected["model"] == model]
     terms = rows[rows["feature"] != "(intercept)"].sort_values("coefficient", key=abs, ascending=False)
-    st.dataframe(terms, width="stretch", hide_index=True)
+    show_table(terms)
     download_table(terms, f"selected_{model}", "features_table")
     intercept = rows.loc[rows["feature"] == "(intercept)", "coefficient"]
     if len(intercept):

@@ -1,7 +1,7 @@
 import streamlit as st
 
 from dashboard import cached
-from dashboard.state import binary_study, cohort_picker, download_figure, download_table
+from dashboard.state import binary_study, cohort_picker, download_figure, download_table, show_table
 from engine import plots
 from engine.errors import ValidationError
 
@@ -70,10 +70,10 @@ with_ci = table.assign(
         lambda r: f"{r.estimate:.3f}" + (f" ({r.ci_low:.3f}-{r.ci_high:.3f})" if r.ci_low == r.ci_low else ""), axis=1
     )
 )
-st.dataframe(
-    with_ci.pivot(index="model", columns="metric", values="value")[pivot.columns].reindex(list(matrices)),
-    width="stretch",
+show_table(
+    with_ci.pivot(index="model", columns="metric", values="value")[pivot.columns].reindex(list(matrices)).reset_index()
 )
+st.caption("Each cell: the estimate (95% CI) at the threshold above.")
 download_table(table, f"threshold_metrics_{split}", "roc_metrics")
 columns = st.columns(min(len(matrices), 4))
 for index, (model, matrix) in enumerate(matrices.items()):

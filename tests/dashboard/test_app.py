@@ -52,11 +52,11 @@ def test_threshold_slider_moves_the_operating_point(app_store, monkeypatch):
     at.selectbox(key="roc_split").set_value("internal").run()
     at.radio(key="roc_mode").set_value("fixed").run()
     at.slider(key="roc_threshold").set_value(0.3).run()
-    low = at.dataframe[0].value.copy()
+    low = at.dataframe[0].value.set_index("Model")
     at.slider(key="roc_threshold").set_value(0.7).run()
-    high = at.dataframe[0].value
-    sensitivity_low = float(low.loc["Rad", "sensitivity"].split()[0])
-    sensitivity_high = float(high.loc["Rad", "sensitivity"].split()[0])
+    high = at.dataframe[0].value.set_index("Model")
+    sensitivity_low = float(low.loc["Rad", "Sensitivity"].split()[0])
+    sensitivity_high = float(high.loc["Rad", "Sensitivity"].split()[0])
     assert sensitivity_high < sensitivity_low
     rows = predictions_table().query("split == 'internal' and model == 'Rad'")
     assert sensitivity_high == pytest.approx(threshold_metrics(rows["label"], rows["prob"], 0.7).sensitivity, abs=5e-4)
@@ -71,15 +71,15 @@ def test_roc_page_defaults_to_each_models_training_cutoff(app_store, monkeypatch
     at.switch_page("app_pages/roc.py").run()
     assert at.radio(key="roc_mode").value == "training"
     at.selectbox(key="roc_split").set_value("external").run()
-    table = at.dataframe[0].value
+    table = at.dataframe[0].value.set_index("Model")
     predictions = predictions_table()
     for model in ("Clinical", "Rad", "Combined"):
         train = predictions.query("split == 'train' and model == @model")
         cutoff = youden_threshold(train["label"], train["prob"]).threshold
         rows = predictions.query("split == 'external' and model == @model")
         expected = threshold_metrics(rows["label"], rows["prob"], cutoff)
-        assert float(table.loc[model, "sensitivity"].split()[0]) == pytest.approx(expected.sensitivity, abs=5e-4)
-        assert float(table.loc[model, "specificity"].split()[0]) == pytest.approx(expected.specificity, abs=5e-4)
+        assert float(table.loc[model, "Sensitivity"].split()[0]) == pytest.approx(expected.sensitivity, abs=5e-4)
+        assert float(table.loc[model, "Specificity"].split()[0]) == pytest.approx(expected.specificity, abs=5e-4)
     at.radio(key="roc_mode").set_value("youden").run()
     assert any("optimistic" in w.value for w in at.warning)
 
