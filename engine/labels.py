@@ -1,10 +1,13 @@
 """Human column labels and number formats for tables shown to readers (pages, report): "AUC", "95% CI low",
-"Hosmer–Lemeshow p", p-values as "<0.001", other numbers to 3 decimals. Downloads keep the code names (data)."""
+"Hosmer–Lemeshow p"; p-values as "< 0.001" (engine.tables.format_p), other numbers to 3 decimals. Downloads keep
+the code names (data)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from engine.tables import format_p
 
 COLUMN_LABELS = {
     "model": "Model",
@@ -61,13 +64,6 @@ COLUMN_LABELS = {
     "observed": "Observed",
 }
 P_COLUMNS = {"p", "p (adjusted)", "Spiegelhalter p", "Hosmer–Lemeshow p"}
-
-
-def format_p(value: float) -> str:
-    """p < 0.001 as "<0.001", else 3 decimals; missing as ""."""
-    if value is None or not np.isfinite(value):
-        return ""
-    return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
 def readable(table: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:

@@ -190,8 +190,7 @@ def upload_roles(predictions: pd.DataFrame) -> dict[str, list[str]]:
             m for m in raw if m not in recalibrated
         ],
         "outcomes": outcome_columns(predictions),
-        "cohort columns": [c for c in cohort_columns(predictions) if c not in (OUTCOME, "center")]
-        + (["center"] if "center" in predictions else []),
+        "cohort columns": [c for c in cohort_columns(predictions) if c != OUTCOME],
         "cohorts (split)": ordered_splits(predictions),
     }
 

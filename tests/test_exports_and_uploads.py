@@ -101,6 +101,6 @@ def test_tables_read_like_a_paper():
         "Hosmer–Lemeshow df",
         "rfs c index",
     ]
-    assert shown["Hosmer–Lemeshow p"].tolist() == ["<0.001", "0.512"]
+    assert shown["Hosmer–Lemeshow p"].tolist() == ["< 0.001", "0.512"]
     assert shown["Spiegelhalter z"].tolist() == [1.235, -0.5] and shown["Hosmer–Lemeshow df"].tolist() == [8, 8]
     assert list(table.columns)[0] == "model"  # the caller's table (and the downloads) keep the code names

@@ -15,24 +15,11 @@ feature cache key, the run's provenance and the methods text.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
 
-NORMALIZE = ("none", "zscore", "percentile")
-
-
-@dataclasses.dataclass(frozen=True)
-class Preprocessing:
-    n4: bool = False
-    normalize: str = "none"
-    resample_phases: bool = True
-    register_phases: bool = False
-
-    @property
-    def active(self) -> bool:
-        return self.n4 or self.normalize != "none"
+from engine.config import PreprocessingConfig as Preprocessing
 
 
 def same_geometry(image, reference) -> bool:
@@ -149,7 +136,7 @@ def prepare_phases(
         if liver is not None and not same_geometry(liver, reference):
             liver = onto(liver, reference, mask=True)
     for phase in phases:
-        if settings.active:
+        if settings.n4 or settings.normalize != "none":
             region = reference_region(images[phase], liver)
             if settings.n4:
                 images[phase] = n4(images[phase], region)

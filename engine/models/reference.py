@@ -64,6 +64,14 @@ class ReferenceScore:
         return values.to_numpy(float)
 
 
+def training_logistic(score: np.ndarray, label: np.ndarray):
+    """The univariable logistic regression of the training ``label`` on the training ``score``: the recalibration
+    that maps a reference or raw score to a probability (engine.models.LogisticModel; predict on ``{"score": ...}``)."""
+    from engine.models import LogisticModel
+
+    return LogisticModel().fit(pd.DataFrame({"score": score}), label)
+
+
 def reference_predictions(
     frame: pd.DataFrame,
     scores: Sequence[ReferenceScore],
@@ -72,7 +80,6 @@ def reference_predictions(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Long prediction rows of each reference score (``prob`` = the raw score, ``recalibrated`` = the training
     logistic's probability) and the recalibration table (model, column, intercept, slope, n_train)."""
-    from engine.models import LogisticModel
 
     train = (frame["split"] == "train").to_numpy()
     rows, recalibrations = [], []
@@ -82,8 +89,8 @@ def reference_predictions(
             raise ValidationError(
                 f"reference score {score.name} has a single value on the training cohort; it cannot be compared."
             )
-        logistic = LogisticModel().fit(pd.DataFrame({score.column: raw[train]}), frame["label"].to_numpy(int)[train])
-        probability = logistic.predict_proba(pd.DataFrame({score.column: raw}))[:, 1]
+        logistic = training_logistic(raw[train], frame["label"].to_numpy(int)[train])
+        probability = logistic.predict_proba(pd.DataFrame({"score": raw}))[:, 1]
         part = frame[["patient_id", "split", *outcome_columns, *[c for c in cohort_columns if c in frame]]].copy()
         part.insert(2, "model", score.model)
         part.insert(3, "classifier", "reference")
@@ -118,7 +125,6 @@ def recalibrate_raw_scores(predictions: pd.DataFrame) -> pd.DataFrame:
     ``recalibrated`` column: a univariable logistic regression of the label on the score, fitted on the training
     cohort only and applied unchanged to every cohort (as for reference scores). Without a training cohort with
     both classes it stays missing and the probability pages leave the model out, saying why."""
-    from engine.models import LogisticModel
 
     marked = predictions["classifier"].eq(RAW_SCORE)
     if not marked.any() or "label" not in predictions:
@@ -132,10 +138,11 @@ def recalibrate_raw_scores(predictions: pd.DataFrame) -> pd.DataFrame:
         if out.loc[train, "label"].nunique() < 2 or out.loc[train, "prob"].nunique() < 2:
             continue
         try:
-            logistic = LogisticModel().fit(out.loc[train, ["prob"]], out.loc[train, "label"].to_numpy(int))
+            logistic = training_logistic(out.loc[train, "prob"].to_numpy(float), out.loc[train, "label"].to_numpy(int))
         except ValidationError:  # separated on training: no finite recalibration, the model stays a raw score
             continue
-        out.loc[rows, "recalibrated"] = logistic.predict_proba(out.loc[rows, ["prob"]])[:, 1]
+        scores = pd.DataFrame({"score": out.loc[rows, "prob"].to_numpy(float)})
+        out.loc[rows, "recalibrated"] = logistic.predict_proba(scores)[:, 1]
     return out
 
 

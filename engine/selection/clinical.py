@@ -55,7 +55,7 @@ class ClinicalSelector(TransformerMixin, BaseEstimator):
 
 def input_columns(pipeline) -> list[str]:
     """The feature columns a fitted model pipeline takes (before any clinical selection), without deep fold blocks."""
-    first = next(step for step in ("harmonize", "clinical", "prepare") if step in pipeline.named_steps)
+    first = "clinical" if "clinical" in pipeline.named_steps else "prepare"
     return list(pipeline.named_steps[first].feature_names_in_)
 
 

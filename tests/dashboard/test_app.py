@@ -434,4 +434,6 @@ def test_tables_show_human_labels_and_formatted_p_values(app_store, monkeypatch)
     at.switch_page("app_pages/calibration.py").run()
     shown = at.dataframe[0].value
     assert {"Model", "Calibration slope", "Hosmer–Lemeshow p", "Brier score"} <= set(shown.columns)
-    assert all(isinstance(v, str) and (v == "<0.001" or len(v.split(".")[-1]) == 3) for v in shown["Hosmer–Lemeshow p"])
+    assert all(
+        isinstance(v, str) and (v == "< 0.001" or len(v.split(".")[-1]) == 3) for v in shown["Hosmer–Lemeshow p"]
+    )
