@@ -23,6 +23,7 @@ navigation = st.navigation(
         st.Page(PAGES / "survival.py", title="Survival"),
         st.Page(PAGES / "nomogram.py", title="Nomogram"),
         st.Page(PAGES / "features.py", title="Features"),
+        st.Page(PAGES / "explanations.py", title="Explanations"),
     ]
 )
 st.sidebar.title("HCC study workbench")

@@ -126,3 +126,17 @@ def bias_corrected(run_id: str, model: str, n_boot: int):
 @st.cache_data(max_entries=8, show_spinner="Refitting the LASSO path on the training features...")
 def lasso_path(run_id: str, model: str):
     return analysis.lasso_path(store().load(run_id), model)
+
+
+@st.cache_data(max_entries=16, show_spinner="Computing SHAP values (once per model; stored with the run)...")
+def explanation(run_id: str, model: str):
+    from engine.explain import explain
+
+    return explain(store().load(run_id), model)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def explainable_models(run_id: str) -> list[str]:
+    from engine.explain import explainable_models as models
+
+    return models(store().load(run_id))

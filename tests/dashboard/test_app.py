@@ -24,6 +24,7 @@ PAGES = [
     "survival",
     "nomogram",
     "features",
+    "explanations",
 ]
 
 

@@ -2,6 +2,7 @@
 pipelines on the same patients (predict) and the HTML report."""
 
 import io
+from pathlib import Path
 import zipfile
 
 import numpy as np
@@ -184,3 +185,49 @@ def test_refit_caveat_names_what_the_bootstrap_does_not_repeat(image_run):
     run, _ = image_run
     assert refit_caveat(run, "Rad") == ""
     assert "CNN" in refit_caveat(run, "DL") and "CNN" in refit_caveat(run, "Combined")
+
+
+def test_explanations_of_a_stored_model_match_its_predictions_and_stay_with_the_run(image_run):
+    """SHAP of the final pipeline: base value + contributions = the stored probability on validation cohorts
+    (LR: log-odds); computed once, then read from the run folder, and the run stays intact."""
+    from engine.explain import explain, family_contributions
+    from engine.store import RunStore
+
+    run, _ = image_run
+    explanation = explain(run, "Combined")
+    stored = run.predictions[(run.predictions["model"] == "Combined") & (run.predictions["split"] != "train")]
+    probability = pd.Series(1 / (1 + np.exp(-explanation.output())), index=explanation.patient_id)
+    np.testing.assert_allclose(probability[stored["patient_id"]].to_numpy(), stored["prob"].to_numpy(), atol=1e-9)
+    families = family_contributions(explanation)
+    assert set(families.columns[2:]) <= {"clinical", "radiomics", "deep"}
+    np.testing.assert_allclose(
+        families.iloc[:, 2:].sum(axis=1), explanation.output() - explanation.base_value, atol=1e-9
+    )
+    assert (run.path / "explanations" / "Combined.npz").exists()
+    again = explain(run, "Combined")
+    np.testing.assert_array_equal(again.values, explanation.values)
+    assert again.features == explanation.features and again.method == explanation.method
+    assert RunStore(run.path.parents[1]).problems(run.run_id) == []
+    with pytest.raises(ValidationError, match="stacked fusions and reference scores"):
+        explain(run, "BCLC (reference)")
+
+
+def test_explanations_page_on_a_stored_run(image_run, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard import cached
+
+    run, _ = image_run
+    monkeypatch.setattr(cached, "STORE", run.path.parents[1])
+    for function in (cached.store, cached.runs, cached.run_tables):
+        function.clear()
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("app_pages/explanations.py").run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="explain_model").value == "Combined"
+    assert "LinearExplainer" in " ".join(c.value for c in at.caption)
+    assert len(at.get("plotly_chart")) >= 3  # family shares, bar, beeswarm, waterfall
+    for function in (cached.store, cached.runs, cached.run_tables):
+        function.clear()
