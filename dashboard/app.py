@@ -24,6 +24,7 @@ navigation = st.navigation(
         st.Page(PAGES / "nomogram.py", title="Nomogram"),
         st.Page(PAGES / "features.py", title="Features"),
         st.Page(PAGES / "explanations.py", title="Explanations"),
+        st.Page(PAGES / "case_viewer.py", title="Case viewer"),
     ]
 )
 st.sidebar.title("HCC study workbench")

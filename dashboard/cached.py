@@ -140,3 +140,34 @@ def explainable_models(run_id: str) -> list[str]:
     from engine.explain import explainable_models as models
 
     return models(store().load(run_id))
+
+
+@st.cache_data(max_entries=4, show_spinner="Reading the run's manifest...")
+def run_cohort(manifest: str, clinical: tuple[str, ...], roi: str | None):
+    """The cohort behind a run's images (paths only: the images were validated when the run was trained)."""
+    from engine.cohort.manifest import load_manifest
+
+    return load_manifest(manifest, clinical=list(clinical) or None, roi=roi, check_images=False)
+
+
+@st.cache_data(max_entries=32, show_spinner="Reading the patient's images...")
+def case_slices(manifest: str, clinical: tuple[str, ...], roi: str | None, patient_id: str, rings: tuple):
+    from engine.case import case_slices as slices
+
+    return slices(run_cohort(manifest, clinical, roi), patient_id, dict(rings))
+
+
+@st.cache_data(max_entries=32, show_spinner="Computing the Grad-CAM of the stored network...")
+def case_gradcam(run_id: str, manifest: str, clinical: tuple[str, ...], roi: str | None, patient_id: str):
+    from engine.case import case_gradcam as gradcam
+
+    return gradcam(store().load(run_id), run_cohort(manifest, clinical, roi), patient_id)
+
+
+@st.cache_data(max_entries=32, show_spinner="PyRadiomics voxel-based extraction on the tumour neighbourhood...")
+def voxel_map(manifest: str, clinical: tuple[str, ...], roi: str | None, patient_id: str, feature: str, params: str):
+    import json
+
+    from engine.case import voxel_map as compute
+
+    return compute(run_cohort(manifest, clinical, roi), patient_id, feature, params=json.loads(params))

@@ -133,11 +133,18 @@ def _rows(explanation: Explanation, split: str | None) -> np.ndarray:
 
 
 def explainable_models(run) -> list[str]:
-    """The run's models with a fitted pipeline of their own (not stacked fusions, not reference scores)."""
+    """The run's models with a fitted pipeline of their own (not stacked fusions, not reference scores); [] for a
+    run without pipelines or without its feature table."""
+    from engine.store import _safe_name
+
+    if not (run.path / "features.parquet").exists():
+        return []
     return [
         m
         for m in run.provenance.get("models", [])
-        if not m.startswith("Stacked") and not is_reference(m) and (run.path / "pipelines").exists()
+        if not m.startswith("Stacked")
+        and not is_reference(m)
+        and (run.path / "pipelines" / f"{_safe_name(m)}.skops").exists()
     ]
 
 

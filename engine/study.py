@@ -267,6 +267,7 @@ def _build(config, store, run_id, cohort, table, path_columns, workers, schedule
         "clinical": families.get("clinical", []),
         "resampled_phases": dict(cohort.resampled) if cohort is not None else {},
         "phases": list(cohort.phases) if cohort is not None else [],
+        "manifest": str(cohort.root / Path(config.cohort.manifest).name) if cohort is not None else None,
         "references": [name for name in predictions["model"].unique() if is_reference(name)],
         "clinical_selection": _chosen_clinical(result.pipelines) if result is not None else {},
     }

@@ -261,13 +261,16 @@ def embed(network, crops: np.ndarray, device: str = "cpu", batch_size: int = 64)
     return np.concatenate(outputs)
 
 
-def gradcam_maps(network, crops: np.ndarray, device: str = "cpu") -> np.ndarray:
+def gradcam_maps(network, crops: np.ndarray, device: str = "cpu", *, against: bool = False) -> np.ndarray:
     """Grad-CAM heat maps (n, H, W) in [0, 1] for the event logit, from the last convolutional stage
-    (MONAI ``GradCAM``; ``layer4`` of a ResNet, the final ReLU of a DenseNet)."""
+    (MONAI ``GradCAM``; ``layer4`` of a ResNet, the final ReLU of a DenseNet). ``against=True``: for minus the logit
+    (the evidence against the event, Grad-CAM of the other class of a single-logit network)."""
     import torch
     from monai.visualize import GradCAM
 
     layer = "layer4" if hasattr(network, "layer4") else "class_layers.relu"
+    if against:
+        network, layer = _Negated(network), f"inner.{layer}"
     cam = GradCAM(nn_module=network.eval(), target_layers=layer, postprocessing=lambda x: x)
     maps = []
     for start in range(0, len(crops), 32):
@@ -278,6 +281,20 @@ def gradcam_maps(network, crops: np.ndarray, device: str = "cpu") -> np.ndarray:
     span = raw.reshape(len(raw), -1).max(axis=1)[:, None, None] - low
     # min-max per patient; a constant map (no positive evidence anywhere) stays 0 rather than MONAI's 1
     return np.where(span > 0, (raw - low) / np.where(span > 0, span, 1), 0.0)
+
+
+def _Negated(network):
+    import torch
+
+    class Negated(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return -self.inner(x)
+
+    return Negated(network)
 
 
 def deep_features(

@@ -25,6 +25,7 @@ PAGES = [
     "nomogram",
     "features",
     "explanations",
+    "case_viewer",
 ]
 
 

@@ -231,3 +231,72 @@ def test_explanations_page_on_a_stored_run(image_run, monkeypatch):
     assert len(at.get("plotly_chart")) >= 3  # family shares, bar, beeswarm, waterfall
     for function in (cached.store, cached.runs, cached.run_tables):
         function.clear()
+
+
+def test_case_viewer_shows_the_stored_predictions_and_the_manifests_images(image_run):
+    """engine.case on one validation patient: the probabilities are the stored ones, the slice is the largest tumour
+    cross-section with the manifest's mask on it, the voxel map of firstorder Minimum is the 3 x 3 minimum filter,
+    the Grad-CAM is a map in [0, 1] with evidence somewhere."""
+    import SimpleITK as sitk
+    from scipy.ndimage import minimum_filter
+
+    from engine.case import case_gradcam, case_predictions, case_slices, run_manifest, voxel_map
+    from engine.cohort.manifest import load_manifest
+
+    run, cohort = image_run
+    assert run_manifest(run) is not None
+    cohort = load_manifest(run_manifest(run), check_images=False)
+    patient = run.predictions.loc[run.predictions["split"] == "external_C3", "patient_id"].iloc[0]
+    cutoffs = dict(zip(run.performance()["model"], run.performance()["cutoff"]))
+    shown = case_predictions(run.predictions, cutoffs, patient).set_index("model")
+    stored = run.predictions[run.predictions["patient_id"] == patient].set_index("model")
+    np.testing.assert_array_equal(shown["prob"], stored.loc[shown.index, "prob"])
+    assert shown.loc["Rad", "cutoff"] == cutoffs["Rad"]
+    assert shown.loc["Rad", "prediction"] == (
+        "high risk" if stored.loc["Rad", "prob"] >= cutoffs["Rad"] else "low risk"
+    )
+    assert shown.loc["BCLC (reference)", "scale"] == "raw score" and shown.loc["Rad", "scale"] == "probability"
+
+    slices = case_slices(cohort, patient, {"ring3": 3})
+    row = cohort.table.set_index("patient_id").loc[patient]
+    mask = sitk.GetArrayFromImage(sitk.ReadImage(row[cohort.mask_column(cohort.phases[0])])) > 0
+    assert slices[0].index == int(np.argmax(mask.sum(axis=(1, 2))))
+    np.testing.assert_array_equal(slices[0].tumour, mask[slices[0].index])
+    assert not (slices[0].rings["ring3"] & slices[0].tumour).any() and slices[0].rings["ring3"].any()
+
+    feature = f"{cohort.phases[0]}_tumour_original_firstorder_Minimum"
+    plane, values, _ = voxel_map(cohort, patient, feature)
+    expected = minimum_filter(plane, size=3, mode="nearest")
+    inside = np.isfinite(values)
+    inside[[0, 1, -2, -1], :] = inside[:, [0, 1, -2, -1]] = False  # kernels that reach past the crop
+    assert inside.sum() > 20
+    np.testing.assert_allclose(values[inside], expected[inside])
+
+    crop, heatmap = case_gradcam(run, cohort, patient)
+    assert crop.ndim == 3 and heatmap.shape == crop.shape[1:]
+    assert heatmap.min() >= 0 and heatmap.max() == pytest.approx(1.0)
+
+
+def test_case_viewer_page_on_a_stored_run(image_run, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard import cached
+
+    run, _ = image_run
+    monkeypatch.setattr(cached, "STORE", run.path.parents[1])
+    for function in (cached.store, cached.runs, cached.run_tables):
+        function.clear()
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("app_pages/case_viewer.py").run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    patient = at.selectbox(key="case_patient").value
+    assert patient in set(run.predictions["patient_id"])
+    assert len(at.get("plotly_chart")) >= 5  # phases, Grad-CAM, voxel map, probabilities, SHAP waterfall
+    shown = at.dataframe[0].value
+    stored = run.predictions[run.predictions["patient_id"] == patient].drop_duplicates("model")
+    assert list(shown.columns[:4]) == ["Model", "Cohort", "Score", "Training cutoff"]
+    assert np.allclose(shown["Score"].astype(float).to_numpy(), stored["prob"].round(3).to_numpy())
+    for function in (cached.store, cached.runs, cached.run_tables):
+        function.clear()
