@@ -84,7 +84,7 @@ def case_gradcam(run, cohort, patient_id: str) -> tuple[np.ndarray, np.ndarray] 
     import torch
 
     from engine.config import parse_config
-    from engine.features.deep import build_backbone, gradcam_maps
+    from engine.features.deep import build_backbone, gradcam_for_or_against
 
     network_file = run.path / "deep_network.pt"
     config = parse_config(run.config)
@@ -95,10 +95,8 @@ def case_gradcam(run, cohort, patient_id: str) -> tuple[np.ndarray, np.ndarray] 
     crops = config.deep.crops(one)
     network = build_backbone(config.deep.backbone, crops.shape[1], spatial_dims=2, width=config.deep.width)
     network.load_state_dict(torch.load(network_file, map_location="cpu", weights_only=True))
-    heatmap = gradcam_maps(network, crops)[0]
-    if not heatmap.any():
-        heatmap = gradcam_maps(network, crops, against=True)[0]
-    return crops[0], heatmap
+    maps, _ = gradcam_for_or_against(network, crops)
+    return crops[0], maps[0]
 
 
 def voxel_feature_choices(features: list[str]) -> list[str]:

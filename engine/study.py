@@ -544,7 +544,7 @@ def _icc_step(cohort, config, store, partial, frame, columns, workers, scheduler
 
 
 def _deep_step(cohort, config, partial, frame, device, progress, timings):
-    from engine.features.deep import DeepFeatureSettings, deep_features, gradcam_maps
+    from engine.features.deep import DeepFeatureSettings, deep_features, gradcam_for_or_against
 
     target = partial / "deep.parquet"
     start = time.perf_counter()
@@ -578,12 +578,14 @@ def _deep_step(cohort, config, partial, frame, device, progress, timings):
         torch.save(network.state_dict(), partial / "deep_network.pt")
         shown = np.flatnonzero(cohort.table["split"].to_numpy() != "train")[:24]
         if crops.ndim == 4:  # the Grad-CAM gallery shows 2-D crops
+            heatmaps, against = gradcam_for_or_against(network, crops[shown], device)
             np.savez_compressed(
                 partial / "gradcam.npz",
                 patient_id=cohort.table["patient_id"].to_numpy()[shown].astype(str),
                 label=np.nan_to_num(labels if labels.ndim == 1 else labels[:, 1]).astype(int)[shown],
                 crop=crops[shown],
-                heatmap=gradcam_maps(network, crops[shown], device),
+                heatmap=heatmaps,
+                against=against,
             )
         deep.to_parquet(target, index=False)
         progress("deep features", 1, 1)

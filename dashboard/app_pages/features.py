@@ -43,7 +43,8 @@ if gallery is not None:
     config = study.run.get("config") or {}
     st.caption(
         deep_objective_text(config.get("deep") or {}, config) + " The maps show what drives the network's output "
-        "(the event logit, or the log-risk for a Cox-trained network)."
+        "(the event logit, or the log-risk for a Cox-trained network); a title ending 'against' shows the evidence "
+        "against the event, for a crop where nothing supports it."
     )
     columns = st.columns(4)
     for index in range(min(len(gallery["patient_id"]), 12)):
@@ -51,7 +52,8 @@ if gallery is not None:
             figure = plots.gradcam_figure(
                 gallery["crop"][index],
                 gallery["heatmap"][index],
-                f"{gallery['patient_id'][index]} ({'event' if gallery['label'][index] else 'no event'})",
+                f"{gallery['patient_id'][index]} ({'event' if gallery['label'][index] else 'no event'})"
+                + (", against" if "against" in gallery and gallery["against"][index] else ""),
             )
             st.plotly_chart(figure, width="stretch", key=f"features_gradcam_{index}", config={"displayModeBar": False})
 provenance = study.run["provenance"]

@@ -283,6 +283,16 @@ def gradcam_maps(network, crops: np.ndarray, device: str = "cpu", *, against: bo
     return np.where(span > 0, (raw - low) / np.where(span > 0, span, 1), 0.0)
 
 
+def gradcam_for_or_against(network, crops: np.ndarray, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """Grad-CAM maps of the event logit, and for the crops where that map is 0 everywhere (no evidence for the
+    event), of minus the logit (evidence against it). Returns (maps, against) with ``against`` a bool per crop."""
+    maps = gradcam_maps(network, crops, device)
+    against = ~maps.reshape(len(maps), -1).any(axis=1)
+    if against.any():
+        maps[against] = gradcam_maps(network, crops[against], device, against=True)
+    return maps, against
+
+
 def _Negated(network):
     import torch
 

@@ -97,6 +97,12 @@ def test_gradcam_maps_match_a_hand_computation():
     low, high = cam.reshape(6, -1).min(axis=1)[:, None, None], cam.reshape(6, -1).max(axis=1)[:, None, None]
     expected = np.where(high > low, (cam - low) / np.where(high > low, high - low, 1), 0)
     np.testing.assert_allclose(maps, expected, atol=1e-4)
+    # against the event: the same with minus the logit, i.e. ReLU of minus the weighted sum
+    against = torch.relu(-(weights * stored["activation"]).sum(dim=1, keepdim=True))
+    against = F.interpolate(against, size=(64, 64), mode="bilinear", align_corners=False)[:, 0].detach().numpy()
+    low, high = against.reshape(6, -1).min(axis=1)[:, None, None], against.reshape(6, -1).max(axis=1)[:, None, None]
+    expected_against = np.where(high > low, (against - low) / np.where(high > low, high - low, 1), 0)
+    np.testing.assert_allclose(gradcam_maps(network, crops[:6], against=True), expected_against, atol=1e-4)
 
 
 def test_three_dimensional_crops_train_a_3d_network(cohort_120):
