@@ -24,6 +24,9 @@ class CohortConfig(_Strict):
     train_fraction: float = Field(0.7, gt=0.3, lt=0.95)
     log_transform: list[str] = Field(default_factory=list)  # clinical columns modelled as log10_<column>, e.g. [afp]
     roi: str | None = None  # the ROI / segment of DICOM RTSTRUCT / SEG masks (a manifest roi column overrides it)
+    # leave out patients with a missing image or mask, an empty mask or a missing outcome (the flowchart says who and
+    # why) instead of stopping at the manifest's problems
+    exclude_incomplete: bool = False
 
     @model_validator(mode="after")
     def _one_source(self) -> CohortConfig:
@@ -269,8 +272,12 @@ class StudyConfig(_Strict):
     device: str = "auto"
 
     def canonical(self) -> dict[str, Any]:
-        """The settings that determine results (for the run key)."""
-        return self.model_dump(mode="json")
+        """The settings that determine results (for the run key). Settings added later are left out at their default
+        value, so that a run made before they existed keeps its key."""
+        settings = self.model_dump(mode="json")
+        if not settings["cohort"]["exclude_incomplete"]:
+            del settings["cohort"]["exclude_incomplete"]
+        return settings
 
 
 def load_config(path: str | Path) -> tuple[StudyConfig, Path]:

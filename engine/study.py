@@ -268,6 +268,7 @@ def _build(config, store, run_id, cohort, table, path_columns, workers, schedule
         "resampled_phases": dict(cohort.resampled) if cohort is not None else {},
         "phases": list(cohort.phases) if cohort is not None else [],
         "manifest": str(cohort.root / Path(config.cohort.manifest).name) if cohort is not None else None,
+        "flowchart": flowchart_counts(cohort, frame) if cohort is not None else None,
         "references": [name for name in predictions["model"].unique() if is_reference(name)],
         "clinical_selection": _chosen_clinical(result.pipelines) if result is not None else {},
     }
@@ -284,6 +285,8 @@ def _build(config, store, run_id, cohort, table, path_columns, workers, schedule
         *fold_columns(frame),
     ]  # fold blocks: to re-run the grid
     frame[kept].to_parquet(partial / "features.parquet", index=False)
+    if cohort is not None and len(cohort.excluded):
+        cohort.excluded.to_csv(partial / "exclusions.csv", index=False)
     artifacts = [
         partial / name
         for name in (
@@ -294,6 +297,7 @@ def _build(config, store, run_id, cohort, table, path_columns, workers, schedule
             "survival_grid.csv",
             "icc.csv",
             "risk_cutoffs.csv",
+            "exclusions.csv",
             *PAPER_TABLES,
         )
         if (partial / name).exists()
@@ -319,6 +323,21 @@ PAPER_TABLES = (
     "clinical_univariable.csv",
     "clinical_multivariable.csv",
 )
+
+
+def flowchart_counts(cohort, frame: pd.DataFrame) -> dict:
+    """The cohort flowchart's numbers: patients in the manifest, excluded per reason, analysed, per cohort (in the
+    order train, internal, external)."""
+    from engine.predictions import ordered_splits
+
+    reasons = cohort.excluded["reason"].value_counts() if len(cohort.excluded) else pd.Series(dtype=int)
+    counts = frame["split"].value_counts()
+    return {
+        "manifest": int(cohort.listed or len(cohort.table) + len(cohort.excluded)),
+        "excluded": {str(reason): int(n) for reason, n in reasons.items()},
+        "analysed": int(len(frame)),
+        "cohorts": {split: int(counts[split]) for split in ordered_splits(frame)},
+    }
 
 
 def survival_only_predictions(risks: pd.DataFrame, frame: pd.DataFrame, endpoints: list[str]) -> pd.DataFrame:
@@ -412,7 +431,10 @@ def load_study_table(config: StudyConfig, base: Path):
     digest) for a manifest or a feature-table study."""
     if config.cohort.manifest:
         cohort = load_manifest(
-            base / config.cohort.manifest, clinical=config.cohort.clinical or None, roi=config.cohort.roi
+            base / config.cohort.manifest,
+            clinical=config.cohort.clinical or None,
+            roi=config.cohort.roi,
+            exclude_incomplete=config.cohort.exclude_incomplete,
         )
         cohort = assign_splits(
             cohort,

@@ -44,3 +44,19 @@ def study_sentence(predictions: pd.DataFrame, provenance: dict[str, Any] | None 
 def _listed(items: list[str]) -> str:
     items = [str(i) for i in items]
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def flowchart(predictions: pd.DataFrame, provenance: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The cohort flowchart's numbers: the run's own (patients in the manifest, excluded per reason, analysed, per
+    cohort), or for a table without them (an upload, an older run) the patients of the table and no exclusions."""
+    stored = (provenance or {}).get("flowchart")
+    if stored:
+        return stored
+    patients = predictions.drop_duplicates("patient_id")
+    counts = patients["split"].astype(str).value_counts()
+    return {
+        "manifest": int(len(patients)),
+        "excluded": {},
+        "analysed": int(len(patients)),
+        "cohorts": {split: int(counts[split]) for split in ordered_splits(patients)},
+    }

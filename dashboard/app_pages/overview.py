@@ -7,7 +7,8 @@ from engine.errors import ValidationError
 from engine.performance import LABELS as PERFORMANCE_COLUMNS
 from engine.performance import paper_table
 from engine.predictions import cohort_columns
-from engine.summary import study_sentence
+from engine.plots.flowchart import flowchart_figure
+from engine.summary import flowchart, study_sentence
 
 
 def cutoff_rule(study) -> str:
@@ -38,6 +39,14 @@ if st.toggle(report_label, key="overview_report"):
     except ValidationError as error:
         st.error(str(error))
 st.subheader("Cohorts")
+flow = flowchart(study.unfiltered, (study.run or {}).get("provenance"))
+figure = flowchart_figure(flow)
+st.plotly_chart(figure, width="stretch", config={"displayModeBar": False})
+st.caption(
+    "Cohort flowchart: patients in the manifest, those left out with the reason (cohort.exclude_incomplete), and "
+    "each cohort. For an upload or an older run: the patients of the table."
+)
+download_figure(figure, "flowchart", "overview_flowchart")
 st.dataframe(cached.cohort_counts(study.predictions), width="stretch")
 patient_columns = cohort_columns(study.predictions)
 if patient_columns and study.predictions["split"].nunique() > 1:

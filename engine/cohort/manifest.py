@@ -32,6 +32,10 @@ class Cohort:
     resampled: dict[str, int] = dataclasses.field(
         default_factory=dict
     )  # phase -> patients put on the first phase's grid
+    excluded: pd.DataFrame = dataclasses.field(
+        default_factory=lambda: pd.DataFrame(columns=["patient_id", "reason"])
+    )  # patients left out (load_manifest(exclude_incomplete=True)) with the reason
+    listed: int = 0  # patients in the manifest file, before exclusions
 
     def mask_column(self, phase: str) -> str:
         return f"mask_{phase}" if f"mask_{phase}" in self.table else "mask"
@@ -108,11 +112,18 @@ def _resolve(root: Path, value: str) -> Path:
 
 
 def load_manifest(
-    path: str | Path, *, clinical: list[str] | None = None, check_images: bool = True, roi: str | None = None
+    path: str | Path,
+    *,
+    clinical: list[str] | None = None,
+    check_images: bool = True,
+    roi: str | None = None,
+    exclude_incomplete: bool = False,
 ) -> Cohort:
     """Read the manifest at ``path`` and validate it (see the module docstring); returns a ``Cohort``. Mask entries
     that are DICOM-SEG or RTSTRUCT files are rasterised onto their image (engine.cohort.dicom_masks; the ROI from the
-    ``roi`` column, else ``roi``)."""
+    ``roi`` column, else ``roi``). ``exclude_incomplete``: a patient with a missing image or mask (no path, no
+    file), an empty mask or a missing outcome is left out with the reason (``Cohort.excluded``, the flowchart's
+    exclusions) instead of failing the load; every other problem still fails it."""
     path = Path(path).resolve()
     root = path.parent
     table = read_table(path)
@@ -120,6 +131,9 @@ def load_manifest(
     if "patient_id" not in table:
         raise ValidationError(f"manifest must have a patient_id column; got columns {list(table.columns)}.")
     table["patient_id"] = table["patient_id"].astype(str)
+    listed = len(table)
+    excluded = incomplete_patients(table, root) if exclude_incomplete else {}
+    table = table[~table["patient_id"].isin(set(excluded))]
     duplicated = table.loc[table["patient_id"].duplicated(keep=False), "patient_id"].unique()
     if duplicated.size:
         problems.append(f"duplicate patient_id: {', '.join(duplicated[:10])} (each patient must appear once)")
@@ -136,10 +150,10 @@ def load_manifest(
     survival = tuple(c[: -len("_time")] for c in table.columns if c.endswith("_time") and f"{c[:-5]}_event" in table)
     for endpoint in survival:
         times = pd.to_numeric(table[f"{endpoint}_time"], errors="coerce")
-        for index in np.flatnonzero((times < 0) | times.isna()):
+        for index in table.index[((times < 0) | times.isna()).to_numpy()]:  # index: the file's row - 2
             problems.append(
-                f"row {index + 2} ({table['patient_id'].iloc[index]}): {endpoint}_time must be a number >= 0; got "
-                f"{table[f'{endpoint}_time'].iloc[index]!r}"
+                f"row {index + 2} ({table.at[index, 'patient_id']}): {endpoint}_time must be a number >= 0; got "
+                f"{table.at[index, f'{endpoint}_time']!r}"
             )
         events = table[f"{endpoint}_event"]
         if not set(pd.unique(events.dropna())) <= {0, 1}:
@@ -147,8 +161,8 @@ def load_manifest(
     path_columns = [c for c in table.columns if c.startswith(("image_", "mask", "liver_mask"))]
     for column in path_columns:
         resolved = []
-        for index, value in enumerate(table[column]):
-            where = f"row {index + 2} ({table['patient_id'].iloc[index]}), {column}"
+        for index, value in table[column].items():
+            where = f"row {index + 2} ({table.at[index, 'patient_id']}), {column}"
             if pd.isna(value):
                 if not column.startswith("mask2"):
                     problems.append(f"{where}: missing path")
@@ -178,7 +192,12 @@ def load_manifest(
         problems += _convert_dicom_masks(table, phases, root, roi)
     if check_images and not problems:
         found, resampled = _check_geometry(table, phases, [c for c in table.columns if c.startswith("mask")])
-        problems += found
+        if exclude_incomplete:
+            empty = {p for p, message in found if "the mask is empty" in message}
+            excluded.update({p: "empty mask" for p in empty})
+            table = table[~table["patient_id"].isin(empty)]
+            found = [(p, message) for p, message in found if p not in empty]
+        problems += [message for _, message in found]
     if problems:
         shown = "\n  - ".join(problems[:50])
         more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
@@ -196,12 +215,37 @@ def load_manifest(
     )
     return Cohort(
         root=root,
-        table=table,
+        table=table.reset_index(drop=True),
         phases=phases,
         survival_endpoints=survival,
         clinical=clinical_columns,
         resampled=resampled if check_images else {},
+        excluded=pd.DataFrame({"patient_id": list(excluded), "reason": list(excluded.values())}, dtype=object),
+        listed=listed,
     )
+
+
+EXCLUSION_REASONS = ("missing image", "missing mask", "empty mask", "missing outcome")
+
+
+def incomplete_patients(table: pd.DataFrame, root: Path) -> dict[str, str]:
+    """Patients a study may leave out, with the first reason: an image or mask without a path or whose file is
+    not there (second-reader masks do not count), or a missing outcome (label, or a survival endpoint's time or
+    event). Empty masks are found when the masks are read (load_manifest)."""
+    reasons: dict[str, str] = {}
+    paths = [c for c in table.columns if c.startswith(("image_", "mask")) and not c.startswith("mask2")]
+    outcomes = [OUTCOME_BINARY] if OUTCOME_BINARY in table else []
+    outcomes += [c for c in table.columns if c.endswith(("_time", "_event"))]
+    for _, row in table.iterrows():
+        for column in paths:
+            value = row[column]
+            if pd.isna(value) or not _resolve(root, value).exists():
+                reasons.setdefault(
+                    row["patient_id"], "missing image" if column.startswith("image_") else "missing mask"
+                )
+        if any(pd.isna(row[c]) for c in outcomes):
+            reasons.setdefault(row["patient_id"], "missing outcome")
+    return reasons
 
 
 REGRID = "; resample the mask onto the image's grid (or export it from the same series) and load again"
@@ -238,7 +282,8 @@ def _check_geometry(
     (resampled onto it before extraction, engine.features.preprocess) while the shared mask fits the first phase."""
     import SimpleITK as sitk
 
-    problems, resampled = [], {}
+    problems: list[tuple[str, str]] = []  # (patient_id, message)
+    resampled: dict[str, int] = {}
     for index, row in table.iterrows():
         who = f"row {index + 2} ({row['patient_id']})"
         for phase in phases:
@@ -248,7 +293,7 @@ def _check_geometry(
                 mask_info = image_information(Path(row[mask_column]))
                 reference = image_information(Path(row[f"image_{phases[0]}"]))
             except Exception as error:  # noqa: BLE001 - any unreadable file is reported with its row
-                problems.append(f"{who}, {phase}: cannot read image or mask ({error})")
+                problems.append((row["patient_id"], f"{who}, {phase}: cannot read image or mask ({error})"))
                 continue
             if mask_column == "mask" and phase != phases[0] and _same(mask_info, reference):
                 if not _same(image_info, reference):
@@ -256,15 +301,25 @@ def _check_geometry(
                 continue  # the shared mask is drawn on the first phase; this phase is resampled onto it
             if image_info[0] != mask_info[0]:
                 problems.append(
-                    f"{who}, {phase}: image size {image_info[0]} differs from mask size {mask_info[0]}{REGRID}"
+                    (
+                        row["patient_id"],
+                        f"{who}, {phase}: image size {image_info[0]} differs from mask size {mask_info[0]}{REGRID}",
+                    )
                 )
             elif not np.allclose(image_info[1], mask_info[1], rtol=1e-4):
                 problems.append(
-                    f"{who}, {phase}: image spacing {image_info[1]} differs from mask spacing {mask_info[1]}{REGRID}"
+                    (
+                        row["patient_id"],
+                        f"{who}, {phase}: image spacing {image_info[1]} differs from mask spacing "
+                        f"{mask_info[1]}{REGRID}",
+                    )
                 )
             elif not np.allclose(image_info[2], mask_info[2], atol=1e-3):
                 problems.append(
-                    f"{who}, {phase}: image origin {image_info[2]} differs from mask origin {mask_info[2]}{REGRID}"
+                    (
+                        row["patient_id"],
+                        f"{who}, {phase}: image origin {image_info[2]} differs from mask origin {mask_info[2]}{REGRID}",
+                    )
                 )
         for column in mask_columns:
             if not isinstance(row[column], str):
@@ -273,14 +328,20 @@ def _check_geometry(
             labels = np.unique(mask[mask > 0])
             if labels.size == 0:
                 problems.append(
-                    f"{who}, {column}: the mask is empty (no labelled voxel); segment the tumour or leave the "
-                    "patient out"
+                    (
+                        row["patient_id"],
+                        f"{who}, {column}: the mask is empty (no labelled voxel); segment the tumour or leave the "
+                        "patient out (cohort.exclude_incomplete: true leaves such patients out, in the flowchart)",
+                    )
                 )
             elif labels.size > 1:
                 problems.append(
-                    f"{who}, {column}: the mask has {labels.size} labels {labels[:6].tolist()} and no single tumour "
-                    "label; every non-zero voxel is taken as tumour, so save the tumour alone (one label, e.g. 1) "
-                    "as the mask and other structures (liver) in their own files"
+                    (
+                        row["patient_id"],
+                        f"{who}, {column}: the mask has {labels.size} labels {labels[:6].tolist()} and no single "
+                        "tumour label; every non-zero voxel is taken as tumour, so save the tumour alone (one label, "
+                        "e.g. 1) as the mask and other structures (liver) in their own files",
+                    )
                 )
     return problems, resampled
 

@@ -150,3 +150,47 @@ def test_dicom_series_and_png_frames_load(tmp_path):
     sitk.WriteImage(frame, str(tmp_path / "frame.png"))
     png = read_image(tmp_path / "frame.png")
     assert png.GetSize() == (30, 20, 1)
+
+
+def test_incomplete_patients_are_left_out_with_their_reason_and_counted_in_the_flowchart(small_cohort, tmp_path):
+    """cohort.exclude_incomplete: a missing image file, an empty mask and a missing outcome each exclude their
+    patient (the flowchart's reasons); other problems still fail the load, with the file's row numbers."""
+    from engine.plots.flowchart import flowchart_figure
+    from engine.study import flowchart_counts
+
+    folder = tmp_path / "incomplete"
+    shutil.copytree(small_cohort.parent, folder)
+    table = pd.read_csv(folder / "manifest.csv")
+    empty = sitk.Image(40, 40, 16, sitk.sitkUInt8)
+    empty.SetSpacing((1.0, 1.0, 3.0))
+    sitk.WriteImage(empty, str(folder / "images" / "empty.nii.gz"))
+    table.loc[2, "image_portal"] = "images/missing.nii.gz"
+    table.loc[6, "mask"] = "images/empty.nii.gz"
+    table.loc[9, "label"] = np.nan
+    table.loc[11, "os_time"] = np.nan
+    table.to_csv(folder / "manifest.csv", index=False)
+    with pytest.raises(ValidationError, match="missing.nii.gz"):
+        load_manifest(folder / "manifest.csv")  # strict by default
+    cohort = load_manifest(folder / "manifest.csv", exclude_incomplete=True)
+    ids = table["patient_id"].astype(str)
+    expected = {ids[2]: "missing image", ids[6]: "empty mask", ids[9]: "missing outcome", ids[11]: "missing outcome"}
+    assert dict(zip(cohort.excluded["patient_id"], cohort.excluded["reason"])) == expected
+    assert cohort.listed == len(table) and len(cohort.table) == len(table) - 4
+    assert not set(expected) & set(cohort.table["patient_id"]) and list(cohort.table.index) == list(range(44))
+
+    split = assign_splits(cohort, external_centers=["C3"], seed=0)
+    flow = flowchart_counts(split, split.table)
+    assert flow == {
+        "manifest": 48,
+        "excluded": {"missing outcome": 2, "missing image": 1, "empty mask": 1},
+        "analysed": 44,
+        "cohorts": {s: int((split.table["split"] == s).sum()) for s in ("train", "internal", "external_C3")},
+    }
+    assert sum(flow["cohorts"].values()) == flow["analysed"] == flow["manifest"] - sum(flow["excluded"].values())
+    texts = " ".join(a.text for a in flowchart_figure(flow).layout.annotations)
+    assert "n = 48" in texts and "missing outcome: 2" in texts and "External C3" in texts
+
+    table.loc[20, "rfs_time"] = -3  # not an incomplete patient: still an error, at the file's row
+    table.to_csv(folder / "manifest.csv", index=False)
+    with pytest.raises(ValidationError, match=r"row 22 \(.*\): rfs_time must be a number >= 0"):
+        load_manifest(folder / "manifest.csv", exclude_incomplete=True)

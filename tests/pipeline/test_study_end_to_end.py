@@ -300,3 +300,15 @@ def test_case_viewer_page_on_a_stored_run(image_run, monkeypatch):
     assert np.allclose(shown["Score"].astype(float).to_numpy(), stored["prob"].round(3).to_numpy())
     for function in (cached.store, cached.runs, cached.run_tables):
         function.clear()
+
+
+def test_the_runs_flowchart_counts_the_manifest(image_run):
+    from engine.summary import flowchart
+
+    run, manifest = image_run
+    listed = pd.read_csv(manifest)
+    flow = flowchart(run.predictions, run.provenance)
+    assert flow == run.provenance["flowchart"]
+    assert flow["manifest"] == len(listed) == flow["analysed"] and flow["excluded"] == {}
+    patients = run.predictions.drop_duplicates("patient_id")["split"].value_counts().to_dict()
+    assert flow["cohorts"] == patients and list(flow["cohorts"]) == ["train", "internal", "external_C3"]
