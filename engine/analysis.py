@@ -109,15 +109,25 @@ def metrics_at_threshold(
     return pd.concat(frames, ignore_index=True), matrices, points
 
 
-def pairwise_table(table: pd.DataFrame, models: Sequence[str], compare, adjust: str = "holm") -> pd.DataFrame:
-    """Every pair of ``models`` (columns of a wide table) compared by ``compare(a, b)`` (a result object with a
-    ``p_value``): one row per pair with the result's fields and the Holm or Benjamini-Hochberg adjusted p."""
+def pairwise_table(
+    table: pd.DataFrame, models: Sequence[str], compare, adjust: str = "holm", pairs: Sequence | None = None
+) -> pd.DataFrame:
+    """Every pair of ``models`` (columns of a wide table), or only ``pairs``, compared by ``compare(a, b)`` (a result
+    object with a ``p_value``): one row per pair with the result's fields and the Holm or Benjamini-Hochberg adjusted
+    p (adjusted across the pairs compared)."""
     models = [m for m in models if m in table]
     if len(models) < 2:
         raise ValidationError("pick at least two models present for the same patients to compare.")
+    chosen = (
+        list(itertools.combinations(models, 2))
+        if pairs is None
+        else [(a, b) for a, b in pairs if a in models and b in models and a != b]
+    )
+    if not chosen:
+        raise ValidationError(f"none of the pairs to compare has both models among {models}; pick other pairs.")
     rows = [
         {"model_a": a, "model_b": b, **{k: v for k, v in compare(a, b).to_dict().items() if k != "level"}}
-        for a, b in itertools.combinations(models, 2)
+        for a, b in chosen
     ]
     pairs = pd.DataFrame(rows)
     method = {"holm": "holm", "bh": "fdr_bh", "none": None}[adjust]
@@ -126,11 +136,14 @@ def pairwise_table(table: pd.DataFrame, models: Sequence[str], compare, adjust: 
 
 
 def pairwise_delong(
-    predictions: pd.DataFrame, split: str, models: Sequence[str], adjust: str = "holm"
+    predictions: pd.DataFrame, split: str, models: Sequence[str], adjust: str = "holm", pairs: Sequence | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """AUC differences (row - column), adjusted p-values (Holm or Benjamini-Hochberg) and the pairs table."""
+    """AUC differences (row - column), adjusted p-values (Holm or Benjamini-Hochberg) and the pairs table (every
+    pair of ``models``, or only ``pairs``)."""
     table = wide(predictions, split)
-    pairs = pairwise_table(table, models, lambda a, b: delong_test(table["label"], table[a], table[b]), adjust)
+    pairs = pairwise_table(
+        table, models, lambda a, b: delong_test(table["label"], table[a], table[b]), adjust, pairs=pairs
+    )
     models = list(dict.fromkeys([*pairs["model_a"], *pairs["model_b"]]))
     diff = pd.DataFrame(0.0, index=models, columns=models)
     text = pd.DataFrame("", index=models, columns=models)

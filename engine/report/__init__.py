@@ -19,6 +19,7 @@ import pandas as pd
 from engine import analysis, plots
 from engine.errors import ValidationError
 from engine.predictions import cohort_columns, filter_predictions, ordered_splits
+from engine.report.document import Document, docx_bytes, pdf_bytes
 from engine.store import Run
 
 
@@ -284,6 +285,8 @@ class ReportInput:
     survival: pd.DataFrame | None = None  # survival models' risks and S(h | x) (engine.models.survival_grid)
     horizons: tuple[float, ...] = ()
     time_unit: str = ""
+    provenance: dict[str, Any] | None = None  # a run's (its flowchart)
+    comparisons: tuple[tuple[str, str], ...] | None = None  # DeLong pairs; None: engine's default_comparisons
 
     @classmethod
     def from_run(cls, run: Run, *, filters: dict[str, Any] | None = None) -> ReportInput:
@@ -305,6 +308,7 @@ class ReportInput:
             survival,
             tuple(run.provenance.get("horizons", [])),
             str(run.provenance.get("time_unit", "")),
+            run.provenance,
         )
 
     @classmethod
@@ -328,8 +332,26 @@ class ReportInput:
         )
 
 
+def cohort_words(split: str) -> str:
+    """'train' -> 'training cohort', 'internal' -> 'internal validation cohort', 'external_C3' -> 'external cohort
+    C3' (section titles and captions)."""
+    if split == "train":
+        return "training cohort"
+    if split == "internal":
+        return "internal validation cohort"
+    if split.startswith("external"):
+        centre = split.removeprefix("external").lstrip("_")
+        return f"external cohort {centre}".strip()
+    return f"cohort {split}"
+
+
 def build_report(source: Run | ReportInput, *, splits: list[str] | None = None) -> tuple[str, dict[str, bytes]]:
     """(HTML text, {figure file name: bytes}) for a run or a :class:`ReportInput`."""
+    page, files, _ = _build(source, splits=splits)
+    return page, files
+
+
+def _build(source: Run | ReportInput, *, splits: list[str] | None = None) -> tuple[str, dict[str, bytes], Document]:
     report = ReportInput.from_run(source) if isinstance(source, Run) else source
     predictions = report.predictions
     if predictions.empty:
@@ -339,48 +361,67 @@ def build_report(source: Run | ReportInput, *, splits: list[str] | None = None) 
     models = list(dict.fromkeys(predictions["model"]))
     splits = splits or ordered_splits(predictions)
     validation = [s for s in splits if s != "train"] or splits[-1:]  # internal and each external cohort on its own
-    figures: dict[str, Any] = {}
+    document = Document()
     restriction = filters_text(report.filters)
-    sections = [f"<h2>Methods</h2><p>{html.escape(report.methods + (' ' + restriction if restriction else ''))}</p>"]
-    sections.append("<h2>Cohorts</h2>" + _table(analysis.cohort_counts(predictions).reset_index()))
+    document.heading("Methods")
+    document.paragraph(report.methods + (" " + restriction if restriction else ""))
+    document.heading("Patients")
+    from engine.plots.flowchart import flowchart_figure
+    from engine.summary import flowchart
+
+    flow = flowchart(predictions, None if restriction else report.provenance)  # a sub-cohort: its own patients
+    document.figure(
+        "flowchart",
+        flowchart_figure(flow),
+        "Cohort flowchart: patients in the manifest, those excluded with the reason, and each cohort.",
+    )
+    document.table(analysis.cohort_counts(predictions).reset_index(), "Patients and events per cohort.")
     cohort = cohort_columns(predictions)
     if cohort and predictions["split"].nunique() > 1:
-        sections.append("<h2>Table 1 by cohort</h2>" + _table(analysis.table_one(predictions, cohort)))
+        document.table(
+            analysis.table_one(predictions, cohort).reset_index(drop=True),
+            "Patient characteristics by cohort (Table 1): mean (SD), median [Q1,Q3] or n (%), with the test across "
+            "cohorts.",
+        )
     if report.clinical_tables is not None:
-        sections += _clinical_sections(*report.clinical_tables)
+        _clinical_sections(document, *report.clinical_tables)
     if "label" in predictions and report.cutoffs:
-        sections.append(_performance_section(predictions, report.cutoffs))
+        _performance_section(document, predictions, report.cutoffs)
     if "label" in predictions:
-        sections += _binary_sections(predictions, models, splits, validation, figures)
-    sections += _survival_sections(predictions, models, validation, figures)
+        _binary_sections(document, predictions, models, splits, validation, report.comparisons)
+    _survival_sections(document, predictions, models, validation)
     if report.survival is not None and len(report.survival) and report.horizons:
-        sections += _horizon_sections(report, validation, figures)
+        _horizon_sections(document, report, validation)
     if report.selected is not None and len(report.selected):
-        sections.append("<h2>Selected features</h2>" + _table(report.selected))
-    return _page(report, sections, figures), _figure_files(figures)
+        document.heading("Selected features")
+        document.table(report.selected, "Features kept by each model's LASSO step and their coefficients.")
+    return _page(report, document), _figure_files(document.figures), document
 
 
-def _clinical_sections(univariable: pd.DataFrame, multivariable: pd.DataFrame) -> list[str]:
+def _clinical_sections(document: Document, univariable: pd.DataFrame, multivariable: pd.DataFrame) -> None:
     from engine.tables import regression_paper_table
 
-    sections = []
     for endpoint in dict.fromkeys(univariable["endpoint"]):
         title = "binary endpoint, odds ratios" if endpoint == "label" else f"{str(endpoint).upper()}, hazard ratios"
         paper = regression_paper_table(
             univariable[univariable["endpoint"] == endpoint], multivariable[multivariable["endpoint"] == endpoint]
         )
-        sections.append(f"<h2>Clinical factors ({html.escape(title)}; training cohort)</h2>" + _table(paper))
-    return sections
+        document.heading(f"Clinical factors ({title}; training cohort)")
+        document.table(
+            paper,
+            f"Univariable and multivariable analysis of the clinical factors ({title}), training cohort.",
+        )
 
 
-def _performance_section(predictions: pd.DataFrame, cutoffs: dict[str, float]) -> str:
+def _performance_section(document: Document, predictions: pd.DataFrame, cutoffs: dict[str, float]) -> None:
     from engine.performance import cohort_rows, performance_table
 
-    table = cohort_rows(performance_table(predictions, cutoffs))
-    return (
-        "<h2>Performance at each model's training cutoff</h2><p>Each model's cutoff was learned on its training "
-        "predictions (out-of-fold) and applied unchanged to every validation cohort; 95% CIs: DeLong (AUC), Wilson "
-        "(proportions).</p>" + _table(table)
+    document.heading("Performance at each model's training cutoff")
+    document.table(
+        cohort_rows(performance_table(predictions, cutoffs)),
+        "Performance of the models in every cohort at each model's training cutoff.",
+        "Each model's cutoff was learned on its training predictions (out-of-fold) and applied unchanged to every "
+        "validation cohort; 95% CIs: DeLong (AUC), Wilson (proportions).",
     )
 
 
@@ -393,82 +434,136 @@ def featured_models(models: list[str]) -> list[str]:
 
 
 def _binary_sections(
-    predictions: pd.DataFrame, models: list[str], splits: list[str], validation: list[str], figures: dict[str, Any]
-) -> list[str]:
-    sections = []
+    document: Document,
+    predictions: pd.DataFrame,
+    models: list[str],
+    splits: list[str],
+    validation: list[str],
+    comparisons: tuple[tuple[str, str], ...] | None,
+) -> None:
     metrics = pd.concat(
         [analysis.model_metrics(predictions, split, models).assign(cohort=split) for split in splits], ignore_index=True
     )
-    sections.append(
-        "<h2>Discrimination</h2>" + _table(metrics[["cohort", "model", "n", "events", "auc", "ci_low", "ci_high"]])
+    document.heading("Discrimination")
+    document.table(
+        metrics[["cohort", "model", "n", "events", "auc", "ci_low", "ci_high"]],
+        "AUC of every model in every cohort with its 95% CI (DeLong).",
     )
     for split in splits:
         curves, labels, _ = analysis.roc_curves(predictions, split, models)
-        figures[f"roc_{split}"] = plots.roc_figure(curves, labels, title=f"ROC, {split} cohort")
+        document.figure(
+            f"roc_{split}",
+            plots.roc_figure(curves, labels, title=f"ROC curves, {cohort_words(split)}"),
+            f"ROC curves of the models, {cohort_words(split)} (legend: AUC with 95% CI).",
+        )
     featured = featured_models(models)
+    pairs = comparisons or default_comparisons(predictions, models)
     for split in validation:
+        words = cohort_words(split)
         try:
-            _, _, pairs = analysis.pairwise_delong(predictions, split, models, "holm")
-            sections.append(f"<h2>DeLong tests ({split} cohort, Holm-adjusted)</h2>" + _table(pairs))
+            _, _, table = analysis.pairwise_delong(predictions, split, models, "holm", pairs=pairs)
+            document.heading(f"DeLong tests, {words}")
+            document.table(
+                table[["model_a", "model_b", "auc_a", "auc_b", "diff", "ci_low", "ci_high", "p_value", "p_adjusted"]],
+                f"Paired DeLong tests of AUC differences, {words}.",
+                comparisons_note(pairs, comparisons is None),
+            )
         except ValidationError as error:
-            sections.append(f"<p>DeLong tests ({html.escape(split)}) not computed: {html.escape(str(error))}</p>")
+            document.paragraph(f"DeLong tests ({words}) not computed: {error}")
         try:
             curves, table, values = analysis.calibration(predictions, split, featured)
-            figures[f"calibration_{split}"] = plots.calibration_figure(
-                curves, values, title=f"Calibration, {split} cohort"
+            document.heading(f"Calibration and clinical usefulness, {words}")
+            document.figure(
+                f"calibration_{split}",
+                plots.calibration_figure(curves, values, title=f"Calibration, {words}"),
+                f"Calibration curves (deciles of predicted probability), {words}.",
             )
-            sections.append(
-                f"<h2>Calibration ({split} cohort)</h2>"
-                + _table(table[["model", "intercept", "slope", "brier", "hl_statistic", "hl_p", "eavg", "emax"]])
+            document.table(
+                table[["model", "intercept", "slope", "brier", "hl_statistic", "hl_p", "eavg", "emax"]],
+                f"Calibration statistics, {words}.",
             )
             dca = analysis.decision_curves(predictions, split, featured, np.round(np.arange(0, 0.81, 0.01), 2))
-            figures[f"decision_curve_{split}"] = plots.decision_curve_figure(
-                dca, title=f"Decision curves, {split} cohort"
+            document.figure(
+                f"decision_curve_{split}",
+                plots.decision_curve_figure(dca, title=f"Decision curves, {words}"),
+                f"Decision curves (net benefit against threshold probability), {words}.",
             )
         except ValidationError as error:
-            sections.append(
-                f"<p>Calibration and decision curves ({html.escape(split)}) not computed: {html.escape(str(error))}</p>"
-            )
-    return sections
+            document.paragraph(f"Calibration and decision curves ({words}) not computed: {error}")
 
 
-def _survival_sections(
-    predictions: pd.DataFrame, models: list[str], validation: list[str], figures: dict[str, Any]
-) -> list[str]:
-    sections = []
+def default_comparisons(predictions: pd.DataFrame, models: list[str]) -> tuple[tuple[str, str], ...]:
+    """The DeLong comparisons a paper reports: every model against the best one (highest AUC on the training cohort,
+    where models are chosen) and against the clinical model; every pair when there is neither."""
+    from engine.stats import auc
+
+    train = predictions[(predictions["split"] == "train") & predictions["model"].isin(models)]
+    scores = {m: auc(g["label"], g["prob"]) for m, g in train.groupby("model") if g["label"].nunique() == 2}
+    anchors = [max(scores, key=scores.get)] if scores else []
+    anchors += ["Clinical"] if "Clinical" in models and "Clinical" not in anchors else []
+    if not anchors:
+        return tuple((a, b) for k, a in enumerate(models) for b in models[k + 1 :])
+    pairs: list[tuple[str, str]] = []
+    for anchor in anchors:
+        for model in models:
+            if model != anchor and (model, anchor) not in pairs and (anchor, model) not in pairs:
+                pairs.append((anchor, model))
+    return tuple(pairs)
+
+
+def comparisons_note(pairs, chosen_by_default: bool) -> str:
+    anchors = list(dict.fromkeys(a for a, _ in pairs))
+    how = (
+        "every model against " + " and against ".join(anchors) + " (the best model by training AUC and the clinical "
+        "model)"
+        if chosen_by_default
+        else "the comparisons chosen for this report"
+    )
+    return f"Comparisons: {how}; {len(pairs)} tests, p-values Holm-adjusted across them."
+
+
+def _survival_sections(document: Document, predictions: pd.DataFrame, models: list[str], validation: list[str]) -> None:
     endpoints = [
         c[: -len("_time")] for c in predictions.columns if c.endswith("_time") and f"{c[:-5]}_event" in predictions
     ]
     for endpoint in endpoints:
-        c_table = analysis.concordance_table(predictions, endpoint, models)
-        sections.append(f"<h2>{endpoint.upper()}: Harrell's C</h2>" + _table(c_table))
+        name = endpoint.upper()
+        document.heading(f"{name}: discrimination and risk groups")
+        document.table(
+            analysis.concordance_table(predictions, endpoint, models),
+            f"{name}: Harrell's C of every model in every cohort with its 95% CI.",
+        )
         model = "Combined" if "Combined" in models else models[0]
         for split in validation:
+            words = cohort_words(split)
             try:
                 _, result = analysis.survival_stratification(predictions, model, endpoint, split)
-                figures[f"km_{endpoint}_{split}"] = plots.km_figure(
-                    result.curves,
-                    result.at_risk,
-                    title=f"{endpoint.upper()} by {model} risk group ({split})",
-                    annotation=f"log-rank p = {result.logrank_p:.3g}<br>HR {result.hr:.2f} "
-                    f"({result.hr_ci_low:.2f}-{result.hr_ci_high:.2f})",
+                document.figure(
+                    f"km_{endpoint}_{split}",
+                    plots.km_figure(
+                        result.curves,
+                        result.at_risk,
+                        title=f"{name} by {model} risk group, {words}",
+                        annotation=f"log-rank p = {result.logrank_p:.3g}<br>HR {result.hr:.2f} "
+                        f"({result.hr_ci_low:.2f}-{result.hr_ci_high:.2f})",
+                    ),
+                    f"Kaplan-Meier curves of {name} by {model} risk group (training cutoff), {words}, with the "
+                    "log-rank test and the hazard ratio.",
                 )
             except ValidationError as error:
-                sections.append(
-                    f"<p>Risk groups for {endpoint} ({html.escape(split)}) not shown: {html.escape(str(error))}</p>"
-                )
-    return sections
+                document.paragraph(f"Risk groups for {name} ({words}) not shown: {error}")
 
 
-def _horizon_sections(report: ReportInput, validation: list[str], figures: dict[str, Any]) -> list[str]:
+def _horizon_sections(document: Document, report: ReportInput, validation: list[str]) -> None:
     """Per survival endpoint: the survival models' time-dependent AUC at each horizon in every validation cohort; at
     each horizon, calibration (by risk group) and net benefit in the first validation cohort."""
     from engine import horizons as at_horizons
     from engine.predictions import survival_as_predictions
     from engine.stats import time_dependent_auc
 
-    sections, unit = [], f" {report.time_unit}" if report.time_unit else ""
+    unit = f" {report.time_unit}" if report.time_unit else ""
     for endpoint in dict.fromkeys(report.survival["endpoint"]):
+        name = endpoint.upper()
         predictions = survival_as_predictions(report.survival, endpoint)
         models = list(dict.fromkeys(predictions["model"]))
         rows = []
@@ -491,11 +586,14 @@ def _horizon_sections(report: ReportInput, validation: list[str], figures: dict[
             table = pd.concat(rows, ignore_index=True)[
                 ["cohort", "model", "time", "auc", "ci_low", "ci_high", "n_cases", "n_controls"]
             ]
-            sections.append(
-                f"<h2>{endpoint.upper()}: time-dependent AUC of the survival models (horizons "
-                f"in{unit or ' time units'})</h2>" + _table(table.rename(columns={"time": f"horizon{unit}"}))
+            document.heading(f"{name}: time-dependent AUC of the survival models (horizons in{unit or ' time units'})")
+            document.table(
+                table.rename(columns={"time": f"horizon{unit}"}),
+                f"{name}: cumulative/dynamic time-dependent AUC (inverse probability of censoring weights, Uno) at "
+                "each horizon with bootstrap 95% CIs.",
             )
         first = validation[0]
+        words = cohort_words(first)
         for horizon in report.horizons:
             label = f"{horizon:g}{unit}"
             try:
@@ -506,57 +604,50 @@ def _horizon_sections(report: ReportInput, validation: list[str], figures: dict[
                     ],
                     ignore_index=True,
                 )
-                sections.append(
-                    f"<h2>{endpoint.upper()} at {html.escape(label)}: calibration by risk group ({first} cohort)</h2>"
-                    + _table(
-                        calibration[
-                            ["model", "group", "n", "events", "predicted", "observed", "ci_low", "ci_high", "note"]
-                        ]
-                    )
+                document.heading(f"{name} at {label}: calibration by risk group ({first} cohort)")
+                document.table(
+                    calibration[
+                        ["model", "group", "n", "events", "predicted", "observed", "ci_low", "ci_high", "note"]
+                    ],
+                    f"{name} at {label}: predicted against observed (Kaplan-Meier) survival by risk group, {words}.",
                 )
                 featured = models[-1]
-                figures[f"survival_calibration_{endpoint}_{horizon:g}_{first}"] = plots.calibration_figure(
-                    {featured: calibration[calibration["model"] == featured]},
-                    title=f"{endpoint.upper()} at {label}, {first} cohort",
-                    x_title=f"Predicted survival at {label}",
-                    y_title="Observed survival (Kaplan-Meier)",
+                document.figure(
+                    f"survival_calibration_{endpoint}_{horizon:g}_{first}",
+                    plots.calibration_figure(
+                        {featured: calibration[calibration["model"] == featured]},
+                        title=f"{name} at {label}, {words}",
+                        x_title=f"Predicted survival at {label}",
+                        y_title="Observed survival (Kaplan-Meier)",
+                    ),
+                    f"Calibration of {featured} for {name} at {label}, {words}.",
                 )
                 curves = at_horizons.horizon_decision_curves(
                     predictions, endpoint, first, models, horizon, np.round(np.arange(0, 0.96, 0.01), 2)
                 )
-                figures[f"survival_dca_{endpoint}_{horizon:g}_{first}"] = plots.decision_curve_figure(
-                    curves, title=f"{endpoint.upper()}: net benefit at {label}, {first} cohort"
+                document.figure(
+                    f"survival_dca_{endpoint}_{horizon:g}_{first}",
+                    plots.decision_curve_figure(curves, title=f"{name}: net benefit at {label}, {words}"),
+                    f"Decision curves of the survival models for {name} at {label}, {words}.",
                 )
             except ValidationError as error:
-                sections.append(
-                    f"<p>{endpoint.upper()} at {html.escape(label)} not shown: {html.escape(str(error))}</p>"
-                )
-    return sections
+                document.paragraph(f"{name} at {label} not shown: {error}")
 
 
-def _page(report: ReportInput, sections: list[str], figures: dict[str, Any]) -> str:
-    body = []
-    for name, figure in figures.items():
-        body.append(
-            f"<h3>{html.escape(name.replace('_', ' '))}</h3>" + figure.to_html(full_html=False, include_plotlyjs=False)
-        )
+def _page(report: ReportInput, document: Document) -> str:
     import plotly.offline
 
     script = f"<script>{plotly.offline.get_plotlyjs()}</script>"
     created = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    page = (
+    return (
         "<!doctype html><html><head><meta charset='utf-8'><title>Study report</title>"
         "<style>body{font-family:Arial,sans-serif;max-width:1100px;margin:auto;padding:20px}"
-        ".table{border-collapse:collapse;font-size:13px}.table td,.table "
-        "th{padding:3px 8px;border-bottom:1px solid #ddd}</style>"
+        ".table{border-collapse:collapse;font-size:13px;margin-bottom:6px}.table td,.table "
+        "th{padding:3px 8px;border-bottom:1px solid #ddd}.caption{margin:14px 0 4px}.note{font-size:12px;"
+        "color:#444}.figure{page-break-inside:avoid;margin:10px 0 18px}</style>"
         f"{script}</head><body><h1>{html.escape(report.title)}</h1>"
-        f"<p>{html.escape(report.subtitle)}; report {created}.</p>"
-        + "".join(sections)
-        + "<h2>Figures</h2>"
-        + "".join(body)
-        + "</body></html>"
+        f"<p>{html.escape(report.subtitle)}; report {created}.</p>" + document.html() + "</body></html>"
     )
-    return page
 
 
 def _figure_files(figures: dict[str, Any]) -> dict[str, bytes]:
@@ -572,12 +663,18 @@ def _figure_files(figures: dict[str, Any]) -> dict[str, bytes]:
     return files
 
 
-def report_zip(source: Run | ReportInput) -> bytes:
-    """report.html and the figure files in one zip."""
-    page, files = build_report(source)
+def report_zip(source: Run | ReportInput, *, pdf: bool = True) -> bytes:
+    """report.html, report_tables.docx (every table, numbered as in the report), report.pdf (Chromium's print,
+    when Chromium is there and ``pdf``) and the figure files in one zip."""
+    report = ReportInput.from_run(source) if isinstance(source, Run) else source
+    page, files, document = _build(report)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("report.html", page)
+        archive.writestr("report_tables.docx", docx_bytes(report.title, report.subtitle, document.tables))
+        printed = pdf_bytes(page) if pdf else None
+        if printed is not None:
+            archive.writestr("report.pdf", printed)
         for name, data in files.items():
             archive.writestr(name, data)
     return buffer.getvalue()

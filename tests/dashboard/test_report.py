@@ -1,5 +1,6 @@
 """The report on an uploaded table and on a what-if sub-cohort: the numbers are those of the filtered patients."""
 
+import html
 import io
 import re
 import zipfile
@@ -34,16 +35,65 @@ def test_report_of_an_upload_restricted_to_a_sub_cohort():
     assert n == len(kept) < (predictions.query("split == 'internal' and model == 'Rad'")).shape[0]
     assert value == pytest.approx(auc(kept["label"], kept["prob"]), abs=5e-4)
     assert "RFS: Harrell" in page and any(name.startswith("figures/km_rfs") for name in figures)
-    assert "Table 1 by cohort" in page and "afp, median [Q1,Q3]" in page
+    assert "Patient characteristics by cohort (Table 1)" in page and "afp, median [Q1,Q3]" in page
     assert "Performance at each model" in page  # cutoffs learned on the upload's training cohort
 
 
 @pytest.mark.chromium
-def test_report_zip_of_an_upload_holds_the_page_and_figures():
-    archive = zipfile.ZipFile(io.BytesIO(report_zip(ReportInput.from_upload(predictions_table(n=120), "t.csv"))))
+def test_report_zip_of_an_upload_holds_the_page_figures_docx_and_pdf():
+    """Tables and figures numbered in reading order with captions; the DOCX holds the same tables under the same
+    captions; DeLong only against the best model (training AUC) and the clinical model; a PDF print beside."""
+    import docx
+
+    from engine.stats import delong_test
+
+    predictions = predictions_table(n=120)
+    archive = zipfile.ZipFile(io.BytesIO(report_zip(ReportInput.from_upload(predictions, "t.csv"))))
     names = archive.namelist()
     assert "report.html" in names and any(n.startswith("figures/roc_internal") for n in names)
-    assert "restricted" not in archive.read("report.html").decode()
+    page = archive.read("report.html").decode()
+    assert "restricted" not in page
+    tables = re.findall(r"<b>(Table (\d+)\. [^<]*)</b>", page)
+    figures = re.findall(r"<b>Figure (\d+)\. ", page)
+    assert [int(n) for _, n in tables] == list(range(1, len(tables) + 1)) and len(tables) >= 6
+    assert [int(n) for n in figures] == list(range(1, len(figures) + 1))
+    assert "<b>Figure 1. Cohort flowchart" in page and "ROC curves, external cohort" in page
+    assert "<th>AUC</th>" in page and "ci_low" not in page  # human labels, as on the pages
+
+    word = docx.Document(io.BytesIO(archive.read("report_tables.docx")))
+    captions = [p.text for p in word.paragraphs if p.text.startswith("Table ")]
+    assert len(word.tables) == len(tables) and captions == [html.unescape(t) for t, _ in tables]
+    discrimination = word.tables[[k for k, c in enumerate(captions) if "AUC of every model" in c][0]]
+    header = [cell.text for cell in discrimination.rows[0].cells]
+    rows = {(r.cells[0].text, r.cells[1].text): r.cells[header.index("AUC")].text for r in discrimination.rows[1:]}
+    internal = predictions.query("split == 'internal' and model == 'Rad'")
+    assert float(rows[("internal", "Rad")]) == pytest.approx(auc(internal["label"], internal["prob"]), abs=5e-4)
+
+    train = predictions[predictions["split"] == "train"]
+    best = max(
+        ["Clinical", "Rad", "DL", "Combined"],
+        key=lambda m: auc(*train.query("model == @m")[["label", "prob"]].T.values),
+    )
+    delong = word.tables[
+        [
+            k
+            for k, c in enumerate(captions)
+            if c.startswith(f"Table {k + 1}. Paired DeLong tests of AUC differences, internal")
+        ][0]
+    ]
+    compared = {(r.cells[0].text, r.cells[1].text) for r in delong.rows[1:]}
+    assert all(best in pair or "Clinical" in pair for pair in compared)
+    assert len(compared) == (3 if best == "Clinical" else 5)
+    a, b = sorted(compared)[0]
+    wide = predictions.query("split == 'internal'").pivot(index="patient_id", columns="model", values="prob")
+    labels = predictions.query("split == 'internal'").drop_duplicates("patient_id").set_index("patient_id")["label"]
+    row = [r for r in delong.rows[1:] if (r.cells[0].text, r.cells[1].text) == (a, b)][0]
+    expected = delong_test(labels[wide.index], wide[a], wide[b])
+    assert float(row.cells[[c.text for c in delong.rows[0].cells].index("Difference")].text) == pytest.approx(
+        expected.diff, abs=5e-4
+    )
+
+    assert archive.read("report.pdf")[:5] == b"%PDF-"
 
 
 def test_a_filter_that_leaves_nobody_is_a_clear_error():
