@@ -302,10 +302,17 @@ def download_figure(figure, name: str, key: str) -> None:
 
 
 def show_table(table: pd.DataFrame, **kwargs) -> None:
-    """A table as a paper prints it: human column labels, p < 0.001, 3 decimals (engine.labels)."""
+    """A table as a paper prints it: human column labels, p < 0.001, 3 decimals padded (0.050), whole numbers
+    without decimals (engine.labels); the columns stay numbers, so they sort as numbers."""
     from engine.labels import readable
 
-    st.dataframe(readable(table), width="stretch", hide_index=True, **kwargs)
+    shown = readable(table)
+    decimals = {
+        column: st.column_config.NumberColumn(format="%.3f")
+        for column in shown.columns
+        if pd.api.types.is_float_dtype(shown[column]) and not (shown[column].dropna() % 1 == 0).all()
+    }
+    st.dataframe(shown, width="stretch", hide_index=True, column_config=decimals, **kwargs)
 
 
 def download_table(table: pd.DataFrame, name: str, key: str) -> None:

@@ -74,6 +74,7 @@ class LogisticModel(ClassifierMixin, BaseEstimator):
                 "Merge sparse levels, drop the predictor, or use a penalised model."
             )
         self.llf_ = float(fit.llf)
+        self.covariance_ = np.asarray(fit.cov_params(), dtype=float)  # intercept first
         self.intercept_ = float(fit.params[0])
         self.coef_ = np.asarray(fit.params[1:], dtype=float)
         self.feature_names_ = list(design.columns)
@@ -90,6 +91,18 @@ class LogisticModel(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         p = 1 / (1 + np.exp(-self.linear_predictor(X)))
         return np.column_stack([1 - p, p])
+
+    def predict_interval(self, X: pd.DataFrame, level: float | None = None) -> pd.DataFrame:
+        """Probability with its Wald confidence interval on the logit scale, as R ``predict(glm, se.fit = TRUE)``:
+        lp +/- z se(lp), se(lp)^2 = x' V x with x = (1, design row); columns lp, se, prob, ci_low, ci_high."""
+        design = np.column_stack([np.ones(len(X)), design_matrix(X, self.terms_).to_numpy()])
+        lp = design @ np.concatenate([[self.intercept_], self.coef_])
+        se = np.sqrt(np.einsum("ij,jk,ik->i", design, self.covariance_, design))
+        z = float(sps.norm.ppf(0.5 + (level or self.level) / 2))
+        expit = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+        return pd.DataFrame(
+            {"lp": lp, "se": se, "prob": expit(lp), "ci_low": expit(lp - z * se), "ci_high": expit(lp + z * se)}
+        )
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
@@ -166,6 +179,8 @@ class CoxModel(BaseEstimator):
         self.baseline_times_, self.baseline_cumulative_hazard_ = efron_baseline_hazard(
             t, e, design.to_numpy() @ self.coef_
         )
+        self.covariance_ = np.asarray(fit.cov_params(), dtype=float)
+        self.training_ = (t.astype(float), e.astype(bool), design.to_numpy(dtype=float))  # for survival_interval
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -180,6 +195,46 @@ class CoxModel(BaseEstimator):
     def predict_survival(self, X: pd.DataFrame, times: Any) -> np.ndarray:
         """Survival probabilities, one row per patient and one column per time."""
         return self.baseline_survival(times)[None, :] ** np.exp(self.predict(X))[:, None]
+
+    def survival_interval(self, X: pd.DataFrame, times: Any, level: float | None = None) -> pd.DataFrame:
+        """S(t | x) of each patient of ``X`` with its confidence band, as R ``survfit(coxph, newdata)`` with
+        ``conf.type = "log"``: var H(t | x) = exp(2 x'b) [sum_k v_k + q(t)' V q(t)], v_k = sum_j 1/den_j^2 and
+        q(t) = sum_{t_k <= t} sum_j (x - xbar_j) / den_j over the Efron steps j of each event time (Tsiatis 1981),
+        the band S exp(-/+ z se(H)). Columns patient (row of X), time, survival, se (of H), ci_low, ci_high."""
+        t, e, design = self.training_
+        risk = np.exp(design @ self.coef_)
+        event_times = np.unique(t[e])
+        increments, variance, weighted_mean = [], [], []  # per event time: sum_j 1/den, sum_j 1/den^2, sum_j xbar/den
+        for time in event_times:
+            at_risk, deaths = t >= time, (t == time) & e
+            d = int(deaths.sum())
+            total, death_total = risk[at_risk].sum(), risk[deaths].sum()
+            total_x, death_x = risk[at_risk] @ design[at_risk], risk[deaths] @ design[deaths]
+            denominators = total - np.arange(d) / d * death_total
+            means = (total_x[None, :] - (np.arange(d) / d)[:, None] * death_x[None, :]) / denominators[:, None]
+            increments.append((1 / denominators).sum())
+            variance.append((1 / denominators**2).sum())
+            weighted_mean.append((means / denominators[:, None]).sum(axis=0))
+        hazard, var_sum = np.cumsum(increments), np.cumsum(variance)
+        mean_sum = np.cumsum(np.array(weighted_mean).reshape(len(event_times), -1), axis=0)
+        times = np.atleast_1d(np.asarray(times, float))
+        index = np.searchsorted(event_times, times, side="right") - 1
+        z = float(sps.norm.ppf(0.5 + (level or self.level) / 2))
+        rows = []
+        new = design_matrix(X, self.terms_, handle_unknown=self.handle_unknown).to_numpy(dtype=float)
+        for patient, x in enumerate(new):
+            relative = float(np.exp(x @ self.coef_))
+            for time, k in zip(times, index):
+                if k < 0:
+                    rows.append((patient, time, 1.0, 0.0, 1.0, 1.0))
+                    continue
+                q = hazard[k] * x - mean_sum[k]
+                se = relative * np.sqrt(var_sum[k] + q @ self.covariance_ @ q)
+                survival = float(np.exp(-relative * hazard[k]))
+                rows.append(
+                    (patient, time, survival, se, survival * np.exp(-z * se), min(1.0, survival * np.exp(z * se)))
+                )
+        return pd.DataFrame(rows, columns=["patient", "time", "survival", "se", "ci_low", "ci_high"])
 
 
 def breslow_partial_log_likelihood(t: np.ndarray, e: np.ndarray, eta: np.ndarray) -> float:
@@ -267,6 +322,46 @@ class LassoCoxModel(BaseEstimator):
     def predict_survival(self, X: pd.DataFrame, times: Any) -> np.ndarray:
         """Survival probabilities, one row per patient and one column per time."""
         return self.baseline_survival(times)[None, :] ** np.exp(self.predict(X))[:, None]
+
+    def survival_interval(self, X: pd.DataFrame, times: Any, level: float | None = None) -> pd.DataFrame:
+        """S(t | x) of each patient of ``X`` with its confidence band, as R ``survfit(coxph, newdata)`` with
+        ``conf.type = "log"``: var H(t | x) = exp(2 x'b) [sum_k v_k + q(t)' V q(t)], v_k = sum_j 1/den_j^2 and
+        q(t) = sum_{t_k <= t} sum_j (x - xbar_j) / den_j over the Efron steps j of each event time (Tsiatis 1981),
+        the band S exp(-/+ z se(H)). Columns patient (row of X), time, survival, se (of H), ci_low, ci_high."""
+        t, e, design = self.training_
+        risk = np.exp(design @ self.coef_)
+        event_times = np.unique(t[e])
+        increments, variance, weighted_mean = [], [], []  # per event time: sum_j 1/den, sum_j 1/den^2, sum_j xbar/den
+        for time in event_times:
+            at_risk, deaths = t >= time, (t == time) & e
+            d = int(deaths.sum())
+            total, death_total = risk[at_risk].sum(), risk[deaths].sum()
+            total_x, death_x = risk[at_risk] @ design[at_risk], risk[deaths] @ design[deaths]
+            denominators = total - np.arange(d) / d * death_total
+            means = (total_x[None, :] - (np.arange(d) / d)[:, None] * death_x[None, :]) / denominators[:, None]
+            increments.append((1 / denominators).sum())
+            variance.append((1 / denominators**2).sum())
+            weighted_mean.append((means / denominators[:, None]).sum(axis=0))
+        hazard, var_sum = np.cumsum(increments), np.cumsum(variance)
+        mean_sum = np.cumsum(np.array(weighted_mean).reshape(len(event_times), -1), axis=0)
+        times = np.atleast_1d(np.asarray(times, float))
+        index = np.searchsorted(event_times, times, side="right") - 1
+        z = float(sps.norm.ppf(0.5 + (level or self.level) / 2))
+        rows = []
+        new = design_matrix(X, self.terms_, handle_unknown=self.handle_unknown).to_numpy(dtype=float)
+        for patient, x in enumerate(new):
+            relative = float(np.exp(x @ self.coef_))
+            for time, k in zip(times, index):
+                if k < 0:
+                    rows.append((patient, time, 1.0, 0.0, 1.0, 1.0))
+                    continue
+                q = hazard[k] * x - mean_sum[k]
+                se = relative * np.sqrt(var_sum[k] + q @ self.covariance_ @ q)
+                survival = float(np.exp(-relative * hazard[k]))
+                rows.append(
+                    (patient, time, survival, se, survival * np.exp(-z * se), min(1.0, survival * np.exp(z * se)))
+                )
+        return pd.DataFrame(rows, columns=["patient", "time", "survival", "se", "ci_low", "ci_high"])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return design_matrix(X, self.terms_, handle_unknown=self.handle_unknown).to_numpy() @ self.coef_
