@@ -1,10 +1,13 @@
+import numpy as np
 import streamlit as st
 
 from dashboard import cached
 from dashboard.state import download_figure, probability_models, require_study, show_table
 from engine import plots
 from engine.errors import ValidationError
+from engine.cohort.transforms import original_name
 from engine.predictions import filterable_columns
+from engine.stats.nomogram import patient_points
 
 study = require_study()
 st.title("Nomogram")
@@ -15,7 +18,7 @@ columns = [c for c in filterable_columns(study.predictions) if c not in ("split"
 predictors = st.multiselect(
     "Clinical predictors",
     columns,
-    default=[c for c in ("cirrhosis", "tumour_number") if c in columns],
+    default=[c for c in ("cirrhosis", "tumour_number", "log10_afp") if c in columns],
     key="nomogram_predictors",
 )
 scores = st.multiselect(
@@ -39,27 +42,56 @@ try:
 except ValidationError as error:
     st.error(str(error))
     st.stop()
-figure = plots.nomogram_figure(nomogram)
-st.plotly_chart(figure, width="stretch")
-download_figure(figure, "nomogram", "nomogram_figure")
+figure_slot = st.container()
 show_table(model.summary_)
 st.subheader("Calculator")
+st.caption(
+    "Enter a patient: the nomogram above marks the patient's points, the total and the prediction. Predictors the "
+    "study log-transformed are entered in their original units."
+)
 patient = {}
 cols = st.columns(3)
 for index, term in enumerate(nomogram.terms):
     with cols[index % 3]:
         if term.kind == "categorical":
             patient[term.variable] = st.selectbox(term.variable, term.levels, key=f"nomogram_in_{term.variable}")
+            continue
+        values = data[term.variable]
+        original = original_name(term.variable)
+        if original:
+            entered = st.number_input(
+                f"{original} (original units)",
+                min_value=1e-6,
+                value=float(f"{10 ** values.median():.3g}"),
+                key=f"nomogram_in_{term.variable}",
+            )
+            patient[term.variable] = float(np.log10(entered))
         else:
-            values = data[term.variable]
             patient[term.variable] = st.number_input(
                 term.variable, value=float(values.median()), key=f"nomogram_in_{term.variable}"
             )
 scored = nomogram.score(patient)
-st.write(
-    {
-        "points": {k: round(v, 1) for k, v in scored["points"].items()},
-        "total points": round(scored["total_points"], 1),
-        **{k: round(v, 3) for k, v in scored.items() if k not in ("points", "total_points")},
-    }
-)
+interval = nomogram.interval(patient)
+metrics = st.columns(1 + len(interval))
+metrics[0].metric("Total points", f"{scored['total_points']:.1f}")
+for column, row in zip(metrics[1:], interval.itertuples(index=False)):
+    column.metric(row.outcome[:1].upper() + row.outcome[1:], f"{row.estimate:.3f}")
+    column.caption(f"95% CI {row.ci_low:.3f} to {row.ci_high:.3f}")
+points = patient_points(nomogram, patient)
+show_table(points)
+with figure_slot:
+    figure = plots.nomogram_figure(nomogram, patient)
+    st.plotly_chart(figure, width="stretch")
+    download_figure(figure, "nomogram", "nomogram_figure")
+if endpoint is not None:
+    times = np.concatenate([[0.0], model.baseline_times_])
+    curve = nomogram.survival_curve(patient, times)
+    figure = plots.survival_curve_figure(
+        curve, time_label=study.time_label(), title=f"Predicted {endpoint.upper()} of this patient (Cox model)"
+    )
+    st.plotly_chart(figure, width="stretch")
+    st.caption(
+        "The patient's survival S(t | x) = S0(t)^exp(x'b) with its 95% band (log type, as R's survfit for a Cox "
+        "model: the baseline hazard's and the coefficients' uncertainty)."
+    )
+    download_figure(figure, f"survival_curve_{endpoint}", "nomogram_survival_curve")

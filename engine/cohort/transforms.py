@@ -17,6 +17,17 @@ def log_name(column: str) -> str:
     return f"log10_{column}"
 
 
+def original_value_text(log_value: float) -> str:
+    """A log10 value shown in original units: 3 -> '1,000', 0.5 -> '3.16'."""
+    value = 10 ** float(log_value)
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def original_name(column: str) -> str | None:
+    """'log10_afp' -> 'afp' (a column the study log-transformed); None for any other column."""
+    return column.removeprefix("log10_") if column.startswith("log10_") and len(column) > 6 else None
+
+
 def log_transform(
     table: pd.DataFrame, columns: Sequence[str], clinical: Sequence[str] = ()
 ) -> tuple[pd.DataFrame, list[str]]:

@@ -373,11 +373,16 @@ def _spaced(positions: np.ndarray, gap: float = 4.0) -> np.ndarray:
     return shown
 
 
-def nomogram_figure(nomogram: Any) -> go.Figure:
-    """Points axis, one axis per predictor, total points and the outcome axes (``engine.stats.Nomogram``)."""
+def nomogram_figure(nomogram: Any, patient: Mapping[str, Any] | None = None) -> go.Figure:
+    """Points axis, one axis per predictor, total points and the outcome axes (``engine.stats.Nomogram``). A
+    predictor the study log-transformed (log10_<name>) is labelled in its original units. With ``patient`` (values
+    per predictor), the patient's value on each axis, the total points and the predicted outcome are marked."""
+    from engine.cohort.transforms import original_name, original_value_text
+
     figure = go.Figure()
     variables = list(dict.fromkeys(nomogram.axes["variable"]))
-    labels = ["Points", *variables, "Total points", *nomogram.outcome_labels]
+    titles = {v: f"{original_name(v)} (log scale)" if original_name(v) else v for v in variables}
+    labels = ["Points", *titles.values(), "Total points", *nomogram.outcome_labels]
     y = {label: -index for index, label in enumerate(labels)}
     total_max = float(nomogram.total_axis["total_points"].max())
 
@@ -413,12 +418,17 @@ def nomogram_figure(nomogram: Any) -> go.Figure:
     axis("Points", ticks, [f"{t:.0f}" for t in ticks])
     for variable in variables:
         rows = nomogram.axes[nomogram.axes["variable"] == variable]
-        texts = [f"{v:g}" if isinstance(v, (int, float, np.floating)) else str(v) for v in rows["value"]]
+        texts = [
+            (original_value_text(v) if original_name(variable) else f"{v:g}")
+            if isinstance(v, (int, float, np.floating))
+            else str(v)
+            for v in rows["value"]
+        ]
         positions = rows["points"].to_numpy(float)
         shown = _spaced(
             positions
         )  # ticks too close to the previous labelled one are left out (the axis keeps its length)
-        axis(variable, positions[shown], [text for text, show in zip(texts, shown) if show], extent=positions)
+        axis(titles[variable], positions[shown], [text for text, show in zip(texts, shown) if show], extent=positions)
     scale_total = 100 / total_max
     totals = np.linspace(0, total_max, 9)
     axis("Total points", totals, [f"{t:.0f}" for t in totals], scale_total)
@@ -433,9 +443,77 @@ def nomogram_figure(nomogram: Any) -> go.Figure:
         positions = np.interp(targets, values[order], nomogram.total_axis["total_points"].to_numpy(float)[order])
         keep = np.flatnonzero(_spaced(positions * scale_total))
         axis(label, positions[keep], [f"{targets[k]:g}" for k in keep], scale_total)
+    if patient is not None:
+        scored = nomogram.score(patient)
+        marks_x = [scored["points"][v] for v in variables] + [scored["total_points"] * scale_total] * (
+            1 + len(nomogram.outcome_labels)
+        )
+        marks_y = [y[titles[v]] for v in variables] + [y["Total points"]] + [y[o] for o in nomogram.outcome_labels]
+        figure.add_trace(
+            go.Scatter(
+                x=marks_x,
+                y=marks_y,
+                mode="markers",
+                marker=dict(symbol="diamond", size=12, color=PALETTE[1], line=dict(width=1, color="white")),
+                name="this patient",
+                hovertemplate="%{x:.1f}<extra>this patient</extra>",
+            )
+        )
+        total_x = scored["total_points"] * scale_total
+        figure.add_shape(
+            type="line",
+            x0=total_x,
+            x1=total_x,
+            y0=y["Total points"],
+            y1=min(y.values()),
+            line=dict(color=PALETTE[1], width=1.5, dash="dot"),
+            opacity=1,
+        )
+        figure.update_layout(
+            showlegend=True, legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1, xanchor="right")
+        )
     figure.update_layout(width=820, height=90 + 70 * len(labels), **LAYOUT)
     figure.update_yaxes(tickvals=list(y.values()), ticktext=list(y.keys()), showgrid=False, zeroline=False)
     figure.update_xaxes(visible=False, range=[-5, 108])
+    return figure
+
+
+def survival_curve_figure(curve: pd.DataFrame, *, time_label: str = "Time", title: str = "") -> go.Figure:
+    """A patient's predicted survival (step function) with its confidence band (time, survival, ci_low, ci_high)."""
+    colour = PALETTE[0]
+    figure = go.Figure(
+        [
+            go.Scatter(
+                x=curve["time"],
+                y=curve["ci_high"],
+                mode="lines",
+                line=dict(width=0, shape="hv"),
+                showlegend=False,
+                hoverinfo="skip",
+            ),
+            go.Scatter(
+                x=curve["time"],
+                y=curve["ci_low"],
+                mode="lines",
+                line=dict(width=0, shape="hv"),
+                fill="tonexty",
+                fillcolor=_translucent(colour, 0.2),
+                name="95% CI",
+                hoverinfo="skip",
+            ),
+            go.Scatter(
+                x=curve["time"],
+                y=curve["survival"],
+                mode="lines",
+                line=dict(color=colour, width=2.5, shape="hv"),
+                name="predicted survival",
+                hovertemplate="%{x:g}: %{y:.3f}<extra></extra>",
+            ),
+        ]
+    )
+    figure.update_layout(**LAYOUT, title=title, height=380)
+    figure.update_xaxes(title=time_label)
+    figure.update_yaxes(title="Survival probability", range=[0, 1.02])
     return figure
 
 

@@ -64,6 +64,38 @@ class Nomogram(Result):
         baseline = self.model.baseline_survival(list(self.horizons))
         return {label: base ** np.exp(lp) for label, base in zip(self.outcome_labels, baseline)}
 
+    def interval(self, patient: Mapping[str, Any], level: float = 0.95) -> pd.DataFrame:
+        """The patient's predicted outcome(s) with confidence intervals: the event probability (logistic; Wald on
+        the logit, as R predict.glm) or survival at each horizon (Cox; R survfit.coxph's log band). Columns
+        outcome, estimate, ci_low, ci_high."""
+        row = pd.DataFrame([{t.variable: patient[t.variable] for t in self.terms}])
+        if self.kind == "logistic":
+            shown = self.model.predict_interval(row, level)
+            return pd.DataFrame(
+                {
+                    "outcome": [self.outcome_labels[0]],
+                    "estimate": shown["prob"],
+                    "ci_low": shown["ci_low"],
+                    "ci_high": shown["ci_high"],
+                }
+            )
+        band = self.model.survival_interval(row, list(self.horizons), level)
+        return pd.DataFrame(
+            {
+                "outcome": list(self.outcome_labels),
+                "estimate": band["survival"].to_numpy(),
+                "ci_low": band["ci_low"].to_numpy(),
+                "ci_high": band["ci_high"].to_numpy(),
+            }
+        )
+
+    def survival_curve(self, patient: Mapping[str, Any], times: Sequence[float], level: float = 0.95) -> pd.DataFrame:
+        """Cox nomograms: the patient's survival curve with its band at ``times`` (time, survival, ci_low, ci_high)."""
+        if self.kind != "cox":
+            raise ValidationError("a survival curve needs a Cox nomogram (a survival endpoint); this one is logistic.")
+        row = pd.DataFrame([{t.variable: patient[t.variable] for t in self.terms}])
+        return self.model.survival_interval(row, list(times), level).drop(columns=["patient", "se"])
+
     def score(self, patient: Mapping[str, Any]) -> dict[str, Any]:
         """Points per predictor, total points, linear predictor and predicted outcome(s) for one patient."""
         missing = [t.variable for t in self.terms if t.variable not in patient]
@@ -186,3 +218,27 @@ def nomogram(
     for label, values in result.outcomes(totals).items():
         total_axis[label] = values
     return dataclasses.replace(result, total_axis=total_axis)
+
+
+def patient_points(nomogram: Nomogram, patient: Mapping[str, Any]) -> pd.DataFrame:
+    """One patient's points per predictor: predictor (log-transformed ones by their original name), value (in
+    original units), points; then the total."""
+    from engine.cohort.transforms import original_name, original_value_text
+
+    scored = nomogram.score(patient)
+    rows = []
+    for term in nomogram.terms:
+        value, original = patient[term.variable], original_name(term.variable)
+        rows.append(
+            {
+                "predictor": original or term.variable,
+                "value": original_value_text(value) if original else _shown(value),
+                "points": scored["points"][term.variable],
+            }
+        )
+    rows.append({"predictor": "Total", "value": "", "points": scored["total_points"]})
+    return pd.DataFrame(rows)
+
+
+def _shown(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, (float, np.floating)) else str(value)

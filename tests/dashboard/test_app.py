@@ -439,3 +439,18 @@ def test_tables_show_human_labels_and_formatted_p_values(app_store, monkeypatch)
     assert all(
         isinstance(v, str) and (v == "< 0.001" or len(v.split(".")[-1]) == 3) for v in shown["Hosmer–Lemeshow p"]
     )
+
+
+def test_nomogram_calculator_shows_readable_intervals_and_the_patients_survival_curve(app_store, monkeypatch):
+    at = app(app_store, monkeypatch)
+    at.switch_page("app_pages/nomogram.py").run()
+    assert not at.exception and not at.error
+    assert [m.label for m in at.metric] == ["Total points", "Probability"]
+    band = [c.value for c in at.caption if c.value.startswith("95% CI ")][0]
+    low, high = (float(v) for v in band.removeprefix("95% CI ").split(" to "))
+    assert low < float(at.metric[1].value) < high
+    charts = len(at.get("plotly_chart"))
+    at.radio(key="nomogram_kind").set_value("survival:rfs").run()
+    assert not at.exception and not at.error
+    assert [m.label for m in at.metric][1:] == ["12-month survival", "24-month survival"]
+    assert len(at.get("plotly_chart")) == charts + 1  # the patient's survival curve with its band

@@ -106,3 +106,35 @@ def test_nomogram_bad_input(lung):
         nom.points_of("ecog", "7")
     with pytest.raises(ValidationError, match="missing"):
         nom.score({"age": 60})
+
+
+@pytest.mark.parametrize("kind", ["lrm", "cph"])
+def test_calculator_marks_the_patient_and_gives_intervals(lung, kind):
+    """The calculator: the patient's points per predictor add up to the total, the interval's estimate is the
+    nomogram's prediction, the figure's marks sit at the patient's points; a log10_ predictor is entered and labelled
+    in original units."""
+    from engine import plots
+    from engine.stats.nomogram import patient_points
+
+    X = lung[["age", "sex", "ecog"]].assign(log10_wt=np.log10(lung["age"] * 1.3 + 10))
+    model = LogisticModel().fit(X, lung["event"]) if kind == "lrm" else CoxModel().fit(X, lung[["time", "event"]])
+    nom = nomogram(model, X, horizons=() if kind == "lrm" else (180, 365))
+    patient = {"age": 63.0, "sex": "M", "ecog": "1", "log10_wt": np.log10(100.0)}
+    scored = nom.score(patient)
+    interval = nom.interval(patient)
+    assert list(interval["outcome"]) == list(nom.outcome_labels)
+    np.testing.assert_allclose(interval["estimate"], [scored[o] for o in nom.outcome_labels], rtol=1e-9)
+    assert ((interval["ci_low"] < interval["estimate"]) & (interval["estimate"] < interval["ci_high"])).all()
+    if kind == "lrm":
+        np.testing.assert_allclose(interval["estimate"], model.predict_proba(pd.DataFrame([patient]))[:, 1])
+    else:
+        curve = nom.survival_curve(patient, [0, 180, 365])
+        np.testing.assert_allclose(curve["survival"].iloc[1:], interval["estimate"], rtol=1e-9)
+    points = patient_points(nom, patient)
+    assert points["points"].iloc[-1] == pytest.approx(points["points"].iloc[:-1].sum())
+    assert points.set_index("predictor").loc["wt", "value"] == "100"  # original units, original name
+    figure = plots.nomogram_figure(nom, patient)
+    marks = [t for t in figure.data if t.name == "this patient"][0]
+    np.testing.assert_allclose(marks.x[:4], [scored["points"][v] for v in ("age", "sex", "ecog", "log10_wt")])
+    labels = [t for t in figure.data if t.text is not None and any(str(x) == "100" for x in t.text)]
+    assert labels and "wt (log scale)" in figure.layout.yaxis.ticktext

@@ -43,7 +43,9 @@ def test_cox_survival_band_against_R(pbc):
     np.testing.assert_allclose(shown["survival"], expected["surv"], rtol=1e-6, atol=1e-10)
     np.testing.assert_allclose(shown["ci_low"], expected["lower"], rtol=1e-6, atol=1e-10)
     np.testing.assert_allclose(shown["ci_high"], expected["upper"], rtol=1e-6, atol=1e-10)
-    np.testing.assert_allclose(shown["se"] * shown["survival"], expected["std_err"], rtol=1e-6, atol=1e-10)  # R: se of S
+    np.testing.assert_allclose(
+        shown["se"] * shown["survival"], expected["std_err"], rtol=1e-6, atol=1e-10
+    )  # R: se of S
     np.testing.assert_allclose(shown["survival"], model.predict_survival(NEW, [400, 1000, 2000, 3000]).ravel())
     before = model.survival_interval(NEW.iloc[:1], [0.5])
     assert before[["survival", "ci_low", "ci_high"]].to_numpy().tolist() == [[1.0, 1.0, 1.0]]  # before any event
