@@ -285,7 +285,8 @@ class ReportInput:
     survival: pd.DataFrame | None = None  # survival models' risks and S(h | x) (engine.models.survival_grid)
     horizons: tuple[float, ...] = ()
     time_unit: str = ""
-    provenance: dict[str, Any] | None = None  # a run's (its flowchart)
+    provenance: dict[str, Any] | None = None  # a run's (its flowchart, the checklists' answers)
+    config: dict[str, Any] | None = None  # a run's (the checklists' answers)
     comparisons: tuple[tuple[str, str], ...] | None = None  # DeLong pairs; None: engine's default_comparisons
 
     @classmethod
@@ -309,6 +310,7 @@ class ReportInput:
             tuple(run.provenance.get("horizons", [])),
             str(run.provenance.get("time_unit", "")),
             run.provenance,
+            run.config,
         )
 
     @classmethod
@@ -395,7 +397,27 @@ def _build(source: Run | ReportInput, *, splits: list[str] | None = None) -> tup
     if report.selected is not None and len(report.selected):
         document.heading("Selected features")
         document.table(report.selected, "Features kept by each model's LASSO step and their coefficients.")
+    _checklist_sections(document, report)
     return _page(report, document), _figure_files(document.figures), document
+
+
+def _checklist_sections(document: Document, report: ReportInput) -> None:
+    from engine.report.checklists import CHECKLISTS, checklist_table, run_facts
+
+    facts = run_facts(report.config or {}, report.provenance or {}, report.predictions)
+    document.heading("Reporting checklists")
+    document.paragraph(
+        "CLEAR (Kocak et al., Insights Imaging 2023), METRICS (Kocak et al., Insights Imaging 2024) and TRIPOD+AI "
+        "(Collins et al., BMJ 2024) with their official item numbers; topics paraphrased (see the official "
+        "checklists for the full wording). Items this run can answer are filled in from it; the rest are for the "
+        "author."
+    )
+    for name in CHECKLISTS:
+        table = checklist_table(name, facts)
+        answered = int((table["source"] == "this run").sum())
+        document.table(
+            table, f"{name} checklist: {answered} of {len(table)} items answered by this run, the rest for the author."
+        )
 
 
 def _clinical_sections(document: Document, univariable: pd.DataFrame, multivariable: pd.DataFrame) -> None:

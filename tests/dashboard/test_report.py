@@ -94,6 +94,12 @@ def test_report_zip_of_an_upload_holds_the_page_figures_docx_and_pdf():
     )
 
     assert archive.read("report.pdf")[:5] == b"%PDF-"
+    assert [c.split(" checklist")[0].split(". ")[1] for c in captions if " checklist: " in c] == [
+        "CLEAR",
+        "METRICS",
+        "TRIPOD+AI",
+    ]
+    assert len(word.tables[-1].rows) == 1 + 52  # TRIPOD+AI: header and its 52 items
 
 
 def test_a_filter_that_leaves_nobody_is_a_clear_error():
