@@ -15,6 +15,7 @@ COLUMN_LABELS = {
     "model_b": "Model B",
     "classifier": "Classifier",
     "split": "Cohort",
+    "cohort": "Cohort",
     "n": "n",
     "events": "Events",
     "n_pos": "Events",

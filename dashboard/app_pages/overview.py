@@ -25,11 +25,24 @@ report_label = "Build the report (HTML with all figures, tables and a methods pa
 if study.filters:
     report_label += "; restricted to the what-if sub-cohort"
 if st.toggle(report_label, key="overview_report"):
+    anchors = ()
+    if study.has_binary and len(study.models) > 2:
+        anchors = tuple(
+            st.multiselect(
+                "DeLong tests in the report: every model against",
+                study.models,
+                default=[],
+                placeholder="the best model (training AUC) and the clinical model",
+                key="overview_report_anchors",
+            )
+        )
     try:
         if study.run is not None:
-            report = cached.report(study.run_id, study.filters)
+            report = cached.report(study.run_id, study.filters, anchors)
         else:
-            report = cached.upload_report(study.unfiltered, study.source.removeprefix("upload "), study.filters)
+            report = cached.upload_report(
+                study.unfiltered, study.source.removeprefix("upload "), study.filters, anchors
+            )
         st.download_button(
             "Download report.zip",
             report,

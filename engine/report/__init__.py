@@ -533,13 +533,24 @@ def default_comparisons(predictions: pd.DataFrame, models: list[str]) -> tuple[t
     return tuple(pairs)
 
 
+def anchored_comparisons(predictions: pd.DataFrame, anchors: tuple[str, ...]) -> tuple[tuple[str, str], ...] | None:
+    """Every model of the table against each of ``anchors`` (the user's pick); None (engine's default) for none."""
+    if not anchors:
+        return None
+    models = list(dict.fromkeys(predictions["model"]))
+    pairs: list[tuple[str, str]] = []
+    for anchor in anchors:
+        pairs += [(anchor, m) for m in models if m != anchor and (m, anchor) not in pairs]
+    return tuple(pairs)
+
+
 def comparisons_note(pairs, chosen_by_default: bool) -> str:
     anchors = list(dict.fromkeys(a for a, _ in pairs))
     how = (
         "every model against " + " and against ".join(anchors) + " (the best model by training AUC and the clinical "
         "model)"
         if chosen_by_default
-        else "the comparisons chosen for this report"
+        else "every model against " + " and against ".join(anchors) + " (chosen for this report)"
     )
     return f"Comparisons: {how}; {len(pairs)} tests, p-values Holm-adjusted across them."
 

@@ -186,3 +186,19 @@ def test_nomogram_tick_labels_do_not_crowd():
         _spaced(np.array([0.0, 1.0, 2.0, 5.0, 9.5, 30.0])), [True, False, False, True, True, True]
     )
     np.testing.assert_array_equal(_spaced(np.array([30.0, 3.0, 0.0])), [True, False, True])  # a decreasing axis
+
+
+def test_delong_comparisons_the_user_picked():
+    """Every model against the picked anchor only, Holm across those tests (the report's DeLong section)."""
+    from engine.report import _binary_sections, anchored_comparisons
+    from engine.report.document import Document
+
+    predictions = predictions_table(n=120)
+    pairs = anchored_comparisons(predictions, ("Rad",))
+    assert pairs == (("Rad", "Clinical"), ("Rad", "DL"), ("Rad", "Combined"))
+    assert anchored_comparisons(predictions, ()) is None
+    document = Document()
+    _binary_sections(document, predictions, ["Clinical", "Rad", "DL", "Combined"], ["internal"], ["internal"], pairs)
+    caption, table, note = [t for t in document.tables if "Paired DeLong" in t[0]][0]
+    assert list(zip(table["Model A"], table["Model B"])) == list(pairs)
+    assert note.startswith("Comparisons: every model against Rad (chosen for this report); 3 tests")
