@@ -104,24 +104,31 @@ def figure_bytes(figure_json: str, fmt: str) -> bytes:
 
 
 @st.cache_data(max_entries=4, show_spinner="Building the report (figures, tables, methods)...")
-def report(run_id: str, filters: dict, anchors: tuple[str, ...] = ()) -> bytes:
-    """The report zip; ``anchors``: DeLong tests of every model against these (default: engine's choice)."""
+def report(run_id: str, filters: dict, anchors: tuple[str, ...] = (), pdf: bool = False) -> bytes:
+    """The report zip; ``anchors``: DeLong tests of every model against these (default: engine's choice); ``pdf``:
+    with Chromium's print of the page."""
     import dataclasses
 
     from engine.report import ReportInput, anchored_comparisons, report_zip
 
     report = ReportInput.from_run(store().load(run_id), filters=filters)
-    return report_zip(dataclasses.replace(report, comparisons=anchored_comparisons(report.predictions, anchors)))
+    return report_zip(
+        dataclasses.replace(report, comparisons=anchored_comparisons(report.predictions, anchors)), pdf=pdf
+    )
 
 
 @st.cache_data(max_entries=4, show_spinner="Building the report (figures, tables, methods)...")
-def upload_report(predictions: pd.DataFrame, source: str, filters: dict, anchors: tuple[str, ...] = ()) -> bytes:
+def upload_report(
+    predictions: pd.DataFrame, source: str, filters: dict, anchors: tuple[str, ...] = (), pdf: bool = False
+) -> bytes:
     import dataclasses
 
     from engine.report import ReportInput, anchored_comparisons, report_zip
 
     report = ReportInput.from_upload(predictions, source, filters=filters)
-    return report_zip(dataclasses.replace(report, comparisons=anchored_comparisons(report.predictions, anchors)))
+    return report_zip(
+        dataclasses.replace(report, comparisons=anchored_comparisons(report.predictions, anchors)), pdf=pdf
+    )
 
 
 @st.cache_data(max_entries=8, show_spinner="Refitting the model on bootstrap resamples of the training cohort...")

@@ -21,7 +21,10 @@ study = require_study()
 st.title("Overview")
 st.markdown(study_sentence(study.unfiltered, (study.run or {}).get("provenance"), study.source))
 st.caption(f"Source: {study.source}")
-report_label = "Build the report (HTML with all figures, tables and a methods paragraph, zipped with the figure files)"
+report_label = (
+    "Build the report (HTML: methods, numbered figures and tables, checklists; the tables as DOCX; the figure files; "
+    "zipped)"
+)
 if study.filters:
     report_label += "; restricted to the what-if sub-cohort"
 if st.toggle(report_label, key="overview_report"):
@@ -36,12 +39,13 @@ if st.toggle(report_label, key="overview_report"):
                 key="overview_report_anchors",
             )
         )
+    pdf = st.checkbox("With a PDF print of the report (Chromium; a few seconds more)", key="overview_report_pdf")
     try:
         if study.run is not None:
-            report = cached.report(study.run_id, study.filters, anchors)
+            report = cached.report(study.run_id, study.filters, anchors, pdf)
         else:
             report = cached.upload_report(
-                study.unfiltered, study.source.removeprefix("upload "), study.filters, anchors
+                study.unfiltered, study.source.removeprefix("upload "), study.filters, anchors, pdf
             )
         st.download_button(
             "Download report.zip",

@@ -323,45 +323,5 @@ class LassoCoxModel(BaseEstimator):
         """Survival probabilities, one row per patient and one column per time."""
         return self.baseline_survival(times)[None, :] ** np.exp(self.predict(X))[:, None]
 
-    def survival_interval(self, X: pd.DataFrame, times: Any, level: float | None = None) -> pd.DataFrame:
-        """S(t | x) of each patient of ``X`` with its confidence band, as R ``survfit(coxph, newdata)`` with
-        ``conf.type = "log"``: var H(t | x) = exp(2 x'b) [sum_k v_k + q(t)' V q(t)], v_k = sum_j 1/den_j^2 and
-        q(t) = sum_{t_k <= t} sum_j (x - xbar_j) / den_j over the Efron steps j of each event time (Tsiatis 1981),
-        the band S exp(-/+ z se(H)). Columns patient (row of X), time, survival, se (of H), ci_low, ci_high."""
-        t, e, design = self.training_
-        risk = np.exp(design @ self.coef_)
-        event_times = np.unique(t[e])
-        increments, variance, weighted_mean = [], [], []  # per event time: sum_j 1/den, sum_j 1/den^2, sum_j xbar/den
-        for time in event_times:
-            at_risk, deaths = t >= time, (t == time) & e
-            d = int(deaths.sum())
-            total, death_total = risk[at_risk].sum(), risk[deaths].sum()
-            total_x, death_x = risk[at_risk] @ design[at_risk], risk[deaths] @ design[deaths]
-            denominators = total - np.arange(d) / d * death_total
-            means = (total_x[None, :] - (np.arange(d) / d)[:, None] * death_x[None, :]) / denominators[:, None]
-            increments.append((1 / denominators).sum())
-            variance.append((1 / denominators**2).sum())
-            weighted_mean.append((means / denominators[:, None]).sum(axis=0))
-        hazard, var_sum = np.cumsum(increments), np.cumsum(variance)
-        mean_sum = np.cumsum(np.array(weighted_mean).reshape(len(event_times), -1), axis=0)
-        times = np.atleast_1d(np.asarray(times, float))
-        index = np.searchsorted(event_times, times, side="right") - 1
-        z = float(sps.norm.ppf(0.5 + (level or self.level) / 2))
-        rows = []
-        new = design_matrix(X, self.terms_, handle_unknown=self.handle_unknown).to_numpy(dtype=float)
-        for patient, x in enumerate(new):
-            relative = float(np.exp(x @ self.coef_))
-            for time, k in zip(times, index):
-                if k < 0:
-                    rows.append((patient, time, 1.0, 0.0, 1.0, 1.0))
-                    continue
-                q = hazard[k] * x - mean_sum[k]
-                se = relative * np.sqrt(var_sum[k] + q @ self.covariance_ @ q)
-                survival = float(np.exp(-relative * hazard[k]))
-                rows.append(
-                    (patient, time, survival, se, survival * np.exp(-z * se), min(1.0, survival * np.exp(z * se)))
-                )
-        return pd.DataFrame(rows, columns=["patient", "time", "survival", "se", "ci_low", "ci_high"])
-
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return design_matrix(X, self.terms_, handle_unknown=self.handle_unknown).to_numpy() @ self.coef_

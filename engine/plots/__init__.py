@@ -278,32 +278,8 @@ def km_figure(
     for index, group in enumerate(groups):
         curve = curves[curves["group"] == group]
         colour = _colour(index)
-        figure.add_trace(
-            go.Scatter(
-                x=curve["time"],
-                y=curve["ci_high"],
-                mode="lines",
-                line=dict(width=0, shape="hv"),
-                showlegend=False,
-                hoverinfo="skip",
-            ),
-            row=1,
-            col=1,
-        )
-        figure.add_trace(
-            go.Scatter(
-                x=curve["time"],
-                y=curve["ci_low"],
-                mode="lines",
-                line=dict(width=0, shape="hv"),
-                fill="tonexty",
-                fillcolor=_translucent(colour),
-                showlegend=False,
-                hoverinfo="skip",
-            ),
-            row=1,
-            col=1,
-        )
+        for trace in step_band(curve, colour):
+            figure.add_trace(trace, row=1, col=1)
         figure.add_trace(
             go.Scatter(
                 x=curve["time"],
@@ -478,29 +454,29 @@ def nomogram_figure(nomogram: Any, patient: Mapping[str, Any] | None = None) -> 
     return figure
 
 
+def step_band(curve: pd.DataFrame, colour: str, *, alpha: float = 0.15, name: str = "") -> list[go.Scatter]:
+    """A survival curve's confidence band (``ci_low``, ``ci_high`` over ``time``) as two step traces, the second
+    filled to the first; in the legend as ``name`` when given."""
+    edge = dict(x=curve["time"], mode="lines", line=dict(width=0, shape="hv"), hoverinfo="skip")
+    return [
+        go.Scatter(y=curve["ci_high"], showlegend=False, **edge),
+        go.Scatter(
+            y=curve["ci_low"],
+            fill="tonexty",
+            fillcolor=_translucent(colour, alpha),
+            name=name,
+            showlegend=bool(name),
+            **edge,
+        ),
+    ]
+
+
 def survival_curve_figure(curve: pd.DataFrame, *, time_label: str = "Time", title: str = "") -> go.Figure:
     """A patient's predicted survival (step function) with its confidence band (time, survival, ci_low, ci_high)."""
     colour = PALETTE[0]
     figure = go.Figure(
         [
-            go.Scatter(
-                x=curve["time"],
-                y=curve["ci_high"],
-                mode="lines",
-                line=dict(width=0, shape="hv"),
-                showlegend=False,
-                hoverinfo="skip",
-            ),
-            go.Scatter(
-                x=curve["time"],
-                y=curve["ci_low"],
-                mode="lines",
-                line=dict(width=0, shape="hv"),
-                fill="tonexty",
-                fillcolor=_translucent(colour, 0.2),
-                name="95% CI",
-                hoverinfo="skip",
-            ),
+            *step_band(curve, colour, alpha=0.2, name="95% CI"),
             go.Scatter(
                 x=curve["time"],
                 y=curve["survival"],

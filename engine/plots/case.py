@@ -126,6 +126,12 @@ def probability_figure(predictions: pd.DataFrame, title: str = "") -> go.Figure:
     return figure
 
 
+def _short(feature: str) -> str:
+    """'delayed_tumour_original_firstorder_Minimum' -> 'Minimum (delayed, firstorder)'."""
+    parts = feature.split("_")
+    return f"{parts[-1]} ({parts[0]}, {parts[-2]})" if len(parts) >= 4 else feature
+
+
 def case_figure(
     slices: list,
     predictions: pd.DataFrame,
@@ -138,7 +144,7 @@ def case_figure(
     probabilities against the training cutoffs below."""
     panels = [f"{s.phase}, slice {s.index + 1}" for s in slices]
     panels += ["Grad-CAM (network input crop)"] if gradcam is not None else []
-    panels += [f"{voxel[2].split('_')[-1]} voxel map"] if voxel is not None else []
+    panels += [f"Voxel map: {_short(voxel[2])}"] if voxel is not None else []
     columns = len(panels)
     if not columns:  # no images (an upload): the predictions alone
         return probability_figure(predictions, title=title)

@@ -16,15 +16,12 @@ BOX = dict(
 
 
 def cohort_title(split: str) -> str:
-    """'train' -> 'Training cohort', 'internal' -> 'Internal validation', 'external_C3' -> 'External C3'."""
-    if split == "train":
-        return "Training cohort"
-    if split == "internal":
-        return "Internal validation"
-    if split.startswith("external"):
-        centre = split.removeprefix("external").lstrip("_")
-        return f"External {centre}".strip() if centre else "External validation"
-    return split
+    """'train' -> 'Training cohort', 'internal' -> 'Internal validation cohort', 'external_C3' -> 'External cohort
+    C3' (engine.report.cohort_words, capitalised)."""
+    from engine.report import cohort_words
+
+    words = cohort_words(split)
+    return words[:1].upper() + words[1:]
 
 
 def _arrow(figure: go.Figure, start: tuple[float, float], end: tuple[float, float]) -> None:

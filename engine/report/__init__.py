@@ -347,13 +347,18 @@ def cohort_words(split: str) -> str:
     return f"cohort {split}"
 
 
-def build_report(source: Run | ReportInput, *, splits: list[str] | None = None) -> tuple[str, dict[str, bytes]]:
-    """(HTML text, {figure file name: bytes}) for a run or a :class:`ReportInput`."""
-    page, files, _ = _build(source, splits=splits)
+def build_report(
+    source: Run | ReportInput, *, splits: list[str] | None = None, static_figures: bool = True
+) -> tuple[str, dict[str, bytes]]:
+    """(HTML text, {figure file name: bytes}) for a run or a :class:`ReportInput`; ``static_figures=False`` writes
+    the figure files as interactive HTML instead of PNG and SVG (quick, no Chromium)."""
+    page, files, _ = _build(source, splits=splits, static_figures=static_figures)
     return page, files
 
 
-def _build(source: Run | ReportInput, *, splits: list[str] | None = None) -> tuple[str, dict[str, bytes], Document]:
+def _build(
+    source: Run | ReportInput, *, splits: list[str] | None = None, static_figures: bool = True
+) -> tuple[str, dict[str, bytes], Document]:
     report = ReportInput.from_run(source) if isinstance(source, Run) else source
     predictions = report.predictions
     if predictions.empty:
@@ -398,7 +403,7 @@ def _build(source: Run | ReportInput, *, splits: list[str] | None = None) -> tup
         document.heading("Selected features")
         document.table(report.selected, "Features kept by each model's LASSO step and their coefficients.")
     _checklist_sections(document, report)
-    return _page(report, document), _figure_files(document.figures), document
+    return _page(report, document), _figure_files(document.figures, static_figures), document
 
 
 def _checklist_sections(document: Document, report: ReportInput) -> None:
@@ -676,16 +681,17 @@ def _page(report: ReportInput, document: Document) -> str:
         "<!doctype html><html><head><meta charset='utf-8'><title>Study report</title>"
         "<style>body{font-family:Arial,sans-serif;max-width:1100px;margin:auto;padding:20px}"
         ".table{border-collapse:collapse;font-size:13px;margin-bottom:6px}.table td,.table "
-        "th{padding:3px 8px;border-bottom:1px solid #ddd}.caption{margin:14px 0 4px}.note{font-size:12px;"
-        "color:#444}.figure{page-break-inside:avoid;margin:10px 0 18px}</style>"
+        "th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left}.caption{margin:14px 0 4px}"
+        ".note{font-size:12px;color:#444}.figure{page-break-inside:avoid;margin:10px 0 18px}"
+        "@media print{.modebar-container{display:none}}</style>"
         f"{script}</head><body><h1>{html.escape(report.title)}</h1>"
         f"<p>{html.escape(report.subtitle)}; report {created}.</p>" + document.html() + "</body></html>"
     )
 
 
-def _figure_files(figures: dict[str, Any]) -> dict[str, bytes]:
+def _figure_files(figures: dict[str, Any], static: bool = True) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
-    if not plots.chromium_path():
+    if not static or not plots.chromium_path():
         return {
             f"figures/{name}.html": figure.to_html(include_plotlyjs="cdn").encode() for name, figure in figures.items()
         }

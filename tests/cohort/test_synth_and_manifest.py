@@ -188,7 +188,7 @@ def test_incomplete_patients_are_left_out_with_their_reason_and_counted_in_the_f
     }
     assert sum(flow["cohorts"].values()) == flow["analysed"] == flow["manifest"] - sum(flow["excluded"].values())
     texts = " ".join(a.text for a in flowchart_figure(flow).layout.annotations)
-    assert "n = 48" in texts and "missing outcome: 2" in texts and "External C3" in texts
+    assert "n = 48" in texts and "missing outcome: 2" in texts and "External cohort C3" in texts
 
     table.loc[20, "rfs_time"] = -3  # not an incomplete patient: still an error, at the file's row
     table.to_csv(folder / "manifest.csv", index=False)

@@ -27,7 +27,9 @@ def _auc_cell(page: str, cohort: str, model: str) -> float:
 def test_report_of_an_upload_restricted_to_a_sub_cohort():
     predictions = predictions_table()
     filters = {"sex": ["M"], "age": (40.0, 70.0)}
-    page, figures = build_report(ReportInput.from_upload(predictions, "mine.csv", filters=filters))
+    page, figures = build_report(
+        ReportInput.from_upload(predictions, "mine.csv", filters=filters), static_figures=False
+    )
     assert "mine.csv" in page and "developed outside this tool" in page and "PyRadiomics" not in page
     assert "sex in {M}; age between 40 and 70" in page
     kept = predictions.query("sex == 'M' and 40 <= age <= 70 and split == 'internal' and model == 'Rad'")

@@ -212,25 +212,33 @@ def test_explanations_of_a_stored_model_match_its_predictions_and_stay_with_the_
         explain(run, "BCLC (reference)")
 
 
-def test_explanations_page_on_a_stored_run(image_run, monkeypatch):
+@pytest.fixture
+def app_on_run(image_run, monkeypatch):
+    """The dashboard (AppTest) on the image run's store; the app's caches cleared before and after."""
     from streamlit.testing.v1 import AppTest
 
     from dashboard import cached
 
     run, _ = image_run
     monkeypatch.setattr(cached, "STORE", run.path.parents[1])
-    for function in (cached.store, cached.runs, cached.run_tables):
+    caches = (cached.store, cached.runs, cached.run_tables)
+    for function in caches:
         function.clear()
     at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py"), default_timeout=180)
     at.run()
+    yield at
+    for function in caches:
+        function.clear()
+
+
+def test_explanations_page_on_a_stored_run(app_on_run):
+    at = app_on_run
     at.switch_page("app_pages/explanations.py").run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     assert at.selectbox(key="explain_model").value == "Combined"
     assert "LinearExplainer" in " ".join(c.value for c in at.caption)
     assert len(at.get("plotly_chart")) >= 3  # family shares, bar, beeswarm, waterfall
-    for function in (cached.store, cached.runs, cached.run_tables):
-        function.clear()
 
 
 def test_case_viewer_shows_the_stored_predictions_and_the_manifests_images(image_run):
@@ -277,17 +285,8 @@ def test_case_viewer_shows_the_stored_predictions_and_the_manifests_images(image
     assert heatmap.min() >= 0 and heatmap.max() == pytest.approx(1.0)
 
 
-def test_case_viewer_page_on_a_stored_run(image_run, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
-    from dashboard import cached
-
-    run, _ = image_run
-    monkeypatch.setattr(cached, "STORE", run.path.parents[1])
-    for function in (cached.store, cached.runs, cached.run_tables):
-        function.clear()
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py"), default_timeout=180)
-    at.run()
+def test_case_viewer_page_on_a_stored_run(image_run, app_on_run):
+    run, at = image_run[0], app_on_run
     at.switch_page("app_pages/case_viewer.py").run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
@@ -298,8 +297,6 @@ def test_case_viewer_page_on_a_stored_run(image_run, monkeypatch):
     stored = run.predictions[run.predictions["patient_id"] == patient].drop_duplicates("model")
     assert list(shown.columns[:4]) == ["Model", "Cohort", "Score", "Training cutoff"]
     assert np.allclose(shown["Score"].astype(float).to_numpy(), stored["prob"].round(3).to_numpy())
-    for function in (cached.store, cached.runs, cached.run_tables):
-        function.clear()
 
 
 def test_the_runs_flowchart_counts_the_manifest(image_run):
