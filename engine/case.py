@@ -222,3 +222,28 @@ def case_risk_groups(
         group = "high risk" if score > cutoff.cutoff else "low risk"
         rows.append([cutoff.endpoint, cutoff.model, cutoff.source, cutoff.method, score, cutoff.cutoff, group])
     return pd.DataFrame(rows, columns=columns)
+
+
+def default_nomogram_terms(columns: list[str], models: list[str]) -> tuple[list[str], list[str]]:
+    """The nomogram's default predictors (cirrhosis, tumour number, log10 AFP where the table has them) and model
+    scores (Rad, DL): what the Nomogram page opens with and the case viewer uses."""
+    predictors = [c for c in ("cirrhosis", "tumour_number", "log10_afp") if c in columns]
+    return predictors, [m for m in ("Rad", "DL") if m in models][:2]
+
+
+def nomogram_values(
+    predictions: pd.DataFrame, patient_id: str, predictors: list[str], scores: list[str]
+) -> dict[str, object]:
+    """The patient's values on a nomogram fitted by engine.analysis.fit_nomogram: each predictor from the table,
+    each model score as the logit of the model's probability (a reference score's training recalibration)."""
+    from engine.models.reference import as_probabilities
+
+    rows = predictions[predictions["patient_id"].astype(str) == str(patient_id)]
+    if rows.empty:
+        raise ValidationError(f"patient_id {patient_id!r} has no predictions in this table.")
+    values: dict[str, object] = {column: rows.iloc[0][column] for column in predictors}
+    probabilities = as_probabilities(rows, scores).drop_duplicates("model").set_index("model")["prob"]
+    for model in scores:
+        p = float(np.clip(probabilities[model], 1e-6, 1 - 1e-6))
+        values[f"{model}-score"] = float(np.log(p / (1 - p)))
+    return values

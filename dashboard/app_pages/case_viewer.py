@@ -126,6 +126,28 @@ if study.run is not None:
         explanation = cached.explanation(study.run_id, model)
         st.plotly_chart(waterfall_figure(explanation, patient, title=f"{model}: patient {patient}"), width="stretch")
 
+if study.has_binary and "train" in study.splits:
+    from engine.case import default_nomogram_terms, nomogram_values
+    from engine.predictions import filterable_columns
+    from engine.stats.nomogram import patient_points
+
+    columns = [c for c in filterable_columns(study.predictions) if c not in ("split", "center")]
+    predictors, scores = default_nomogram_terms(columns, study.models)
+    if predictors or scores:
+        st.subheader("Nomogram points")
+        try:
+            _, nomogram, _ = cached.nomogram(study.predictions, tuple(predictors), tuple(scores), None, (), "")
+            values = nomogram_values(study.predictions, patient, predictors, scores)
+            interval = nomogram.interval(values).iloc[0]
+            show_table(patient_points(nomogram, values))
+            st.caption(
+                f"The Nomogram page's default nomogram (logistic, fitted on the training cohort: "
+                f"{', '.join([*predictors, *[f'{m}-score' for m in scores]])}): predicted probability "
+                f"{interval['estimate']:.3f} (95% CI {interval['ci_low']:.3f} to {interval['ci_high']:.3f})."
+            )
+        except ValidationError as error:
+            st.info(f"No nomogram points: {error}")
+
 st.subheader("Export the case")
 figure = figures.case_figure(
     slices, predictions, gradcam=gradcam, voxel=voxel, title=f"Patient {patient} ({split}; outcome: {outcome})"

@@ -4,6 +4,7 @@ import streamlit as st
 from dashboard import cached
 from dashboard.state import download_figure, probability_models, require_study, show_table
 from engine import plots
+from engine.case import default_nomogram_terms
 from engine.errors import ValidationError
 from engine.cohort.transforms import original_name
 from engine.predictions import filterable_columns
@@ -15,16 +16,12 @@ if "train" not in study.splits:
     st.info("A nomogram is fitted on the training cohort; this table has none.")
     st.stop()
 columns = [c for c in filterable_columns(study.predictions) if c not in ("split", "center")]
-predictors = st.multiselect(
-    "Clinical predictors",
-    columns,
-    default=[c for c in ("cirrhosis", "tumour_number", "log10_afp") if c in columns],
-    key="nomogram_predictors",
-)
+default_predictors, default_scores = default_nomogram_terms(columns, study.models)
+predictors = st.multiselect("Clinical predictors", columns, default=default_predictors, key="nomogram_predictors")
 scores = st.multiselect(
     "Model scores (logit of the probability)",
     probability_models(study),
-    default=[m for m in ("Rad", "DL") if m in study.models][:2],
+    default=default_scores,
     key="nomogram_scores",
 )
 kinds = (["binary"] if study.has_binary else []) + [f"survival:{e}" for e in study.endpoints]

@@ -296,6 +296,10 @@ def test_case_viewer_page_on_a_stored_run(image_run, app_on_run):
     shown = at.dataframe[0].value
     stored = run.predictions[run.predictions["patient_id"] == patient].drop_duplicates("model")
     assert list(shown.columns[:4]) == ["Model", "Cohort", "Score", "Training cutoff"]
+    assert "Nomogram points" in [h.value for h in at.subheader]
+    points = at.dataframe[-1].value
+    assert points["Predictor"].iloc[-1] == "Total"
+    assert points["Points"].iloc[-1] == pytest.approx(points["Points"].iloc[:-1].sum(), abs=0.01)
     assert np.allclose(shown["Score"].astype(float).to_numpy(), stored["prob"].round(3).to_numpy())
 
 
