@@ -58,10 +58,13 @@ def run_stratified(
     force: bool = False,
 ) -> str:
     """Run the study once per level of ``config.strata`` and store the parent run; returns the parent run id."""
+    from engine.cohort.file_index import FileIndex
     from engine.study import load_study_table, run_study
 
     progress = progress or (lambda stage, done, total: None)
-    _, table, _, digest = load_study_table(config, base)
+    files = FileIndex(store.root / "file_index.sqlite")
+    _, table, _, digest = load_study_table(config, base, files)
+    files.save()
     levels = strata_levels(table, config.strata)
     runs = {}
     for level in levels:

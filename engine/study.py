@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from engine.cohort.file_index import FileIndex
 from engine.cohort.manifest import assign_splits, load_manifest, read_table
 from engine.cohort.transforms import log_name, log_transform
 from engine.config import StudyConfig, resolve_device
@@ -33,11 +35,11 @@ def _noop(stage: str, done: int, total: int) -> None:
     return None
 
 
-def _cohort_digest(table: pd.DataFrame, path_columns: list[str]) -> str:
+def _cohort_digest(table: pd.DataFrame, path_columns: list[str], files: FileIndex) -> str:
     digest = hashlib.sha256(pd.util.hash_pandas_object(table.drop(columns=path_columns), index=False).values.tobytes())
     for column in path_columns:
         for value in table[column].dropna():
-            digest.update(file_digest(value).encode())
+            digest.update(files.get(value, "sha256", lambda path=value: file_digest(path)).encode())
     return digest.hexdigest()
 
 
@@ -109,18 +111,45 @@ def run_study(
 
         return run_stratified(config, base, store, workers=workers, scheduler=scheduler, progress=progress, force=force)
     started = time.perf_counter()
-    cohort, table, path_columns, digest = load_study_table(config, base)
+    settings = {**config.canonical(), **({"stratum": list(stratum)} if stratum else {})}
+    shortcut = run_key(settings, study_fingerprint(config, base, ignore=store.root))
+    recorded = store.recorded(shortcut)
+    if recorded and not force and _served(store, recorded, progress):
+        return recorded  # the same config on the same files (sizes, times) as a stored run: no file read at all
+    files = FileIndex(store.root / "file_index.sqlite")
+    cohort, table, path_columns, digest = load_study_table(config, base, files)
+    files.save()
     if stratum is not None:
         column, level = stratum
         table = table[table[column].astype(str) == level].reset_index(drop=True)
         cohort = dataclasses.replace(cohort, table=table) if cohort is not None else None
-    run_id = run_key({**config.canonical(), **({"stratum": list(stratum)} if stratum else {})}, digest)
+    run_id = run_key(settings, digest)
+    store.record(shortcut, run_id)
     if not force and _served(store, run_id, progress):
         return run_id
     with store.lock(run_id):  # another process building the same run: wait for it, then serve what it wrote
         if not force and _served(store, run_id, progress):
             return run_id
         return _build(config, store, run_id, cohort, table, path_columns, workers, scheduler, progress, started)
+
+
+def study_fingerprint(config: StudyConfig, base: Path, ignore: Path | None = None) -> str:
+    """The study's files as they are now, without reading them: the path, size and modification time of the
+    manifest or feature table and of every file in its folder tree (but under ``ignore``, e.g. a store kept there),
+    with the engine's and scikit-learn's versions (splits come from scikit-learn). Equal fingerprints and configs
+    mean the run recorded for them is this run."""
+    source = base / (config.cohort.manifest or config.cohort.feature_table)
+    digest = hashlib.sha256(f"{_version('engine')}|{_version('scikit-learn')}|{source.resolve()}".encode())
+    folder = source.parent if config.cohort.manifest else None
+    files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder else []
+    if ignore is not None:
+        skipped = os.path.join(os.path.abspath(ignore), "")
+        files = [p for p in files if not os.path.abspath(p).startswith(skipped)]
+    for path in [source, *files]:
+        if path.exists():
+            stat = path.stat()
+            digest.update(f"{path.as_posix()}|{stat.st_size}|{stat.st_mtime_ns};".encode())
+    return "files:" + digest.hexdigest()
 
 
 def _served(store: RunStore, run_id: str, progress: Progress) -> bool:
@@ -426,15 +455,17 @@ def _chosen_clinical(pipelines: dict) -> dict[str, list[str]]:
     }
 
 
-def load_study_table(config: StudyConfig, base: Path):
+def load_study_table(config: StudyConfig, base: Path, files: FileIndex | None = None):
     """(cohort or None, patient table with splits assigned and the endpoint as ``label``, image path columns, data
-    digest) for a manifest or a feature-table study."""
+    digest) for a manifest or a feature-table study; ``files`` remembers what was read from each image file."""
+    files = files or FileIndex(None)
     if config.cohort.manifest:
         cohort = load_manifest(
             base / config.cohort.manifest,
             clinical=config.cohort.clinical or None,
             roi=config.cohort.roi,
             exclude_incomplete=config.cohort.exclude_incomplete,
+            files=files,
         )
         cohort = assign_splits(
             cohort,
@@ -444,7 +475,7 @@ def load_study_table(config: StudyConfig, base: Path):
         )
         table = cohort.table
         path_columns = [c for c in table if c.startswith(("image_", "mask", "liver_mask"))]
-        digest = _cohort_digest(table, path_columns)
+        digest = _cohort_digest(table, path_columns, files)
     else:
         cohort = None
         feature_file = base / config.cohort.feature_table

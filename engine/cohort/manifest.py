@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
+from engine.cohort.file_index import FileIndex
 from engine.errors import ValidationError
 from engine.predictions import is_external
 
@@ -60,8 +60,14 @@ def read_table(path: str | Path) -> pd.DataFrame:
     raise ValidationError(f"manifest must be .csv or .xlsx; got {path.suffix!r}. Save the table as CSV.")
 
 
-def image_information(path: Path) -> tuple[tuple[int, ...], tuple[float, ...], tuple[float, ...]]:
-    """(size, spacing, origin) from the header only (NIfTI, NRRD, PNG, a DICOM file or a DICOM series folder)."""
+def image_information(
+    path: Path, index: FileIndex | None = None
+) -> tuple[tuple[int, ...], tuple[float, ...], tuple[float, ...]]:
+    """(size, spacing, origin) from the header only (NIfTI, NRRD, PNG, a DICOM file or a DICOM series folder);
+    remembered in ``index`` (engine.cohort.file_index) when given."""
+    if index is not None:
+        size, spacing, origin = index.get(path, "header", lambda: [list(v) for v in image_information(path)])
+        return tuple(size), tuple(spacing), tuple(origin)
     import SimpleITK as sitk
 
     if path.is_dir():
@@ -118,12 +124,14 @@ def load_manifest(
     check_images: bool = True,
     roi: str | None = None,
     exclude_incomplete: bool = False,
+    files: FileIndex | None = None,
 ) -> Cohort:
     """Read the manifest at ``path`` and validate it (see the module docstring); returns a ``Cohort``. Mask entries
     that are DICOM-SEG or RTSTRUCT files are rasterised onto their image (engine.cohort.dicom_masks; the ROI from the
     ``roi`` column, else ``roi``). ``exclude_incomplete``: a patient with a missing image or mask (no path, no
     file), an empty mask or a missing outcome is left out with the reason (``Cohort.excluded``, the flowchart's
-    exclusions) instead of failing the load; every other problem still fails it."""
+    exclusions) instead of failing the load; every other problem still fails it. ``files`` remembers what was read
+    from each file (engine.cohort.file_index): a warm start reads no image."""
     path = Path(path).resolve()
     root = path.parent
     table = read_table(path)
@@ -191,7 +199,8 @@ def load_manifest(
     if check_images and not problems:
         problems += _convert_dicom_masks(table, phases, root, roi)
     if check_images and not problems:
-        found, resampled = _check_geometry(table, phases, [c for c in table.columns if c.startswith("mask")])
+        masks = [c for c in table.columns if c.startswith("mask")]
+        found, resampled = _check_geometry(table, phases, masks, files or FileIndex(None))
         if exclude_incomplete:
             empty = {p for p, message in found if "the mask is empty" in message}
             excluded.update({p: "empty mask" for p in empty})
@@ -276,12 +285,10 @@ def _convert_dicom_masks(table: pd.DataFrame, phases: tuple[str, ...], root: Pat
 
 
 def _check_geometry(
-    table: pd.DataFrame, phases: tuple[str, ...], mask_columns: list[str]
+    table: pd.DataFrame, phases: tuple[str, ...], mask_columns: list[str], files: FileIndex
 ) -> tuple[list[str], dict[str, int]]:
     """Problems, and per phase the number of patients whose image lies on another grid than the first phase's
     (resampled onto it before extraction, engine.features.preprocess) while the shared mask fits the first phase."""
-    import SimpleITK as sitk
-
     problems: list[tuple[str, str]] = []  # (patient_id, message)
     resampled: dict[str, int] = {}
     for index, row in table.iterrows():
@@ -289,9 +296,9 @@ def _check_geometry(
         for phase in phases:
             mask_column = f"mask_{phase}" if f"mask_{phase}" in table else "mask"
             try:
-                image_info = image_information(Path(row[f"image_{phase}"]))
-                mask_info = image_information(Path(row[mask_column]))
-                reference = image_information(Path(row[f"image_{phases[0]}"]))
+                image_info = image_information(Path(row[f"image_{phase}"]), files)
+                mask_info = image_information(Path(row[mask_column]), files)
+                reference = image_information(Path(row[f"image_{phases[0]}"]), files)
             except Exception as error:  # noqa: BLE001 - any unreadable file is reported with its row
                 problems.append((row["patient_id"], f"{who}, {phase}: cannot read image or mask ({error})"))
                 continue
@@ -324,8 +331,7 @@ def _check_geometry(
         for column in mask_columns:
             if not isinstance(row[column], str):
                 continue
-            mask = sitk.GetArrayFromImage(read_image(row[column]))
-            labels = np.unique(mask[mask > 0])
+            labels = np.asarray(files.get(row[column], "labels", lambda path=row[column]: _labels(path)))
             if labels.size == 0:
                 problems.append(
                     (
@@ -346,6 +352,14 @@ def _check_geometry(
     return problems, resampled
 
 
+def _labels(path: str) -> list[float]:
+    """The non-zero values of a mask."""
+    import SimpleITK as sitk
+
+    mask = sitk.GetArrayFromImage(read_image(path))
+    return np.unique(mask[mask > 0]).tolist()
+
+
 def _same(first, second) -> bool:
     return (
         first[0] == second[0]
@@ -360,6 +374,8 @@ def assign_splits(
     """Keep a given ``split`` column, or assign one: the patients of each of ``external_centers`` become their own
     cohort ``external_<centre>``; the rest is split ``train``/``internal`` at ``train_fraction``, stratified by
     ``label`` when present. A given split may name any cohorts beginning with ``external``."""
+    from sklearn.model_selection import train_test_split
+
     table = cohort.table.copy()
     if "split" in table and table["split"].notna().all():
         table["split"] = table["split"].astype(str)

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage
 
 from engine.errors import ValidationError
 
@@ -154,6 +153,8 @@ def albi_grade(bilirubin_umol: np.ndarray, albumin_g: np.ndarray) -> np.ndarray:
 
 
 def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma: float) -> np.ndarray:
+    from scipy import ndimage  # imported here: the demo's warm start never draws a volume
+
     field = ndimage.gaussian_filter(rng.normal(size=shape), sigma)
     return field / (field.std() + 1e-9)
 
@@ -169,6 +170,8 @@ def _tumour_mask(rng, shape, spacing, centre_mm, radius_mm, irregularity) -> np.
 
 def _perfusion_wedge(rng, tumour: np.ndarray, spacing) -> np.ndarray:
     """Liver 6 to 10 mm outside the tumour, within a 150-degree sector (in-plane) pointing a random way."""
+    from scipy import ndimage  # imported here: the demo's warm start never draws a volume
+
     distance = ndimage.distance_transform_edt(~tumour, sampling=(spacing[2], spacing[1], spacing[0]))
     zs, ys, xs = np.nonzero(tumour)
     _, y, x = np.indices(tumour.shape, dtype=float)
@@ -178,6 +181,8 @@ def _perfusion_wedge(rng, tumour: np.ndarray, spacing) -> np.ndarray:
 
 def patient_volumes(row: pd.Series, spec: SynthSpec, center_index: int) -> dict[str, np.ndarray]:
     """Images (one per phase, int16 HU), the tumour mask, the second reader's mask and the liver mask."""
+    from scipy import ndimage  # imported here: the demo's warm start never draws a volume
+
     rng = np.random.default_rng([spec.seed, 2, int(row["patient_id"][3:])])
     shape, spacing = spec.shape, spec.spacing
     extent = np.array([shape[0] * spacing[2], shape[1] * spacing[1], shape[2] * spacing[0]])

@@ -233,6 +233,28 @@ class RunStore:
         shutil.rmtree(self.root / "partial" / run_id, ignore_errors=True)
         return target
 
+    def recorded(self, shortcut: str) -> str | None:
+        """The run id recorded for a (config, files-as-they-are) shortcut key (engine.study.study_fingerprint)."""
+        try:
+            return json.loads((self.root / "run_index.json").read_text()).get(shortcut)
+        except (FileNotFoundError, ValueError, AttributeError):
+            return None
+
+    def record(self, shortcut: str, run_id: str) -> None:
+        """Remember the run id of a shortcut key (atomic replace; the index is only a shortcut: losing it costs
+        one slower start)."""
+        path = self.root / "run_index.json"
+        try:
+            known = json.loads(path.read_text())
+        except (FileNotFoundError, ValueError):
+            known = {}
+        if known.get(shortcut) == run_id:
+            return
+        known[shortcut] = run_id
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(known, indent=1))
+        os.replace(temporary, path)
+
     def problems(self, run_id: str, *, checksums: bool = True) -> list[str]:
         """What is wrong with a stored run ([] when it is intact)."""
         return manifest_problems(self.path(run_id), checksums=checksums)

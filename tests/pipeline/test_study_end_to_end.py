@@ -313,3 +313,33 @@ def test_the_runs_flowchart_counts_the_manifest(image_run):
     assert flow["manifest"] == len(listed) == flow["analysed"] and flow["excluded"] == {}
     patients = run.predictions.drop_duplicates("patient_id")["split"].value_counts().to_dict()
     assert flow["cohorts"] == patients and list(flow["cohorts"]) == ["train", "internal", "external_C3"]
+
+
+def test_a_warm_start_reads_no_file_and_a_touched_file_only_its_own(image_run, monkeypatch):
+    """The same config on the same files is served without reading the manifest's files (the store's shortcut
+    index); after one mask is touched, the study is checked again and only that mask is read again (file index)."""
+    import os
+
+    import engine.cohort.manifest as manifest_module
+    import engine.study as study_module
+    from engine.features.cache import file_digest
+
+    run, manifest = image_run
+    config, store = parse_config(run.config), RunStore(run.path.parents[1])
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("a warm start read the study's files")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(study_module, "load_study_table", no_reading)
+        assert run_study(config, manifest.parent, store) == run.run_id
+    mask = pd.read_csv(manifest)["mask"].iloc[0]
+    mask = str((manifest.parent / mask).resolve())
+    stat = os.stat(mask)
+    os.utime(mask, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    read = []
+    labels = manifest_module._labels
+    monkeypatch.setattr(manifest_module, "_labels", lambda path: read.append(path) or labels(path))
+    monkeypatch.setattr(study_module, "file_digest", lambda path: read.append(path) or file_digest(path))
+    assert run_study(config, manifest.parent, store) == run.run_id  # same bytes: the same run, served
+    assert read == [mask, mask]  # its labels and its SHA-256, nothing else

@@ -1,0 +1,72 @@
+"""engine.cohort.file_index: what was read from a file is remembered by path, size and modification time."""
+
+import os
+
+from engine.cohort.file_index import FileIndex
+
+
+def test_a_value_is_computed_once_and_again_when_the_file_changes(tmp_path):
+    image = tmp_path / "image.nii.gz"
+    image.write_bytes(b"voxels")
+    calls = []
+
+    def compute():
+        calls.append(image.read_bytes())
+        return {"bytes": len(image.read_bytes())}
+
+    index = FileIndex(tmp_path / "index.sqlite")
+    assert index.get(image, "header", compute) == {"bytes": 6}
+    index.save()
+    again = FileIndex(tmp_path / "index.sqlite")  # a later start: read from the index, not the file
+    assert again.get(image, "header", compute) == {"bytes": 6} and len(calls) == 1
+    assert again.get(image, "labels", lambda: [1]) == [1]  # another kind of value: its own entry
+    stat = image.stat()
+    os.utime(image, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # touched: read again
+    assert FileIndex(tmp_path / "index.sqlite").get(image, "header", compute) == {"bytes": 6} and len(calls) == 2
+    image.write_bytes(b"more voxels")
+    assert FileIndex(tmp_path / "index.sqlite").get(image, "header", compute) == {"bytes": 11}
+
+
+def test_a_series_folder_is_keyed_by_its_files_and_no_index_computes_always(tmp_path):
+    series = tmp_path / "series"
+    series.mkdir()
+    (series / "1.dcm").write_bytes(b"a")
+    index = FileIndex(tmp_path / "index.sqlite")
+    assert index.get(series, "sha256", lambda: "first") == "first"
+    index.save()
+    (series / "2.dcm").write_bytes(b"b")  # a slice added: the folder's signature changes
+    assert FileIndex(tmp_path / "index.sqlite").get(series, "sha256", lambda: "second") == "second"
+    calls = []
+    nothing = FileIndex(None)
+    nothing.get(series, "sha256", lambda: calls.append(1))
+    nothing.get(series, "sha256", lambda: calls.append(1))
+    nothing.save()
+    assert len(calls) == 2 and not (tmp_path / "None").exists()
+
+
+def test_a_damaged_index_is_only_a_cache(tmp_path):
+    (tmp_path / "index.sqlite").write_bytes(b"not a database")
+    image = tmp_path / "image.nrrd"
+    image.write_bytes(b"x")
+    index = FileIndex(tmp_path / "index.sqlite")
+    assert index.get(image, "header", lambda: [1, 2]) == [1, 2]
+    index.save()
+    assert FileIndex(tmp_path / "index.sqlite").get(image, "header", lambda: [3]) == [1, 2]
+
+
+def test_the_study_fingerprint_follows_the_files_but_not_a_store_kept_among_them(tmp_path):
+    from engine.config import parse_config
+    from engine.study import study_fingerprint
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "manifest.csv").write_text("patient_id,label\nP1,0\n")
+    (tmp_path / "images" / "P1.nii.gz").write_bytes(b"voxels")
+    config = parse_config({"cohort": {"manifest": "manifest.csv"}})
+    first = study_fingerprint(config, tmp_path, ignore=tmp_path / "store")
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "run_index.json").write_text("{}")  # the store changes with every run
+    assert study_fingerprint(config, tmp_path, ignore=tmp_path / "store") == first
+    (tmp_path / "images" / "P1.nii.gz").write_bytes(b"other voxels")
+    assert study_fingerprint(config, tmp_path, ignore=tmp_path / "store") != first
+    changed = study_fingerprint(config, tmp_path, ignore=tmp_path / "store")
+    assert study_fingerprint(config, tmp_path) != changed  # the store's files count when not set aside
