@@ -4,10 +4,12 @@ RUN apt-get update && apt-get install -y --no-install-recommends chromium make g
     && rm -rf /var/lib/apt/lists/*
 ENV BROWSER_PATH=/usr/bin/chromium PYTHONUNBUFFERED=1
 WORKDIR /app
-COPY requirements.txt .
+COPY requirements.txt requirements-runtime.txt ./
 # PyRadiomics 3.0.1 builds against the installed numpy (DESIGN.md).
 RUN pip install --no-cache-dir numpy==2.4.6 versioneer setuptools wheel \
     && pip install --no-cache-dir --no-build-isolation -r requirements.txt
 COPY . .
+# the engine as an installed package (the hcc-study command; importable from any folder, e.g. by Dask workers)
+RUN pip install --no-cache-dir --no-deps --no-build-isolation .
 EXPOSE 8501
 CMD ["sh", "-c", "python -m engine demo && streamlit run dashboard/app.py --server.address 0.0.0.0 --server.port 8501 --server.headless true"]

@@ -7,7 +7,7 @@ STAMP := .venv/.installed
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-runtime.txt
 	python3 -m venv .venv
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q numpy==2.4.6 versioneer setuptools wheel

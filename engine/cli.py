@@ -17,7 +17,7 @@ cohort_app = typer.Typer(no_args_is_help=True, help="Cohorts.")
 runs_app = typer.Typer(no_args_is_help=True, help="The run store.")
 app.add_typer(cohort_app, name="cohort")
 app.add_typer(runs_app, name="runs")
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
+ASSETS = Path(__file__).resolve().parent / "assets"  # package data: the demo config, templates, presets
 
 
 class Bars:
@@ -76,7 +76,7 @@ def cohort_synth(
 
 @app.command()
 def train(
-    config: Path = typer.Option(..., help="study YAML (assets/study_template.yaml)"),
+    config: Path = typer.Option(..., help="study YAML (engine/assets/study_template.yaml)"),
     store: Path = typer.Option(Path("store"), help="run store folder"),
     workers: int = typer.Option(2),
     scheduler: str = typer.Option(None, help="tcp://host:port of a Dask scheduler"),

@@ -22,7 +22,7 @@ from engine.errors import ValidationError
 from engine.features.cache import FeatureCache, content_key
 from engine.features.parallel import map_patients
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets" / "radiomics"
+ASSETS = Path(__file__).resolve().parents[1] / "assets" / "radiomics"
 PRESETS = {"ct", "mr", "us", "ct_demo"}
 
 
