@@ -171,7 +171,10 @@ def explain(run, model: str, *, seed: int = 0, cache: bool = True) -> Explanatio
         seed=seed,
     )
     if cache:
-        _save(explanation, path)
+        try:
+            _save(explanation, path)
+        except OSError:  # a read-only store: the explanation is still shown, computed again next time
+            pass
     return explanation
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import os
 import platform
 import time
 from collections.abc import Callable
@@ -112,7 +111,7 @@ def run_study(
         return run_stratified(config, base, store, workers=workers, scheduler=scheduler, progress=progress, force=force)
     started = time.perf_counter()
     settings = {**config.canonical(), **({"stratum": list(stratum)} if stratum else {})}
-    shortcut = run_key(settings, study_fingerprint(config, base, ignore=store.root))
+    shortcut = run_key(settings, study_fingerprint(config, base))
     recorded = store.recorded(shortcut)
     if recorded and not force and _served(store, recorded, progress):
         return recorded  # the same config on the same files (sizes, times) as a stored run: no file read at all
@@ -133,22 +132,27 @@ def run_study(
         return _build(config, store, run_id, cohort, table, path_columns, workers, scheduler, progress, started)
 
 
-def study_fingerprint(config: StudyConfig, base: Path, ignore: Path | None = None) -> str:
-    """The study's files as they are now, without reading them: the path, size and modification time of the
-    manifest or feature table and of every file in its folder tree (but under ``ignore``, e.g. a store kept there),
-    with the engine's and scikit-learn's versions (splits come from scikit-learn). Equal fingerprints and configs
-    mean the run recorded for them is this run."""
+def study_fingerprint(config: StudyConfig, base: Path) -> str:
+    """The study's files as they are now, without reading an image: the size and modification time of the manifest
+    (or feature table) and of every image and mask it names (a DICOM folder by its files), with the engine's and
+    scikit-learn's versions (splits come from scikit-learn). Equal fingerprints and configs mean the run recorded
+    for them is this run; any other file in the folder does not count."""
+    from engine.cohort.file_index import signature
+
     source = base / (config.cohort.manifest or config.cohort.feature_table)
     digest = hashlib.sha256(f"{_version('engine')}|{_version('scikit-learn')}|{source.resolve()}".encode())
-    folder = source.parent if config.cohort.manifest else None
-    files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder else []
-    if ignore is not None:
-        skipped = os.path.join(os.path.abspath(ignore), "")
-        files = [p for p in files if not os.path.abspath(p).startswith(skipped)]
-    for path in [source, *files]:
-        if path.exists():
-            stat = path.stat()
-            digest.update(f"{path.as_posix()}|{stat.st_size}|{stat.st_mtime_ns};".encode())
+    if not source.exists():
+        return "files:" + digest.hexdigest()  # the full path says what is missing
+    digest.update(signature(source).encode())
+    if config.cohort.manifest:
+        try:
+            table = read_table(source)
+        except (ValidationError, ValueError, OSError):
+            return "files:" + digest.hexdigest()
+        for column in [c for c in table.columns if str(c).startswith(("image_", "mask", "liver_mask"))]:
+            for value in table[column].dropna().astype(str):
+                path = source.parent / value
+                digest.update(f"{value}|{signature(path) if path.exists() else 'missing'};".encode())
     return "files:" + digest.hexdigest()
 
 

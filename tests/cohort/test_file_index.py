@@ -54,19 +54,19 @@ def test_a_damaged_index_is_only_a_cache(tmp_path):
     assert FileIndex(tmp_path / "index.sqlite").get(image, "header", lambda: [3]) == [1, 2]
 
 
-def test_the_study_fingerprint_follows_the_files_but_not_a_store_kept_among_them(tmp_path):
+def test_the_study_fingerprint_follows_the_manifests_files_and_nothing_else(tmp_path):
     from engine.config import parse_config
     from engine.study import study_fingerprint
 
     (tmp_path / "images").mkdir()
-    (tmp_path / "manifest.csv").write_text("patient_id,label\nP1,0\n")
+    (tmp_path / "manifest.csv").write_text("patient_id,label,image_ct,mask\nP1,0,images/P1.nii.gz,images/m1.nii.gz\n")
     (tmp_path / "images" / "P1.nii.gz").write_bytes(b"voxels")
+    (tmp_path / "images" / "m1.nii.gz").write_bytes(b"mask")
     config = parse_config({"cohort": {"manifest": "manifest.csv"}})
-    first = study_fingerprint(config, tmp_path, ignore=tmp_path / "store")
+    first = study_fingerprint(config, tmp_path)
     (tmp_path / "store").mkdir()
-    (tmp_path / "store" / "run_index.json").write_text("{}")  # the store changes with every run
-    assert study_fingerprint(config, tmp_path, ignore=tmp_path / "store") == first
-    (tmp_path / "images" / "P1.nii.gz").write_bytes(b"other voxels")
-    assert study_fingerprint(config, tmp_path, ignore=tmp_path / "store") != first
-    changed = study_fingerprint(config, tmp_path, ignore=tmp_path / "store")
-    assert study_fingerprint(config, tmp_path) != changed  # the store's files count when not set aside
+    (tmp_path / "store" / "run_index.json").write_text("{}")  # a store or a new manifest kept in the folder
+    (tmp_path / "new_patients.csv").write_text("patient_id\nP9\n")
+    assert study_fingerprint(config, tmp_path) == first
+    (tmp_path / "images" / "m1.nii.gz").write_bytes(b"another mask")
+    assert study_fingerprint(config, tmp_path) != first

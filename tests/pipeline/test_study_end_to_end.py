@@ -330,6 +330,7 @@ def test_a_warm_start_reads_no_file_and_a_touched_file_only_its_own(image_run, m
     def no_reading(*args, **kwargs):
         raise AssertionError("a warm start read the study's files")
 
+    assert run_study(config, manifest.parent, store) == run.run_id  # records the files as they are now
     with monkeypatch.context() as patch:
         patch.setattr(study_module, "load_study_table", no_reading)
         assert run_study(config, manifest.parent, store) == run.run_id
