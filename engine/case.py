@@ -50,13 +50,13 @@ def case_slices(cohort, patient_id: str, rings_mm: dict[str, float] | None = Non
     """Each phase's slice through the largest tumour cross-section, with the tumour and ring masks on it."""
     import SimpleITK as sitk
 
-    from engine.cohort.manifest import read_image
+    from engine.cohort.manifest import largest_slice, read_image
     from engine.features.radiomics import region_masks
 
     row = patient_row(cohort, patient_id)
     first = cohort.phases[0]
     reference = sitk.GetArrayFromImage(read_image(row[cohort.mask_column(first)])) > 0
-    index = int(np.argmax(reference.sum(axis=(1, 2))))
+    index = largest_slice(reference)
     slices = []
     for phase in cohort.phases:
         image = read_image(row[f"image_{phase}"])
@@ -119,7 +119,7 @@ def voxel_map(
     neighbourhood, (row, column) of the crop's corner in the slice)."""
     import SimpleITK as sitk
 
-    from engine.cohort.manifest import read_image
+    from engine.cohort.manifest import largest_slice, read_image
     from engine.features.radiomics import _extractor
 
     match = _RADIOMICS_NAME.match(feature)
@@ -133,7 +133,7 @@ def voxel_map(
     row = patient_row(cohort, patient_id)
     image = read_image(row[f"image_{match['phase']}"])
     mask = sitk.GetArrayFromImage(read_image(row[cohort.mask_column(cohort.phases[0])])) > 0
-    index = int(np.argmax(mask.sum(axis=(1, 2))))
+    index = largest_slice(mask)
     spacing = image.GetSpacing()
     rows, columns = np.nonzero(mask[index])
     pad_r, pad_c = int(round(margin_mm / spacing[1])), int(round(margin_mm / spacing[0]))

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from engine.cohort.file_index import FileIndex
-from engine.cohort.manifest import assign_splits, load_manifest, read_table
+from engine.cohort.manifest import assign_splits, file_columns, load_manifest, read_table
 from engine.cohort.transforms import log_name, log_transform
 from engine.config import StudyConfig, resolve_device
 from engine.errors import ValidationError
@@ -149,7 +149,7 @@ def study_fingerprint(config: StudyConfig, base: Path) -> str:
             table = read_table(source)
         except (ValidationError, ValueError, OSError):
             return "files:" + digest.hexdigest()
-        for column in [c for c in table.columns if str(c).startswith(("image_", "mask", "liver_mask"))]:
+        for column in file_columns(table):
             for value in table[column].dropna().astype(str):
                 path = source.parent / value
                 digest.update(f"{value}|{signature(path) if path.exists() else 'missing'};".encode())
@@ -478,7 +478,7 @@ def load_study_table(config: StudyConfig, base: Path, files: FileIndex | None = 
             seed=config.seed,
         )
         table = cohort.table
-        path_columns = [c for c in table if c.startswith(("image_", "mask", "liver_mask"))]
+        path_columns = file_columns(table)
         digest = _cohort_digest(table, path_columns, files)
     else:
         cohort = None

@@ -1,4 +1,3 @@
-import numpy as np
 import streamlit as st
 
 from dashboard import cached
@@ -6,7 +5,7 @@ from dashboard.state import download_figure, probability_models, require_study, 
 from engine import plots
 from engine.case import default_nomogram_terms
 from engine.errors import ValidationError
-from engine.cohort.transforms import original_name
+from engine.cohort.transforms import log_value, original_name
 from engine.predictions import filterable_columns
 from engine.stats.nomogram import patient_points
 
@@ -62,7 +61,7 @@ for index, term in enumerate(nomogram.terms):
                 value=float(f"{10 ** values.median():.3g}"),
                 key=f"nomogram_in_{term.variable}",
             )
-            patient[term.variable] = float(np.log10(entered))
+            patient[term.variable] = log_value(entered)
         else:
             patient[term.variable] = st.number_input(
                 term.variable, value=float(values.median()), key=f"nomogram_in_{term.variable}"
@@ -81,8 +80,7 @@ with figure_slot:
     st.plotly_chart(figure, width="stretch")
     download_figure(figure, "nomogram", "nomogram_figure")
 if endpoint is not None:
-    times = np.concatenate([[0.0], model.baseline_times_])
-    curve = nomogram.survival_curve(patient, times)
+    curve = nomogram.survival_curve(patient)
     figure = plots.survival_curve_figure(
         curve, time_label=study.time_label(), title=f"Predicted {endpoint.upper()} of this patient (Cox model)"
     )

@@ -94,6 +94,19 @@ def _header(path: str | Path):
     return reader
 
 
+PATH_PREFIXES = ("image_", "mask", "liver_mask")  # the manifest's columns that hold file paths
+
+
+def file_columns(table: pd.DataFrame) -> list[str]:
+    """The columns of a manifest table that hold image or mask paths."""
+    return [c for c in table.columns if str(c).startswith(PATH_PREFIXES)]
+
+
+def largest_slice(mask: np.ndarray) -> int:
+    """The slice (first axis of a SimpleITK array) where the mask has the most voxels."""
+    return int(np.argmax(mask.reshape(mask.shape[0], -1).sum(axis=1)))
+
+
 def read_image(path: str | Path):
     """A SimpleITK image; 2-D images (ultrasound frames) become one-slice volumes."""
     import SimpleITK as sitk
@@ -166,8 +179,8 @@ def load_manifest(
         events = table[f"{endpoint}_event"]
         if not set(pd.unique(events.dropna())) <= {0, 1}:
             problems.append(f"{endpoint}_event must be 0/1 (1 = event, 0 = censored)")
-    path_columns = [c for c in table.columns if c.startswith(("image_", "mask", "liver_mask"))]
-    for column in path_columns:
+    path_names = file_columns(table)
+    for column in path_names:
         resolved = []
         for index, value in table[column].items():
             where = f"row {index + 2} ({table.at[index, 'patient_id']}), {column}"
@@ -219,7 +232,7 @@ def load_manifest(
         else tuple(
             c
             for c in table.columns
-            if c not in RESERVED and c not in path_columns and not c.endswith(("_time", "_event"))
+            if c not in RESERVED and c not in path_names and not c.endswith(("_time", "_event"))
         )
     )
     return Cohort(

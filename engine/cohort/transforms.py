@@ -17,6 +17,11 @@ def log_name(column: str) -> str:
     return f"log10_{column}"
 
 
+def log_value(value: float) -> float:
+    """A value in original units on the scale of a log10_<name> predictor (the inverse of original_value_text)."""
+    return float(np.log10(float(value)))
+
+
 def original_value_text(log_value: float) -> str:
     """A log10 value shown in original units: 3 -> '1,000', 0.5 -> '3.16'."""
     value = 10 ** float(log_value)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.cohort.manifest import Cohort, read_image
+from engine.cohort.manifest import Cohort, largest_slice, read_image
 from engine.errors import ValidationError
 
 HU_WINDOW = (-100.0, 250.0)
@@ -91,7 +91,7 @@ def tumour_crops(
         mask = sitk.GetArrayFromImage(read_image(row[cohort.mask_column(first)])) > 0
         image = read_image(row[f"image_{first}"])
         spacing = image.GetSpacing()
-        best = int(np.argmax(mask.sum(axis=(1, 2))))
+        best = largest_slice(mask)
         ys, xs = np.nonzero(mask[best])
         margin_y, margin_x = int(round(margin_mm / spacing[1])), int(round(margin_mm / spacing[0]))
         y0, y1 = max(ys.min() - margin_y, 0), min(ys.max() + margin_y + 1, mask.shape[1])

@@ -98,8 +98,9 @@ class LogisticModel(ClassifierMixin, BaseEstimator):
         design = np.column_stack([np.ones(len(X)), design_matrix(X, self.terms_).to_numpy()])
         lp = design @ np.concatenate([[self.intercept_], self.coef_])
         se = np.sqrt(np.einsum("ij,jk,ik->i", design, self.covariance_, design))
+        from scipy.special import expit
+
         z = float(sps.norm.ppf(0.5 + (level or self.level) / 2))
-        expit = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
         return pd.DataFrame(
             {"lp": lp, "se": se, "prob": expit(lp), "ci_low": expit(lp - z * se), "ci_high": expit(lp + z * se)}
         )

@@ -45,9 +45,10 @@ def _slice_traces(case_slice, window=WINDOW, legend: bool = True) -> list[go.Bas
     return traces
 
 
-def _image_axes(figure: go.Figure, **where) -> None:
-    figure.update_xaxes(visible=False, constrain="domain", **where)
-    figure.update_yaxes(visible=False, autorange="reversed", scaleanchor="x" if not where else None, **where)
+def _image_axes(figure: go.Figure) -> None:
+    """Hidden axes, rows downwards, square pixels (an image panel)."""
+    figure.update_xaxes(visible=False, constrain="domain")
+    figure.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
 
 
 def slice_figure(case_slice, title: str = "", window=WINDOW) -> go.Figure:
@@ -61,7 +62,6 @@ def slice_figure(case_slice, title: str = "", window=WINDOW) -> go.Figure:
         plot_bgcolor="white",
     )
     _image_axes(figure)
-    figure.update_yaxes(scaleanchor="x")
     return figure
 
 
@@ -85,7 +85,6 @@ def voxel_map_figure(plane: np.ndarray, values: np.ndarray, feature: str, window
         margin=dict(l=5, r=5, t=40, b=5),
     )
     _image_axes(figure)
-    figure.update_yaxes(scaleanchor="x")
     return figure
 
 

@@ -273,7 +273,6 @@ def run_facts(config: dict[str, Any], provenance: dict[str, Any], predictions: p
             )
             + ". Definition and assessment: for the author."
         ),
-        "partition": "",
         "predictor_handling": (
             f"log10 of {', '.join(cohort.get('log_transform') or [])}; " if cohort.get("log_transform") else ""
         )
@@ -285,11 +284,9 @@ def run_facts(config: dict[str, Any], provenance: dict[str, Any], predictions: p
         "differences": "Table 1 by cohort compares the cohorts' characteristics (with tests).",
         "counts": "Patients and events per cohort (cohort table).",
     }
-    facts["partition"] = facts["split"]
     if not config:  # an uploaded predictions table: the models were developed elsewhere
         for key in (
             "split",
-            "partition",
             "algorithms",
             "tuning",
             "model_selection",
@@ -387,7 +384,7 @@ ANSWERS = {
         "9a": "clinical_choice",
         "10": "counts",
         "11": "missing",
-        "12a": "partition",
+        "12a": "split",
         "12b": "predictor_handling",
         "12c": "tuning",
         "12d": "heterogeneity",

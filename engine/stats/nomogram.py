@@ -89,12 +89,16 @@ class Nomogram(Result):
             }
         )
 
-    def survival_curve(self, patient: Mapping[str, Any], times: Sequence[float], level: float = 0.95) -> pd.DataFrame:
-        """Cox nomograms: the patient's survival curve with its band at ``times`` (time, survival, ci_low, ci_high)."""
+    def survival_curve(
+        self, patient: Mapping[str, Any], times: Sequence[float] | None = None, level: float = 0.95
+    ) -> pd.DataFrame:
+        """Cox nomograms: the patient's survival curve with its band at ``times`` (default: 0 and every event time
+        of the training cohort, the curve's steps); columns time, survival, ci_low, ci_high."""
         if self.kind != "cox":
             raise ValidationError("a survival curve needs a Cox nomogram (a survival endpoint); this one is logistic.")
         row = pd.DataFrame([{t.variable: patient[t.variable] for t in self.terms}])
-        return self.model.survival_interval(row, list(times), level).drop(columns=["patient", "se"])
+        times = [0.0, *self.model.baseline_times_] if times is None else list(times)
+        return self.model.survival_interval(row, times, level).drop(columns=["patient", "se"])
 
     def score(self, patient: Mapping[str, Any]) -> dict[str, Any]:
         """Points per predictor, total points, linear predictor and predicted outcome(s) for one patient."""
