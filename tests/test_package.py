@@ -12,7 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(arguments: list[str], cwd: Path, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *arguments], capture_output=True, text=True, cwd=cwd, **kwargs)
+    return subprocess.run(
+        [sys.executable, *arguments], capture_output=True, encoding="utf-8", errors="replace", cwd=cwd, **kwargs
+    )
 
 
 def test_the_wheel_installs_and_runs_outside_the_checkout(tmp_path):
