@@ -448,7 +448,7 @@ def table_one(predictions: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame
     return table.astype(str)
 
 
-def bias_corrected_calibration(run, model: str, *, n_boot: int = 40, seed: int = 0):
+def bias_corrected_calibration(run, model: str, *, n_boot: int = 40, seed: int = 0, n_jobs: int = 1):
     """rms::calibrate-style apparent and bias-corrected curves of a stored model, refitting its whole pipeline
     (selection included) on bootstrap resamples of the training cohort."""
     from engine.stats import calibration_bootstrap
@@ -459,7 +459,9 @@ def bias_corrected_calibration(run, model: str, *, n_boot: int = 40, seed: int =
     pipeline = run.pipeline(model)
     columns = input_columns(pipeline)
     train = features[features["split"] == "train"]
-    return calibration_bootstrap(pipeline, train[columns], train["label"].to_numpy(int), n_boot=n_boot, seed=seed)
+    return calibration_bootstrap(
+        pipeline, train[columns], train["label"].to_numpy(int), n_boot=n_boot, seed=seed, n_jobs=n_jobs
+    )
 
 
 def refit_caveat(run, model: str) -> str:

@@ -74,12 +74,15 @@ def cohort_synth(
     typer.echo(str(manifest))
 
 
+SCHEDULER_HELP = "a Dask scheduler (tcp://host:port) or local:N (a LocalCluster of N processes) for the whole study"
+
+
 @app.command()
 def train(
     config: Path = typer.Option(..., help="study YAML (engine/assets/study_template.yaml)"),
     store: Path = typer.Option(Path("store"), help="run store folder"),
     workers: int = typer.Option(2),
-    scheduler: str = typer.Option(None, help="tcp://host:port of a Dask scheduler"),
+    scheduler: str = typer.Option(None, help=SCHEDULER_HELP),
     device: str = typer.Option(None, help="auto, cpu or cuda (overrides the config)"),
     force: bool = typer.Option(False),
 ) -> None:
@@ -171,7 +174,7 @@ def extract(
     out: Path = typer.Option(Path("radiomics.parquet")),
     store: Path = typer.Option(Path("store"), help="its features/ folder is the cache"),
     workers: int = typer.Option(2),
-    scheduler: str = typer.Option(None, help="tcp://host:port of a Dask scheduler"),
+    scheduler: str = typer.Option(None, help=SCHEDULER_HELP),
 ) -> None:
     """Radiomics features of a study's cohort into a Parquet table (cached per patient)."""
     from engine.cohort.manifest import load_manifest

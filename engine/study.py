@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from engine.cluster import dask_cluster, jobs, run_on_gpu_worker
 from engine.cohort.file_index import FileIndex
 from engine.cohort.manifest import assign_splits, file_columns, load_manifest, read_table
 from engine.cohort.transforms import log_name, log_transform
@@ -129,7 +130,8 @@ def run_study(
     with store.lock(run_id):  # another process building the same run: wait for it, then serve what it wrote
         if not force and _served(store, run_id, progress):
             return run_id
-        return _build(config, store, run_id, cohort, table, path_columns, workers, scheduler, progress, started)
+        with dask_cluster(scheduler) as address:  # local:N starts its LocalCluster here, only when building
+            return _build(config, store, run_id, cohort, table, path_columns, workers, address, progress, started)
 
 
 def study_fingerprint(config: StudyConfig, base: Path) -> str:
@@ -195,7 +197,7 @@ def _build(config, store, run_id, cohort, table, path_columns, workers, schedule
                     cohort, config, store, partial, frame, families["radiomics"], workers, scheduler, progress
                 )
         if config.deep.enabled:
-            frame, families["deep"] = _deep_step(cohort, config, partial, frame, device, progress, timings)
+            frame, families["deep"] = _deep_step(cohort, config, partial, frame, device, scheduler, progress, timings)
     else:
         families = _families_for_table(frame, config)
     models = {
@@ -239,7 +241,7 @@ def _build(config, store, run_id, cohort, table, path_columns, workers, schedule
             device=device,
             stacking=config.grid.stacking,
             smote=config.grid.smote,
-            n_jobs=max(1, workers),
+            n_jobs=jobs(scheduler, workers),
             progress=step,
             clinical_selection=config.grid.clinical_selection.model_dump(),
             harmonization=config.grid.harmonization.model_dump(),
@@ -266,6 +268,7 @@ def _build(config, store, run_id, cohort, table, path_columns, workers, schedule
                 progress=lambda label: progress(f"survival models: {label}", 0, 1),
                 horizons=_horizons_within_follow_up(frame, endpoint, config.survival.horizon_values()),
                 harmonization=config.grid.harmonization.model_dump(),
+                n_jobs=jobs(scheduler, 1),  # on one machine the survival fits stay in this process
             )
             for endpoint in survival
         ]
@@ -286,6 +289,7 @@ def _build(config, store, run_id, cohort, table, path_columns, workers, schedule
         "models": list(predictions["model"].unique()),
         "seed": config.seed,
         "device": device,
+        "deep_device": _read_text(partial / "deep_device.txt"),
         "timings_s": timings,
         "engine": _version("engine"),
         "python": platform.python_version(),
@@ -520,6 +524,10 @@ def _store_cutoffs(predictions: pd.DataFrame, risks: pd.DataFrame | None, endpoi
         table.to_csv(partial / "risk_cutoffs.csv", index=False)
 
 
+def _read_text(path: Path) -> str | None:
+    return path.read_text() if path.exists() else None
+
+
 def _version(name: str) -> str:
     if name == "engine":
         import engine
@@ -600,9 +608,7 @@ def _icc_step(cohort, config, store, partial, frame, columns, workers, scheduler
     return [c for c in columns if c in kept]
 
 
-def _deep_step(cohort, config, partial, frame, device, progress, timings):
-    from engine.features.deep import DeepFeatureSettings, deep_features, gradcam_for_or_against
-
+def _deep_step(cohort, config, partial, frame, device, scheduler, progress, timings):
     target = partial / "deep.parquet"
     start = time.perf_counter()
     if target.exists():
@@ -617,33 +623,24 @@ def _deep_step(cohort, config, partial, frame, device, progress, timings):
             )
         except ValueError as error:
             raise ValidationError(str(error)) from None
-        settings = DeepFeatureSettings(
+        settings = dict(
             backbone=config.deep.backbone,
             width=config.deep.width,
             epochs=config.deep.epochs,
             folds=config.deep.folds,
             seed=config.seed,
-            device=device,
             weights=config.deep.weights,
             objective=objective,
         )
-        deep, network = deep_features(
-            crops, labels, cohort.table["split"], settings, cohort.table["patient_id"], return_network=True
-        )
+        arguments = (crops, labels, cohort.table["split"], settings, cohort.table["patient_id"])
+        remote, trained = run_on_gpu_worker(scheduler, _train_deep, *arguments, config.device)
+        deep, network_state, gallery, used = trained if remote else _train_deep(*arguments, device)
+        (partial / "deep_device.txt").write_text(f"{used} on a Dask GPU worker" if remote else used)
         import torch
 
-        torch.save(network.state_dict(), partial / "deep_network.pt")
-        shown = np.flatnonzero(cohort.table["split"].to_numpy() != "train")[:24]
-        if crops.ndim == 4:  # the Grad-CAM gallery shows 2-D crops
-            heatmaps, against = gradcam_for_or_against(network, crops[shown], device)
-            np.savez_compressed(
-                partial / "gradcam.npz",
-                patient_id=cohort.table["patient_id"].to_numpy()[shown].astype(str),
-                label=np.nan_to_num(labels if labels.ndim == 1 else labels[:, 1]).astype(int)[shown],
-                crop=crops[shown],
-                heatmap=heatmaps,
-                against=against,
-            )
+        torch.save(network_state, partial / "deep_network.pt")
+        if gallery is not None:
+            np.savez_compressed(partial / "gradcam.npz", **gallery)
         deep.to_parquet(target, index=False)
         progress("deep features", 1, 1)
     timings["deep"] = time.perf_counter() - start
@@ -651,6 +648,31 @@ def _deep_step(cohort, config, partial, frame, device, progress, timings):
         c for c in deep.columns if c.startswith("dl_")
     ]  # the fold blocks travel in the frame (engine.models.deep_folds)
     return frame.merge(deep, on="patient_id", how="left"), columns
+
+
+def _train_deep(crops, labels, splits, settings, patient_ids, device):
+    """Train the network (out-of-fold deep features) and draw the Grad-CAM gallery of up to 24 validation
+    patients: (features, the network's state_dict on the CPU, the gallery arrays or None for 3-D crops, the
+    device used). Runs here or on a Dask worker with a GPU; ``device`` is resolved where it runs."""
+    from engine.features.deep import DeepFeatureSettings, deep_features, gradcam_for_or_against
+
+    device = resolve_device(device)
+    deep, network = deep_features(
+        crops, labels, splits, DeepFeatureSettings(**settings, device=device), patient_ids, return_network=True
+    )
+    gallery = None
+    shown = np.flatnonzero(splits.to_numpy() != "train")[:24]
+    if crops.ndim == 4:  # the Grad-CAM gallery shows 2-D crops
+        heatmaps, against = gradcam_for_or_against(network, crops[shown], device)
+        gallery = {
+            "patient_id": patient_ids.to_numpy()[shown].astype(str),
+            "label": np.nan_to_num(labels if labels.ndim == 1 else labels[:, 1]).astype(int)[shown],
+            "crop": crops[shown],
+            "heatmap": heatmaps,
+            "against": against,
+        }
+    state = {name: tensor.detach().cpu() for name, tensor in network.state_dict().items()}
+    return deep, state, gallery, device
 
 
 def predict_new(run, manifest: Path, *, workers: int = 1, progress: Progress = _noop) -> pd.DataFrame:

@@ -40,14 +40,17 @@ def map_patients(
     scheduler: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """{patient_id: result or exception}. ``scheduler`` ("tcp://host:port") sends the work to Dask."""
+    """{patient_id: result or exception}. ``scheduler`` ("tcp://host:port", or "local:N" for a LocalCluster)
+    sends the work to Dask; a task of a worker that dies is given to another worker."""
     results: dict[str, Any] = {}
     if not tasks:
         return results
     if scheduler:
         from distributed import Client, as_completed as dask_completed
 
-        with Client(scheduler) as client:
+        from engine.cluster import dask_cluster
+
+        with dask_cluster(scheduler) as address, Client(address) as client:
             futures = {client.submit(_safe, function, task, pure=False): pid for pid, task in tasks.items()}
             for future in dask_completed(futures):
                 results[futures[future]] = future.result()

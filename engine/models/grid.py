@@ -35,6 +35,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
+from engine.cluster import again_if_lost
 from engine.errors import ValidationError
 from engine.models.deep_folds import FoldedDeepFeatures, deep_cv, fold_columns, has_deep_folds
 from engine.models.names import ALL_CLASSIFIERS, DEFAULT_MODELS, DEFAULT_SELECTION, SELECTION_STEPS  # noqa: F401 - re-exported
@@ -356,8 +357,10 @@ def run_grid(
                 if best is None or row["cv_auc"] > best[0]["cv_auc"]:
                     best = (row, fitted, prob)
             row, fitted, prob = best
-            oof_prob = cross_val_predict(
-                clone(fitted), X[train], y[train], cv=model_cv, method="predict_proba", n_jobs=n_jobs
+            oof_prob = again_if_lost(
+                lambda: cross_val_predict(
+                    clone(fitted), X[train], y[train], cv=model_cv, method="predict_proba", n_jobs=n_jobs
+                )
             )[:, 1]
             prob = prob.copy()
             prob[train] = oof_prob
@@ -435,9 +438,10 @@ def _search(
     y: np.ndarray,
 ) -> RandomizedSearchCV:
     """Randomised search (every combination when the space is a grid no larger than ``n_iter``)."""
-    return RandomizedSearchCV(
+    search = RandomizedSearchCV(
         pipeline, space, n_iter=n_iter, scoring="roc_auc", cv=cv, random_state=seed, n_jobs=n_jobs, error_score=np.nan
-    ).fit(X, y)
+    )
+    return again_if_lost(lambda: search.fit(X, y))
 
 
 def _long(

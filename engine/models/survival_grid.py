@@ -14,10 +14,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
+from engine.cluster import again_if_lost
 from engine.errors import ValidationError
 from engine.models.deep_folds import FoldedDeepFeatures, deep_cv, fold_columns, has_deep_folds
 from engine.models.grid import FeatureTable, harmonizer, preprocessor
@@ -121,11 +123,13 @@ def run_survival_grid(
     progress: Callable[[str], None] | None = None,
     horizons: Sequence[float] = (),
     harmonization: Mapping[str, Any] | None = None,
+    n_jobs: int = 1,
 ) -> SurvivalGridResult:
     """Fit every method for every model on the training split for ``endpoint`` (``<endpoint>_time/_event``).
     With ``horizons``, the predictions also hold S(horizon | x) per horizon (``survival_at_<h>``; out-of-fold for
     training patients, like the risks), which survival calibration and decision curves need. ``harmonization``:
-    ComBat across centres first, as in the classifier grid (engine.models.grid.harmonizer)."""
+    ComBat across centres first, as in the classifier grid (engine.models.grid.harmonizer). Every fit (method x
+    fold) of the endpoint is a joblib task on ``n_jobs`` workers (on a Dask cluster with engine.cluster)."""
     frame = table.frame
     time_column, event_column = f"{endpoint}_time", f"{endpoint}_event"
     if time_column not in frame or event_column not in frame:
@@ -144,68 +148,65 @@ def run_survival_grid(
     train_rows = np.flatnonzero(train)
     rows, frames, fitted = [], [], {}
     extra = [c for c in ("center", *table.families.get("clinical", [])) if c in frame]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for model_name, families in models.items():
-            columns = table.columns(families)
-            folded = has_deep_folds(frame) and any(c in table.families.get("deep", ()) for c in columns)
-            harmonized = harmonizer(table, families, harmonization) is not None
-            X = frame[columns + (["center"] if harmonized else []) + (fold_columns(frame) if folded else [])]
-            splits = list((deep_cv(frame, train) if folded else splitter).split(train_rows, e[train_rows]))
-
-            def make(method: str, families=families, folded=folded, harmonized=harmonized) -> Any:
-                estimator = survival_estimator(method, frame, columns, seed=seed)
-                steps = [
-                    *([("deep_folds", FoldedDeepFeatures())] if folded else []),
-                    *([("harmonize", harmonizer(table, families, harmonization))] if harmonized else []),
-                ]
-                return Pipeline([*steps, ("model", estimator)]) if steps else estimator
-
-            best = None
-            for method in methods:
-                if method == "Cox" and len(columns) > MAX_COX_PREDICTORS:
-                    continue
-                if progress:
-                    progress(f"{endpoint}: {model_name} x {method}")
-                try:
-                    row, estimator, risk, survival = _evaluate(
-                        make, method, X, target, train_rows, splits, frame["split"].to_numpy(), t, e, horizons
-                    )
-                except (
-                    ValidationError,
-                    ValueError,
-                    np.linalg.LinAlgError,
-                ) as error:  # one method failing never loses the others
-                    rows.append(
-                        {
-                            "endpoint": endpoint,
-                            "model": model_name,
-                            "method": method,
-                            "cv_c_index": np.nan,
-                            "note": f"not fitted: {error}",
-                        }
-                    )
-                    continue
-                row = {"endpoint": endpoint, "model": model_name, "method": method, **row, "note": ""}
-                rows.append(row)
-                if best is None or row["cv_c_index"] > best[0]["cv_c_index"]:
-                    best = (row, estimator, risk, survival)
-            if best is None:  # only plain Cox was asked for and the family is too large for it, or every method failed
+    tasks = []  # (model, method, unfitted estimator, X, splits): every fit of the endpoint, run as joblib tasks
+    for model_name, families in models.items():
+        columns = table.columns(families)
+        folded = has_deep_folds(frame) and any(c in table.families.get("deep", ()) for c in columns)
+        harmonize = harmonizer(table, families, harmonization)
+        X = frame[columns + (["center"] if harmonize is not None else []) + (fold_columns(frame) if folded else [])]
+        splits = list((deep_cv(frame, train) if folded else splitter).split(train_rows, e[train_rows]))
+        steps = [
+            *([("deep_folds", FoldedDeepFeatures())] if folded else []),
+            *([("harmonize", harmonize)] if harmonize is not None else []),
+        ]
+        for method in methods:
+            if method == "Cox" and len(columns) > MAX_COX_PREDICTORS:
                 continue
-            row, estimator, risk, survival = best
-            fitted[model_name] = estimator
-            at_horizons = {survival_column(h): survival[:, k] for k, h in enumerate(horizons)}
-            frames.append(
-                frame[["patient_id", "split", *extra]].assign(
-                    endpoint=endpoint,
-                    model=model_name,
-                    method=row["method"],
-                    risk=risk,
-                    time=t,
-                    event=e.astype(int),
-                    **at_horizons,
-                )
+            estimator = survival_estimator(method, frame, columns, seed=seed)
+            tasks.append(
+                (model_name, method, Pipeline([*steps, ("model", estimator)]) if steps else estimator, X, splits)
             )
+    if progress:
+        progress(f"{endpoint}: {len(tasks)} fits of {len(models)} models")
+    split = frame["split"].to_numpy()
+    outcomes = again_if_lost(
+        lambda: Parallel(n_jobs=n_jobs)(
+            delayed(_evaluate_or_error)(estimator, X, target, train_rows, splits, split, t, e, horizons)
+            for _, _, estimator, X, splits in tasks
+        )
+    )
+    best = {}
+    for (model_name, method, *_), outcome in zip(tasks, outcomes):
+        if isinstance(outcome, Exception):  # one method failing never loses the others
+            rows.append(
+                {
+                    "endpoint": endpoint,
+                    "model": model_name,
+                    "method": method,
+                    "cv_c_index": np.nan,
+                    "note": f"not fitted: {outcome}",
+                }
+            )
+            continue
+        row, estimator, risk, survival = outcome
+        row = {"endpoint": endpoint, "model": model_name, "method": method, **row, "note": ""}
+        rows.append(row)
+        if model_name not in best or row["cv_c_index"] > best[model_name][0]["cv_c_index"]:
+            best[model_name] = (row, estimator, risk, survival)
+    for model_name, (row, estimator, risk, survival) in best.items():  # a model with no fit (plain Cox only, too
+        fitted[model_name] = estimator  # many columns, or every method failed) is left out
+        at_horizons = {survival_column(h): survival[:, k] for k, h in enumerate(horizons)}
+        frames.append(
+            frame[["patient_id", "split", *extra]].assign(
+                endpoint=endpoint,
+                model=model_name,
+                method=row["method"],
+                risk=risk,
+                time=t,
+                event=e.astype(int),
+                **at_horizons,
+            )
+        )
     grid = pd.DataFrame(rows)
     if not frames:
         raise ValidationError(
@@ -216,25 +217,34 @@ def run_survival_grid(
     return SurvivalGridResult(pd.concat(frames, ignore_index=True), grid, fitted)
 
 
-def _evaluate(make, method, X, target, train_rows, splits, split, t, e, horizons=()):
+def _evaluate_or_error(template, X, target, train_rows, splits, split, t, e, horizons):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return _evaluate(template, X, target, train_rows, splits, split, t, e, horizons)
+        except (ValidationError, ValueError, np.linalg.LinAlgError) as error:
+            return error
+
+
+def _evaluate(template, X, target, train_rows, splits, split, t, e, horizons=()):
     """Out-of-fold training risks (and S(horizon | x)), the refit on all training patients, and the C-indexes of
-    one method."""
+    one method (``template``: its unfitted estimator)."""
     out_of_fold = np.zeros(train_rows.size)
     survival_oof = np.zeros((train_rows.size, len(horizons)))
     for inner, held in splits:
-        estimator = make(method).fit(X.iloc[train_rows[inner]], target.iloc[train_rows[inner]])
+        estimator = clone(template).fit(X.iloc[train_rows[inner]], target.iloc[train_rows[inner]])
         out_of_fold[held] = estimator.predict(X.iloc[train_rows[held]])
         if len(horizons):
             survival_oof[held] = survival_at_horizons(estimator, X.iloc[train_rows[held]], horizons)
-    estimator = make(method).fit(X.iloc[train_rows], target.iloc[train_rows])
+    estimator = clone(template).fit(X.iloc[train_rows], target.iloc[train_rows])
     risk = estimator.predict(X).astype(float)
     risk[train_rows] = out_of_fold
     survival = survival_at_horizons(estimator, X, horizons) if len(horizons) else np.zeros((len(X), 0))
     survival[train_rows] = survival_oof
     if not np.isfinite(risk).all():
         raise ValidationError(
-            f"{method} gave non-finite risks (the fit diverged; a heavy-tailed predictor such as raw AFP can do "
-            "this: log-transform it)"
+            "the fit gave non-finite risks (it diverged; a heavy-tailed predictor such as raw AFP can do this: "
+            "log-transform it)"
         )
     train = np.zeros(len(split), bool)
     train[train_rows] = True

@@ -19,10 +19,12 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from scipy import stats as sps
+from joblib import Parallel, delayed
 from sklearn.base import clone
 from statsmodels.nonparametric.smoothers_lowess import lowess as _statsmodels_lowess
 from statsmodels.stats.proportion import proportion_confint
 
+from engine.cluster import again_if_lost
 from engine.errors import ValidationError
 from engine.stats._checks import check_binary_outcome, check_probabilities
 from engine.stats._result import Result
@@ -247,8 +249,25 @@ def _curve_at(p: np.ndarray, outcome: np.ndarray, grid: np.ndarray) -> np.ndarra
     return np.interp(grid, curve.index.to_numpy(), curve.to_numpy(), left=np.nan, right=np.nan)
 
 
+def _optimism(estimator: Any, features: Any, event: np.ndarray, grid: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """One resample's optimism: the curve of its refitted model on the resample minus that on the original data."""
+    outcome = event.astype(float)
+    sample = features.iloc[rows] if isinstance(features, pd.DataFrame) else features[rows]
+    boot_model = clone(estimator).fit(sample, event[rows].astype(int))
+    on_boot = _curve_at(boot_model.predict_proba(sample)[:, 1], outcome[rows], grid)
+    on_original = _curve_at(boot_model.predict_proba(features)[:, 1], outcome, grid)
+    return on_boot - on_original
+
+
 def calibration_bootstrap(
-    estimator: Any, X: Any, y: Any, *, n_boot: int = 200, grid_size: int = 50, seed: int | None = None
+    estimator: Any,
+    X: Any,
+    y: Any,
+    *,
+    n_boot: int = 200,
+    grid_size: int = 50,
+    seed: int | None = None,
+    n_jobs: int = 1,
 ) -> BootstrapCalibration:
     """Bootstrap optimism-corrected calibration curve of a refittable scikit-learn classifier (``rms::calibrate``).
     ``X`` may be a DataFrame (pipelines that select columns by name).
@@ -257,6 +276,8 @@ def calibration_bootstrap(
     predicted values across their range). For each of ``n_boot`` resamples it is refitted; optimism = curve on
     the resample - curve of the resample's model on the original data; the bias-corrected curve = apparent -
     mean optimism. Grid points a resample's curve does not reach are averaged over the resamples that do.
+    The refits are joblib tasks on ``n_jobs`` workers (a Dask cluster inside engine.cluster.dask_cluster); the
+    resamples are drawn from ``seed`` beforehand, so the result does not depend on where they run.
     """
     event = check_binary_outcome(y)
     outcome = event.astype(float)
@@ -273,18 +294,12 @@ def calibration_bootstrap(
     grid = np.linspace(p_apparent.min(), p_apparent.max(), grid_size)
     apparent = _curve_at(p_apparent, outcome, grid)
     rng = np.random.default_rng(seed)
-    optimism = []
-    failed = 0
-    for _ in range(n_boot):
-        rows = rng.integers(0, event.size, event.size)
-        if event[rows].all() or not event[rows].any():
-            failed += 1
-            continue
-        sample = features.iloc[rows] if isinstance(features, pd.DataFrame) else features[rows]
-        boot_model = clone(estimator).fit(sample, event[rows].astype(int))
-        on_boot = _curve_at(boot_model.predict_proba(sample)[:, 1], outcome[rows], grid)
-        on_original = _curve_at(boot_model.predict_proba(features)[:, 1], outcome, grid)
-        optimism.append(on_boot - on_original)
+    resamples = [rng.integers(0, event.size, event.size) for _ in range(n_boot)]  # drawn here: any n_jobs, same rows
+    usable = [rows for rows in resamples if event[rows].any() and not event[rows].all()]
+    failed = n_boot - len(usable)
+    optimism = again_if_lost(
+        lambda: Parallel(n_jobs=n_jobs)(delayed(_optimism)(estimator, features, event, grid, rows) for rows in usable)
+    )
     if not optimism:
         raise ValidationError("every bootstrap resample held a single class; the cohort is too small to bootstrap.")
     with warnings.catch_warnings():
