@@ -151,3 +151,40 @@ def test_an_unreachable_scheduler_says_how_to_start_one():
     with pytest.raises(ValidationError, match="dask scheduler"):
         with dask_cluster("tcp://127.0.0.1:9", connect_timeout=2):
             pass
+
+
+def test_the_deep_step_trains_on_the_gpu_worker_as_it_does_here():
+    """engine.study._train_deep shipped to a worker with the GPU resource (no CUDA there: it resolves to the CPU)
+    gives the features, the network and the Grad-CAM gallery it gives in this process."""
+    from distributed import LocalCluster
+
+    from engine.study import _train_deep
+
+    rng = np.random.default_rng(0)
+    n = 40
+    labels = (np.arange(n) % 2).astype(float)
+    crops = rng.normal(size=(n, 2, 24, 24)).astype(np.float32)
+    crops[labels == 1, :, 8:16, 8:16] += 2.0  # a bright square marks the events
+    splits = pd.Series(np.where(np.arange(n) < 30, "train", "internal"))
+    ids = pd.Series([f"P{i}" for i in range(n)])
+    settings = dict(backbone="resnet10", width=4, epochs=2, folds=2, seed=0, weights=None, objective="binary")
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as on the worker (the nanny sets OMP_NUM_THREADS=1): the same float sums
+    try:
+        here, state, gallery, device = _train_deep(crops, labels, splits, settings, ids, "cpu")
+    finally:
+        torch.set_num_threads(threads)
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, resources={"GPU": 1}
+    ) as gpu:
+        remote, (there, state_there, gallery_there, device_there) = run_on_gpu_worker(
+            gpu.scheduler_address, _train_deep, crops, labels, splits, settings, ids, "auto"
+        )
+    assert remote and device == device_there == "cpu"
+    assert list(here.columns) == list(there.columns) and len(there) == n
+    np.testing.assert_allclose(there.filter(like="dl").to_numpy(), here.filter(like="dl").to_numpy(), atol=1e-6)
+    assert state.keys() == state_there.keys()
+    np.testing.assert_array_equal(gallery["patient_id"], gallery_there["patient_id"])
+    np.testing.assert_allclose(gallery["heatmap"], gallery_there["heatmap"], atol=1e-6)
