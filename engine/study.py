@@ -268,7 +268,7 @@ def _build(config, store, run_id, cohort, table, path_columns, workers, schedule
                 progress=lambda label: progress(f"survival models: {label}", 0, 1),
                 horizons=_horizons_within_follow_up(frame, endpoint, config.survival.horizon_values()),
                 harmonization=config.grid.harmonization.model_dump(),
-                n_jobs=jobs(scheduler, 1),  # on one machine the survival fits stay in this process
+                n_jobs=jobs(scheduler, workers),
             )
             for endpoint in survival
         ]

@@ -129,3 +129,35 @@ def test_extraction_on_a_local_dask_cluster(small_cohort):
         remote, failures = extract_cohort(head, params, scheduler=cluster.scheduler_address)
     assert not failures
     np.testing.assert_allclose(remote.drop(columns="patient_id"), local.drop(columns="patient_id"), rtol=1e-10)
+
+
+def test_shape_computed_once_per_region_equals_every_phase_computing_it(small_cohort):
+    """One mask for every phase: each region's shape features are computed on the first phase and reused; the
+    features, and their order, equal PyRadiomics run in full on every phase and region (the brute-force oracle)."""
+    from engine.features.radiomics import _patient_task
+
+    cohort = load_manifest(small_cohort)
+    row = cohort.table.iloc[0]
+    params = load_params("ct_demo")
+    rings = {"ring3": 3}
+    task = {
+        "images": {phase: row[f"image_{phase}"] for phase in cohort.phases},
+        "masks": {phase: row[cohort.mask_column(phase)] for phase in cohort.phases},
+        "liver": None,
+        "params": params,
+        "rings_mm": rings,
+        "eroded_mm": None,
+        "delta": False,
+    }
+    shared = _patient_task(task)
+    mask = read_image(row[cohort.mask_column(cohort.phases[0])])
+    oracle = {}
+    for phase in cohort.phases:
+        image = read_image(row[f"image_{phase}"])
+        mask.CopyInformation(image)
+        for region, region_mask in region_masks(mask, rings_mm=rings).items():
+            for name, value in extract_image(image, region_mask, params).items():
+                oracle[f"{phase}_{region}_{name}"] = value
+    assert list(shared) == list(oracle)
+    assert shared == oracle
+    assert sum("_shape_" in name for name in shared) == 3 * 2 * 14  # 14 3-D shape features, phase x region
