@@ -120,7 +120,7 @@ def voxel_map(
     import SimpleITK as sitk
 
     from engine.cohort.manifest import largest_slice, read_image
-    from engine.features.radiomics import _extractor
+    from engine.features.radiomics import build_extractor
 
     match = _RADIOMICS_NAME.match(feature)
     if not match or match["klass"] not in VOXEL_CLASSES:
@@ -152,7 +152,7 @@ def voxel_map(
     region.CopyInformation(crop)
     settings = dict((params or {}).get("setting", {"binWidth": 25}))
     settings.update(label=1, force2D=True, correctMask=True)
-    extractor = _extractor({"imageType": {"Original": {}}, "featureClass": {}, "setting": settings})
+    extractor = build_extractor({"imageType": {"Original": {}}, "featureClass": {}, "setting": settings})
     extractor.settings.update(kernelRadius=kernel_radius, maskedKernel=False)  # voxel settings: not in the schema
     extractor.disableAllFeatures()
     extractor.enableFeaturesByName(**{match["klass"]: [match["feature"]]})

@@ -47,19 +47,26 @@ def load_params(
     return params
 
 
+def build_extractor(params: Mapping[str, Any]):
+    """A new PyRadiomics extractor for ``params``, without the diagnostics (image hashes...: never used)."""
+    import radiomics
+    from radiomics import featureextractor
+
+    radiomics.setVerbosity(logging.ERROR)
+    params = copy.deepcopy(dict(params))
+    params["setting"] = {**params.get("setting", {}), "additionalInfo": False}
+    return featureextractor.RadiomicsFeatureExtractor(params)
+
+
 def _extractor(params: Mapping[str, Any]):
-    """The extractor for ``params``, built once per process: building one validates the parameters against
-    PyRadiomics' YAML schema, which took half as long as extracting a small tumour."""
+    """The extractor for ``params``, built once per process (building one validates the parameters against
+    PyRadiomics' YAML schema, which took half as long as extracting a small tumour); never changed after."""
     return _extractor_for(json.dumps(params, sort_keys=True, default=str))
 
 
 @functools.lru_cache(maxsize=8)
 def _extractor_for(params_json: str):
-    import radiomics
-    from radiomics import featureextractor
-
-    radiomics.setVerbosity(logging.ERROR)
-    return featureextractor.RadiomicsFeatureExtractor(json.loads(params_json))
+    return build_extractor(json.loads(params_json))
 
 
 def _without_shape(params: Mapping[str, Any]) -> dict[str, Any] | None:
