@@ -128,7 +128,7 @@ def demo(
     if not marker.exists():
         shutil.rmtree(out, ignore_errors=True)
         with tqdm(total=n, desc="synthetic cohort", unit="patient", file=sys.stderr) as bar:
-            synthesize_cohort(out, spec, progress=bar.update)
+            synthesize_cohort(out, spec, progress=bar.update, workers=workers)
         marker.touch()
     raw = yaml.safe_load((ASSETS / "demo_study.yaml").read_text())
     raw["device"] = device

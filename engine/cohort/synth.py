@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import ValidationError
+from engine.features.parallel import map_patients
 
 SYNTH_VERSION = 3  # bump when the images or tables a seed gives change (the demo regenerates its cohort)
 
@@ -242,12 +243,28 @@ def _write(array: np.ndarray, path: Path, spacing: tuple[float, float, float]) -
     sitk.WriteImage(image, str(path), useCompression=True)
 
 
-def synthesize_cohort(out: str | Path, spec: SynthSpec = SynthSpec(), progress=None) -> Path:
+def _write_patient(task) -> dict[str, str]:
+    """Draw one patient's volumes (their own random stream) and write them; the manifest's file columns."""
+    row, spec, center_index, out = task
+    volumes = patient_volumes(row, spec, center_index)
+    pid = row["patient_id"]
+    entry = {}
+    for phase, image in volumes["images"].items():
+        entry[f"image_{phase}"] = f"images/{pid}_{phase}.nii.gz"
+        _write(image, out / entry[f"image_{phase}"], spec.spacing)
+    for name in ("mask", "mask2", "liver"):
+        entry[name if name != "liver" else "liver_mask"] = f"images/{pid}_{name}.nii.gz"
+        _write(volumes[name], out / f"images/{pid}_{name}.nii.gz", spec.spacing)
+    return entry
+
+
+def synthesize_cohort(out: str | Path, spec: SynthSpec = SynthSpec(), progress=None, *, workers: int = 1) -> Path:
     """Write the cohort under ``out`` (NIfTI images and masks per patient) and return the manifest path.
 
     The manifest follows DESIGN.md: ``patient_id, center, label, rfs_time, rfs_event, os_time, os_event,
     image_<phase>..., mask, mask2, liver_mask`` and the clinical columns; the latent traits are kept in
-    ``truth.csv`` beside it (not in the manifest, so no model can peek).
+    ``truth.csv`` beside it (not in the manifest, so no model can peek). Each patient draws from its own random
+    stream, so ``workers`` processes write the same cohort as one.
     """
     _check(spec)
     out = Path(out)
@@ -255,21 +272,14 @@ def synthesize_cohort(out: str | Path, spec: SynthSpec = SynthSpec(), progress=N
     table = clinical_table(spec)
     if spec.modality == "us":
         spec = dataclasses.replace(spec, shape=(1, spec.shape[1], spec.shape[2]), phases=spec.phases[:1])
-    rows = []
     centers = sorted(table["center"].unique())
-    for _, row in table.iterrows():
-        volumes = patient_volumes(row, spec, centers.index(row["center"]))
-        pid = row["patient_id"]
-        entry = {}
-        for phase, image in volumes["images"].items():
-            entry[f"image_{phase}"] = f"images/{pid}_{phase}.nii.gz"
-            _write(image, out / entry[f"image_{phase}"], spec.spacing)
-        for name in ("mask", "mask2", "liver"):
-            entry[name if name != "liver" else "liver_mask"] = f"images/{pid}_{name}.nii.gz"
-            _write(volumes[name], out / f"images/{pid}_{name}.nii.gz", spec.spacing)
-        rows.append(entry)
-        if progress is not None:
-            progress(1)
+    tasks = {row["patient_id"]: (row, spec, centers.index(row["center"]), out) for _, row in table.iterrows()}
+    written = map_patients(_write_patient, tasks, workers=workers, progress=progress)
+    failed = {pid: error for pid, error in written.items() if isinstance(error, Exception)}
+    if failed:
+        pid, error = next(iter(failed.items()))
+        raise OSError(f"could not write the synthetic images of {len(failed)} patient(s) under {out}: {pid}: {error}")
+    rows = [written[pid] for pid in table["patient_id"]]
     latent = ["latent_heterogeneity", "latent_invasiveness", "latent_mvi"]
     manifest = pd.concat([table.drop(columns=latent), pd.DataFrame(rows)], axis=1)
     manifest.to_csv(out / "manifest.csv", index=False)

@@ -29,16 +29,17 @@ def test_synthetic_cohort_is_deterministic_and_complete(small_cohort, tmp_path):
         "mask2",
     ):
         assert column in manifest
-    again = synthesize_cohort(
-        tmp_path / "again", SynthSpec(n=48, centers=3, shape=(16, 40, 40), spacing=(1.0, 1.0, 3.0), seed=3)
+    again = synthesize_cohort(  # the same cohort from 2 worker processes: each patient has its own random stream
+        tmp_path / "again", SynthSpec(n=48, centers=3, shape=(16, 40, 40), spacing=(1.0, 1.0, 3.0), seed=3), workers=2
     )
     pd.testing.assert_frame_equal(
         pd.read_csv(again).drop(columns=[c for c in manifest if c.startswith(("image", "mask", "liver"))]),
         manifest.drop(columns=[c for c in manifest if c.startswith(("image", "mask", "liver"))]),
     )
-    first = sitk.GetArrayFromImage(read_image(small_cohort.parent / manifest["image_arterial"][0]))
-    second = sitk.GetArrayFromImage(read_image(again.parent / manifest["image_arterial"][0]))
-    np.testing.assert_array_equal(first, second)
+    for column in [c for c in manifest if c.startswith(("image", "mask", "liver"))]:
+        for path in manifest[column]:
+            first = sitk.GetArrayFromImage(read_image(small_cohort.parent / path))
+            np.testing.assert_array_equal(first, sitk.GetArrayFromImage(read_image(again.parent / path)), err_msg=path)
 
 
 def test_latent_traits_drive_outcomes_and_images(small_cohort):
