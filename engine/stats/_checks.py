@@ -37,6 +37,16 @@ def as_1d(values: Any, name: str) -> np.ndarray:
     return array
 
 
+def _levels(array: np.ndarray) -> np.ndarray:
+    """np.unique(array), without a sort when the values are all 0 or 1 (the usual outcome column)."""
+    if array.dtype.kind in "biuf":
+        zero = array == 0
+        if (zero | (array == 1)).all():
+            present = [bool(zero.any()), not bool(zero.all())]
+            return np.array([0, 1], dtype=array.dtype)[present]
+    return np.unique(array)
+
+
 def check_binary_outcome(y: Any, name: str = "y", *, pos_label: Any = None, min_per_class: int = 2) -> np.ndarray:
     """Return ``y`` as a boolean array (True = event).
 
@@ -56,7 +66,7 @@ def check_binary_outcome(y: Any, name: str = "y", *, pos_label: Any = None, min_
             f"{name} must not contain missing values; got None/NaN at positions {_describe(bad)}. "
             f"Drop those patients or fill in their outcome."
         )
-    levels = np.unique(array)
+    levels = _levels(array)
     if pos_label is not None:
         if pos_label not in set(levels.tolist()):
             raise ValidationError(

@@ -41,13 +41,23 @@ class Placements:
     controls: np.ndarray
 
 
-def placements(event: np.ndarray, score: np.ndarray) -> Placements:
-    """DeLong placements in O(n log n) by one sort (Sun & Xu 2014). ``event`` is a boolean array."""
+def placements(event: np.ndarray, score: np.ndarray, order: np.ndarray | None = None) -> Placements:
+    """DeLong placements in O(n log n) by one sort (Sun & Xu 2014). ``event`` is a boolean array; ``order`` is
+    ``np.argsort(score)`` when the caller has it."""
     n_cases = int(event.sum())
     n_controls = event.size - n_cases
-    order = np.argsort(score)
+    order = np.argsort(score) if order is None else order
     sorted_score = score[order]
     sorted_event = event[order]
+    per_patient = np.empty(score.size)
+    if not (sorted_score[1:] == sorted_score[:-1]).any():  # no ties: each patient's sorted position is its rank
+        controls_upto = np.cumsum(~sorted_event)  # at a case: the controls below it
+        cases_above = np.arange(1, score.size + 1, dtype=float)  # in place: few temporaries (n may be millions)
+        cases_above -= controls_upto  # the cases up to each position
+        np.subtract(n_cases, cases_above, out=cases_above)  # at a control: the cases above it
+        per_patient[order] = np.where(sorted_event, controls_upto / n_controls, cases_above / n_cases)
+        case_part = np.compress(event, per_patient)  # compress: several times faster than boolean indexing
+        return Placements(auc=float(case_part.mean()), cases=case_part, controls=np.compress(~event, per_patient))
     new_level = np.empty(score.size, dtype=bool)
     new_level[0] = True
     np.not_equal(sorted_score[1:], sorted_score[:-1], out=new_level[1:])
@@ -59,7 +69,6 @@ def placements(event: np.ndarray, score: np.ndarray) -> Placements:
     cases_above = n_cases - np.cumsum(cases_at)
     case_value = (controls_below + 0.5 * controls_at) / n_controls
     control_value = (cases_above + 0.5 * cases_at) / n_cases
-    per_patient = np.empty(score.size)
     per_patient[order] = np.where(sorted_event, case_value[level], control_value[level])
     case_part = per_patient[event]
     return Placements(auc=float(case_part.mean()), cases=case_part, controls=per_patient[~event])
