@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 CONFIGS = (("1 worker", {"workers": 1}), ("2 workers", {"workers": 2}), ("LocalCluster x2", {"scheduler": "local:2"}))
 GRID = {
     "models": {"Clinical": ["clinical"], "Rad": ["radiomics"], "Clinical+Rad": ["clinical", "radiomics"]},
@@ -85,15 +86,19 @@ sys.path.insert(0, {root!r})
 from engine.config import parse_config
 from engine.store import RunStore
 from engine.study import run_study
+from pathlib import Path
 start = time.perf_counter()
-run_study(parse_config(json.loads({config!r})), {folder!r}, RunStore({store!r}), **json.loads({options!r}))
-print(time.perf_counter() - start)
+store = RunStore({store!r})
+run = run_study(parse_config(json.loads({config!r})), Path({folder!r}), store, **json.loads({options!r}))
+seconds = time.perf_counter() - start
+print(json.dumps(store.load(run).provenance["timings_s"]))
+print(seconds)
 """
 
 
-def timed_run(folder: Path, config: dict, options: dict) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MiB of the largest process) of one study run in a fresh process; os.wait4 gives
-    the run's own resource usage (its largest process among itself and its workers)."""
+def timed_run(folder: Path, config: dict, options: dict) -> tuple[float, float, dict]:
+    """(wall seconds, peak RSS in MiB of the largest process, the run's stage timings) of one study run in a fresh
+    process; os.wait4 gives the run's own resource usage (its largest process among itself and its workers)."""
     with (
         tempfile.TemporaryDirectory() as store,
         tempfile.TemporaryFile("w+") as out,
@@ -108,7 +113,8 @@ def timed_run(folder: Path, config: dict, options: dict) -> tuple[float, float]:
         out.seek(0), err.seek(0)
         if process.returncode:
             raise RuntimeError(err.read()[-3000:])
-        return float(out.read().split()[-1]), usage.ru_maxrss / 1024
+        *_, stages, seconds = out.read().strip().splitlines()
+        return float(seconds), usage.ru_maxrss / 1024, json.loads(stages)
 
 
 def main() -> None:
@@ -124,8 +130,11 @@ def main() -> None:
             config = feature_table(Path(folder), n) if kind == "feature table" else image_study(Path(folder), n)
             for label, options in CONFIGS:
                 start = time.perf_counter()
-                seconds, peak = timed_run(Path(folder), config, options)
-                rows.append({"study": kind, "patients": n, "run": label, "seconds": seconds, "peak_rss_mib": peak})
+                seconds, peak, stages = timed_run(Path(folder), config, options)
+                stages = {k: round(v, 1) for k, v in stages.items() if k != "total"}
+                rows.append(
+                    {"study": kind, "patients": n, "run": label, "seconds": seconds, "peak_rss_mib": peak, **stages}
+                )
                 print(
                     f"{kind:13s} n={n:5d} {label:16s} {seconds:7.1f} s  peak {peak:6.0f} MiB "
                     f"(process {time.perf_counter() - start:.1f} s)",

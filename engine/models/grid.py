@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from scipy.stats import loguniform, randint
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
@@ -291,22 +292,19 @@ def run_grid(
     cohort_columns = [c for c in ("center", *table.families.get("clinical", [])) if c in frame]  # for what-if filters
     with tempfile.TemporaryDirectory() as cache_dir, warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        inputs, cells = {}, []  # per model: (X, its CV); per (model, classifier): the task tuning that cell
         for model_name, families in models.items():
-            start = time.perf_counter()
             columns = table.columns(families)
             folded = has_deep_folds(frame) and any(c in table.families.get("deep", ()) for c in columns)
             harmonize = harmonizer(table, families, harmonization)
             extra = ["center"] if harmonize is not None else []
             X = frame[columns + extra + (fold_columns(frame) if folded else [])]
             model_cv = deep_cv(frame, train) if folded else cv  # deep features: the network's folds, not repeatable
-            search_cv = model_cv if folded else tuning_cv
-            best = None
+            inputs[model_name] = (X, model_cv)
+            clinical = _clinical_step(table, families, clinical_selection)
+            steps = Selection(steps=()) if clinical is not None and list(families) == ["clinical"] else selection
             for classifier_name in classifiers:
-                if progress:
-                    progress(f"{model_name} x {classifier_name}")
                 estimator, space = classifier_space(classifier_name, seed=seed, device=device)
-                clinical = _clinical_step(table, families, clinical_selection)
-                steps = Selection(steps=()) if clinical is not None and list(families) == ["clinical"] else selection
                 pipeline = model_pipeline(
                     frame,
                     columns,
@@ -320,55 +318,49 @@ def run_grid(
                     harmonize=harmonize,
                 )
                 space = {f"classifier__{k}": v for k, v in space.items()}
-                found, stage = _search(pipeline, space, n_iter, search_cv, seed, n_jobs, X[train], y[train]), "random"
-                if search == "refined":
-                    refined = _search(
-                        pipeline,
-                        refined_space(space, found.best_params_),
-                        n_iter,
-                        search_cv,
-                        seed,
-                        n_jobs,
-                        X[train],
-                        y[train],
-                    )
-                    if refined.best_score_ > found.best_score_:
-                        found, stage = refined, "refined"
-                fitted = found.best_estimator_
-                prob = fitted.predict_proba(X)[:, 1]
-                row = {
-                    "model": model_name,
-                    "classifier": classifier_name,
-                    "cv_auc": float(found.best_score_),
-                    "cv_auc_sd": float(found.cv_results_["std_test_score"][found.best_index_]),
-                    "train_auc": auc(y[train], prob[train]),
-                    "search": stage,
-                    "params": str(found.best_params_),
-                }
-                for split in held_out_splits(frame["split"]):
-                    mask = (frame["split"] == split).to_numpy()
-                    row[f"{split}_auc"] = (
-                        auc(y[mask], prob[mask]) if mask.any() and len(np.unique(y[mask])) == 2 else np.nan
-                    )
-                grid_rows.append(row)
-                classifier_frames.append(
-                    _long(frame[held_out], ["label"], model_name, classifier_name, prob[held_out], [])
+                search_cv = model_cv if folded else tuning_cv
+                cells.append((model_name, classifier_name, pipeline, space, search_cv))
+        start = time.perf_counter()
+        labels = [f"{name} x {classifier}" for name, classifier, *_ in cells]
+        tuned = again_if_lost(  # every cell is one task: its searches run inside it, one fit after another
+            lambda: _with_progress(
+                Parallel(n_jobs=n_jobs, return_as="generator")(
+                    delayed(_tune_cell)(pipeline, space, n_iter, search_cv, seed, search, inputs[name][0], y, train)
+                    for name, _, pipeline, space, search_cv in cells
+                ),
+                labels,
+                progress or (lambda label: None),
+            )
+        )
+        best = {}
+        for (model_name, classifier_name, *_), (found_row, fitted, prob) in zip(cells, tuned):
+            row = {"model": model_name, "classifier": classifier_name, **found_row}
+            for split in held_out_splits(frame["split"]):
+                mask = (frame["split"] == split).to_numpy()
+                row[f"{split}_auc"] = (
+                    auc(y[mask], prob[mask]) if mask.any() and len(np.unique(y[mask])) == 2 else np.nan
                 )
-                if best is None or row["cv_auc"] > best[0]["cv_auc"]:
-                    best = (row, fitted, prob)
-            row, fitted, prob = best
-            oof_prob = again_if_lost(
-                lambda: cross_val_predict(
-                    clone(fitted), X[train], y[train], cv=model_cv, method="predict_proba", n_jobs=n_jobs
+            grid_rows.append(row)
+            classifier_frames.append(_long(frame[held_out], ["label"], model_name, classifier_name, prob[held_out], []))
+            if model_name not in best or row["cv_auc"] > best[model_name][0]["cv_auc"]:
+                best[model_name] = (row, fitted, prob)
+        out_of_fold = again_if_lost(
+            lambda: Parallel(n_jobs=n_jobs)(
+                delayed(cross_val_predict)(
+                    clone(best[name][1]), inputs[name][0][train], y[train], cv=inputs[name][1], method="predict_proba"
                 )
-            )[:, 1]
+                for name in best
+            )
+        )
+        for model_name, oof_prob in zip(best, out_of_fold):
+            row, fitted, prob = best[model_name]
             prob = prob.copy()
-            prob[train] = oof_prob
+            prob[train] = oof_prob[:, 1]
             oof[model_name] = prob
             pipelines[model_name] = fitted
             prediction_frames.append(_long(frame, outcome_columns, model_name, row["classifier"], prob, cohort_columns))
             selected_rows += _selected(fitted, model_name)
-            timings[model_name] = time.perf_counter() - start
+        timings["grid"] = time.perf_counter() - start
         if stacking:
             families = [m for m in ("Clinical", "Rad", "DL") if m in oof]
             if len(families) >= 2:
@@ -427,6 +419,50 @@ def _clinical_step(
     )
 
 
+def _tune_cell(
+    pipeline: Pipeline,
+    space: Mapping[str, Any],
+    n_iter: int,
+    cv: Any,
+    seed: int,
+    search: str,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    train: np.ndarray,
+) -> tuple[dict[str, Any], Pipeline, np.ndarray]:
+    """One (model, classifier) cell: the randomised search on the training patients (then the refined one when it
+    scores higher), and the best pipeline's probabilities for every patient. Runs as one task (a local worker
+    process or a Dask worker); every fit inside it runs one after another."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found, stage = _search(pipeline, space, n_iter, cv, seed, 1, X[train], y[train]), "random"
+        if search == "refined":
+            refined = _search(
+                pipeline, refined_space(space, found.best_params_), n_iter, cv, seed, 1, X[train], y[train]
+            )
+            if refined.best_score_ > found.best_score_:
+                found, stage = refined, "refined"
+        fitted = found.best_estimator_
+        prob = fitted.predict_proba(X)[:, 1]
+    row = {
+        "cv_auc": float(found.best_score_),
+        "cv_auc_sd": float(found.cv_results_["std_test_score"][found.best_index_]),
+        "train_auc": auc(y[train], prob[train]),
+        "search": stage,
+        "params": str(found.best_params_),
+    }
+    return row, fitted, prob
+
+
+def _with_progress(results: Any, labels: Sequence[str], progress: Callable[[str], None]) -> list[Any]:
+    """The results of a joblib generator in order, announcing each cell when its result arrives."""
+    collected = []
+    for label, result in zip(labels, results):
+        progress(label)
+        collected.append(result)
+    return collected
+
+
 def _search(
     pipeline: Pipeline,
     space: Mapping[str, Any],
@@ -438,10 +474,9 @@ def _search(
     y: np.ndarray,
 ) -> RandomizedSearchCV:
     """Randomised search (every combination when the space is a grid no larger than ``n_iter``)."""
-    search = RandomizedSearchCV(
+    return RandomizedSearchCV(
         pipeline, space, n_iter=n_iter, scoring="roc_auc", cv=cv, random_state=seed, n_jobs=n_jobs, error_score=np.nan
-    )
-    return again_if_lost(lambda: search.fit(X, y))
+    ).fit(X, y)
 
 
 def _long(
