@@ -188,3 +188,23 @@ def test_the_deep_step_trains_on_the_gpu_worker_as_it_does_here():
     assert state.keys() == state_there.keys()
     np.testing.assert_array_equal(gallery["patient_id"], gallery_there["patient_id"])
     np.testing.assert_allclose(gallery["heatmap"], gallery_there["heatmap"], atol=1e-6)
+
+
+def _pids_of_nested_work(count):
+    from joblib import Parallel, delayed
+
+    return set(Parallel(n_jobs=-1)(delayed(os.getpid)() for _ in range(count)))
+
+
+def test_a_task_does_its_nested_joblib_work_in_its_own_process():
+    """A grid cell's search folds stay in the worker that runs the cell (Serial); without it, joblib's Dask
+    backend sends them back to the cluster as tasks of their own, on both workers."""
+    from joblib import Parallel, delayed
+
+    from engine.cluster import Serial
+
+    with dask_cluster("local:2"):
+        plain = Parallel(n_jobs=-1)(delayed(_pids_of_nested_work)(40) for _ in range(2))
+        serial = Parallel(n_jobs=-1)(delayed(Serial(_pids_of_nested_work))(40) for _ in range(2))
+    assert any(len(pids) == 2 for pids in plain)
+    assert all(len(pids) == 1 for pids in serial)

@@ -36,7 +36,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
-from engine.cluster import again_if_lost
+from engine.cluster import Serial, again_if_lost
 from engine.errors import ValidationError
 from engine.models.deep_folds import FoldedDeepFeatures, deep_cv, fold_columns, has_deep_folds
 from engine.models.names import ALL_CLASSIFIERS, DEFAULT_MODELS, DEFAULT_SELECTION, SELECTION_STEPS  # noqa: F401 - re-exported
@@ -325,7 +325,7 @@ def run_grid(
         tuned = again_if_lost(  # every cell is one task: its searches run inside it, one fit after another
             lambda: _with_progress(
                 Parallel(n_jobs=n_jobs, return_as="generator", batch_size=1)(
-                    delayed(_tune_cell)(pipeline, space, n_iter, search_cv, seed, search, inputs[name][0], y, train)
+                    delayed(Serial(_tune_cell))(pipeline, space, n_iter, search_cv, seed, search, inputs[name][0], y, train)
                     for name, _, pipeline, space, search_cv in cells
                 ),
                 labels,
@@ -346,7 +346,7 @@ def run_grid(
                 best[model_name] = (row, fitted, prob)
         out_of_fold = again_if_lost(
             lambda: Parallel(n_jobs=n_jobs)(
-                delayed(cross_val_predict)(
+                delayed(Serial(cross_val_predict))(
                     clone(best[name][1]), inputs[name][0][train], y[train], cv=inputs[name][1], method="predict_proba"
                 )
                 for name in best

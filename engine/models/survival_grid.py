@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
-from engine.cluster import again_if_lost
+from engine.cluster import Serial, again_if_lost
 from engine.errors import ValidationError
 from engine.models.deep_folds import FoldedDeepFeatures, deep_cv, fold_columns, has_deep_folds
 from engine.models.grid import FeatureTable, harmonizer, preprocessor
@@ -171,7 +171,7 @@ def run_survival_grid(
     split = frame["split"].to_numpy()
     outcomes = again_if_lost(
         lambda: Parallel(n_jobs=n_jobs)(
-            delayed(_evaluate_or_error)(estimator, X, target, train_rows, splits, split, t, e, horizons)
+            delayed(Serial(_evaluate_or_error))(estimator, X, target, train_rows, splits, split, t, e, horizons)
             for _, _, estimator, X, splits in tasks
         )
     )

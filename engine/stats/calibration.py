@@ -24,7 +24,7 @@ from sklearn.base import clone
 from statsmodels.nonparametric.smoothers_lowess import lowess as _statsmodels_lowess
 from statsmodels.stats.proportion import proportion_confint
 
-from engine.cluster import again_if_lost
+from engine.cluster import Serial, again_if_lost
 from engine.errors import ValidationError
 from engine.stats._checks import check_binary_outcome, check_probabilities
 from engine.stats._result import Result
@@ -298,7 +298,7 @@ def calibration_bootstrap(
     usable = [rows for rows in resamples if event[rows].any() and not event[rows].all()]
     failed = n_boot - len(usable)
     optimism = again_if_lost(
-        lambda: Parallel(n_jobs=n_jobs)(delayed(_optimism)(estimator, features, event, grid, rows) for rows in usable)
+        lambda: Parallel(n_jobs=n_jobs)(delayed(Serial(_optimism))(estimator, features, event, grid, rows) for rows in usable)
     )
     if not optimism:
         raise ValidationError("every bootstrap resample held a single class; the cohort is too small to bootstrap.")
