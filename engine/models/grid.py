@@ -325,7 +325,9 @@ def run_grid(
         tuned = again_if_lost(  # every cell is one task: its searches run inside it, one fit after another
             lambda: _with_progress(
                 Parallel(n_jobs=n_jobs, return_as="generator", batch_size=1)(
-                    delayed(Serial(_tune_cell))(pipeline, space, n_iter, search_cv, seed, search, inputs[name][0], y, train)
+                    delayed(Serial(_tune_cell))(
+                        pipeline, space, n_iter, search_cv, seed, search, inputs[name][0], y, train
+                    )
                     for name, _, pipeline, space, search_cv in cells
                 ),
                 labels,

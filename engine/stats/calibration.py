@@ -298,7 +298,9 @@ def calibration_bootstrap(
     usable = [rows for rows in resamples if event[rows].any() and not event[rows].all()]
     failed = n_boot - len(usable)
     optimism = again_if_lost(
-        lambda: Parallel(n_jobs=n_jobs)(delayed(Serial(_optimism))(estimator, features, event, grid, rows) for rows in usable)
+        lambda: Parallel(n_jobs=n_jobs)(
+            delayed(Serial(_optimism))(estimator, features, event, grid, rows) for rows in usable
+        )
     )
     if not optimism:
         raise ValidationError("every bootstrap resample held a single class; the cohort is too small to bootstrap.")
