@@ -48,12 +48,11 @@ def delong_test(y: Any, score_a: Any, score_b: Any, *, level: float = 0.95, pos_
     level = check_level(level)
     event = check_binary_outcome(y, pos_label=pos_label)
     scores = check_scores(score_a, "score_a", event.size), check_scores(score_b, "score_b", event.size)
-    if event.size >= THREADED_FROM:  # numpy sorts without holding the GIL: the two sorts on two cores
+    if event.size >= THREADED_FROM:  # numpy sorts and scatters without holding the GIL: one score per core
         with ThreadPoolExecutor(2) as pool:
-            orders = list(pool.map(np.argsort, scores))
+            a, b = pool.map(lambda score: placements(event, score), scores)
     else:
-        orders = [None, None]
-    a, b = (placements(event, score, order) for score, order in zip(scores, orders))
+        a, b = (placements(event, score) for score in scores)
     m, n = a.cases.size, a.controls.size
     # L S L' with L = (1, -1) is the variance of the placement differences: var(a - b) = S_aa + S_bb - 2 S_ab
     variance = np.var(a.cases - b.cases, ddof=1) / m + np.var(a.controls - b.controls, ddof=1) / n
