@@ -116,7 +116,7 @@ def run_study(
     recorded = store.recorded(shortcut)
     if recorded and not force and _served(store, recorded, progress):
         return recorded  # the same config on the same files (sizes, times) as a stored run: no file read at all
-    files = FileIndex(store.root / "file_index.sqlite")
+    files = FileIndex(store.root / "file_index.sqlite", workers=1 if scheduler else workers)
     cohort, table, path_columns, digest = load_study_table(config, base, files)
     files.save()
     if stratum is not None:

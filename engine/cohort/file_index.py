@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,9 @@ class FileIndex:
     """``get(path, kind, compute)``: the value remembered for the file as it is now, else ``compute()`` (JSON-able),
     remembered. ``path=None``: nothing is remembered."""
 
-    def __init__(self, path: str | Path | None):
+    def __init__(self, path: str | Path | None, workers: int = 1):
         self.path = Path(path) if path is not None else None
+        self.workers = workers  # local processes for prefetch
         self._known: dict[tuple[str, str], tuple[str, str]] = {}
         self._new: list[tuple[str, str, str, str]] = []
         self._signatures: dict[str, str] = {}  # one stat per file per load
@@ -65,6 +66,32 @@ class FileIndex:
         self._new.append((*key, current, text))
         return value
 
+    def prefetch(self, wanted: Iterable[tuple[str, str]], compute: Mapping[str, Callable[[str], Any]]) -> None:
+        """Compute the (path, kind) entries not remembered yet on ``workers`` local processes, so that ``get`` then
+        finds them; ``compute``: kind -> a picklable function of the path. An entry whose computation fails is left
+        for ``get``, which raises where the caller reports it."""
+        if self.path is None or self.workers <= 1:
+            return
+        todo = []
+        for path, kind in dict.fromkeys(wanted):
+            name = os.path.abspath(path)
+            current = self._signatures.get(name) or self._signatures.setdefault(name, signature(name))
+            known = self._known.get((name, kind))
+            if known is None or known[0] != current:
+                todo.append((name, kind, current))
+        if len(todo) < 2 * self.workers:
+            return
+        from joblib import Parallel, delayed
+
+        values = Parallel(n_jobs=self.workers, batch_size=16)(
+            delayed(_computed)(compute[kind], name) for name, kind, _ in todo
+        )
+        for (name, kind, current), (computed, value) in zip(todo, values):
+            if computed:
+                text = json.dumps(value)
+                self._known[(name, kind)] = (current, text)
+                self._new.append((name, kind, current, text))
+
     def save(self) -> None:
         """Write what was computed since the index was opened (one transaction)."""
         if self.path is None or not self._new:
@@ -74,3 +101,10 @@ class FileIndex:
             connection.execute(SCHEMA)
             connection.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", self._new)
         self._new = []
+
+
+def _computed(function: Callable[[str], Any], path: str) -> tuple[bool, Any]:
+    try:
+        return True, function(path)
+    except Exception:  # noqa: BLE001 - computed again by get(), where the caller reports it with its row
+        return False, None

@@ -66,7 +66,7 @@ def image_information(
     """(size, spacing, origin) from the header only (NIfTI, NRRD, PNG, a DICOM file or a DICOM series folder);
     remembered in ``index`` (engine.cohort.file_index) when given."""
     if index is not None:
-        size, spacing, origin = index.get(path, "header", lambda: [list(v) for v in image_information(path)])
+        size, spacing, origin = index.get(path, "header", lambda: _header_entry(path))
         return tuple(size), tuple(spacing), tuple(origin)
     import SimpleITK as sitk
 
@@ -213,6 +213,8 @@ def load_manifest(
         problems += _convert_dicom_masks(table, phases, root, roi)
     if check_images and not problems:
         masks = [c for c in table.columns if c.startswith("mask")]
+        if files is not None:  # what the checks below and the run's digest read, on the index's worker processes
+            files.prefetch(_file_entries(table, masks), {"header": _header_entry, "labels": _labels, "sha256": _sha256})
         found, resampled = _check_geometry(table, phases, masks, files or FileIndex(None))
         if exclude_incomplete:
             empty = {p for p, message in found if "the mask is empty" in message}
@@ -363,6 +365,28 @@ def _check_geometry(
                     )
                 )
     return problems, resampled
+
+
+def _file_entries(table: pd.DataFrame, mask_columns: list[str]) -> list[tuple[str, str]]:
+    """(path, kind) of every file's header, digest and, for a mask, its labels."""
+    entries = []
+    for column in file_columns(table):
+        for value in table[column].dropna().astype(str):
+            entries += [(value, "sha256"), (value, "header")]
+            if column in mask_columns:
+                entries.append((value, "labels"))
+    return entries
+
+
+def _sha256(path: str) -> str:
+    from engine.features.cache import file_digest
+
+    return file_digest(path)
+
+
+def _header_entry(path: str) -> list[list[float]]:
+    """A file's header as the index remembers it (lists: JSON)."""
+    return [list(v) for v in image_information(Path(path))]
 
 
 def _labels(path: str) -> list[float]:

@@ -97,7 +97,10 @@ def tumour_crops(
         y0, y1 = max(ys.min() - margin_y, 0), min(ys.max() + margin_y + 1, mask.shape[1])
         x0, x1 = max(xs.min() - margin_x, 0), min(xs.max() + margin_x + 1, mask.shape[2])
         if channels == "phases":
-            planes = [sitk.GetArrayFromImage(read_image(row[f"image_{phase}"]))[best] for phase in cohort.phases]
+            planes = [
+                sitk.GetArrayFromImage(image if phase == first else read_image(row[f"image_{phase}"]))[best]
+                for phase in cohort.phases
+            ]
         elif channels == "slices":
             volume = sitk.GetArrayFromImage(image)
             planes = [volume[int(np.clip(best + k, 0, volume.shape[0] - 1))] for k in (-1, 0, 1)]

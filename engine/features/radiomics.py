@@ -143,11 +143,13 @@ def _patient_task(task: dict[str, Any]) -> dict[str, float]:
     features: dict[str, float] = {}
     no_shape = _without_shape(task["params"])
     shapes: dict[str, tuple[Any, dict[str, float]]] = {}  # region -> (its mask, its shape features) of a phase
+    regions_of: dict[tuple, dict[str, Any]] = {}  # one mask file on one grid: its regions computed once
     for phase, image in images.items():
         mask = masks[phase]
-        for region, region_mask in region_masks(
-            mask, rings_mm=task["rings_mm"], eroded_mm=task["eroded_mm"], liver=liver
-        ).items():
+        grid = (task["masks"][phase], mask.GetSize(), mask.GetSpacing(), mask.GetOrigin(), mask.GetDirection())
+        if grid not in regions_of:
+            regions_of[grid] = region_masks(mask, rings_mm=task["rings_mm"], eroded_mm=task["eroded_mm"], liver=liver)
+        for region, region_mask in regions_of[grid].items():
             if not np.any(_array(region_mask)):
                 raise ValueError(f"{phase} {region} region is empty")
             known = shapes.get(region)

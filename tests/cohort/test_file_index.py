@@ -70,3 +70,38 @@ def test_the_study_fingerprint_follows_the_manifests_files_and_nothing_else(tmp_
     assert study_fingerprint(config, tmp_path) == first
     (tmp_path / "images" / "m1.nii.gz").write_bytes(b"another mask")
     assert study_fingerprint(config, tmp_path) != first
+
+
+def _size(path: str) -> int:
+    return os.path.getsize(path)
+
+
+def _fails_on_broken(path: str) -> int:
+    if path.endswith("broken.nii.gz"):
+        raise ValueError("unreadable")
+    return os.path.getsize(path)
+
+
+def test_prefetch_on_workers_fills_what_get_would_compute_and_leaves_failures_to_get(tmp_path):
+    files = [tmp_path / f"{k}.nii.gz" for k in range(12)] + [tmp_path / "broken.nii.gz"]
+    for k, path in enumerate(files):
+        path.write_bytes(b"x" * (k + 1))
+    index = FileIndex(tmp_path / "index.sqlite", workers=2)
+    index.prefetch([(str(p), "size") for p in files], {"size": _fails_on_broken})
+
+    def must_not_run():
+        raise AssertionError("prefetched values are not computed again")
+
+    assert [index.get(p, "size", must_not_run) for p in files[:-1]] == [k + 1 for k in range(12)]
+    try:
+        index.get(files[-1], "size", lambda: _fails_on_broken(str(files[-1])))
+    except ValueError as error:  # the failing file raises where the caller reports it, as without prefetch
+        assert "unreadable" in str(error)
+    else:
+        raise AssertionError("the broken file must raise in get")
+    index.save()
+    assert FileIndex(tmp_path / "index.sqlite").get(files[3], "size", must_not_run) == 4  # saved like get's values
+    calls = []
+    one = FileIndex(tmp_path / "other.sqlite", workers=1)  # one worker: nothing prefetched, get computes as before
+    one.prefetch([(str(p), "size") for p in files[:4]], {"size": _size})
+    assert one.get(files[0], "size", lambda: calls.append(1) or 1) == 1 and calls == [1]
