@@ -123,7 +123,9 @@ def settle(driver: webdriver.Chrome) -> None:
 
 def navigate(driver: webdriver.Chrome, base: str, page: str) -> tuple[float, float | None]:
     wanted = f"{base}/{page}".rstrip("/")
-    link = next(a for a in driver.find_elements(By.CSS_SELECTOR, LINKS) if a.get_attribute("href").rstrip("/") == wanted)
+    link = next(
+        a for a in driver.find_elements(By.CSS_SELECTOR, LINKS) if a.get_attribute("href").rstrip("/") == wanted
+    )
     driver.execute_script(WATCH, "click")
     driver.execute_script("arguments[0].click()", link)
     shown = wait_shown(driver, page or "overview")
@@ -201,11 +203,14 @@ def main() -> None:
         wait_shown(driver, "overview")
         settle(driver)
         visits: dict[str, list] = {page: [] for page in pages}
+        current = ""
         for _ in range(args.visits + 1):
-            for index, page in enumerate(pages):
-                if len(pages) == 1 or page == "" and index == 0:  # leave the page first: a click on it is no visit
-                    navigate(driver, base, next(p for p in PAGES if p != page))
+            for page in pages:
+                if page == current:  # leave the page first: a click on the page shown is no visit
+                    current = next(p for p in PAGES if p != page)
+                    navigate(driver, base, current)
                 visits[page].append(navigate(driver, base, page))
+                current = page
         rows += [summary(page, "navigate", visits[page]) for page in pages]
         for page in pages:
             rows.append(summary(page, "fresh", [fresh(driver, f"{base}/{page}") for _ in range(args.visits + 1)]))
@@ -219,9 +224,7 @@ def main() -> None:
         driver = browser()
         driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": WATCH})
         try:
-            rows.append(
-                summary("control app", "fresh", [fresh(driver, f"http://127.0.0.1:{port}/") for _ in range(6)])
-            )
+            rows.append(summary("control app", "fresh", [fresh(driver, f"http://127.0.0.1:{port}/") for _ in range(6)]))
         finally:
             driver.quit()
             control.terminate()

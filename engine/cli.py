@@ -225,6 +225,27 @@ def report(
     typer.echo(str(out))
 
 
+@app.command()
+def explain(
+    run: str = typer.Option(..., help="run id"),
+    model: list[str] = typer.Option(None, help="a model to explain (repeat it); default: the Explanations page's"),
+    store: Path = typer.Option(Path("store")),
+) -> None:
+    """SHAP values of a run's models, computed now and stored with the run (the Explanations page, the case viewer
+    and the report then read them instead of computing them on a first visit)."""
+    from engine.explain import default_model, explain as explain_model, explainable_models
+    from engine.store import RunStore
+
+    try:
+        stored = RunStore(store).load(run)
+        models = explainable_models(stored)
+        for name in model or ([default_model(models)] if models else []):
+            explanation = explain_model(stored, name)
+            typer.echo(f"{name}: {explanation.method}")
+    except ValidationError as error:
+        _fail(error)
+
+
 @runs_app.command("list")
 def runs_list(store: Path = typer.Option(Path("store"))) -> None:
     """The runs in the store."""

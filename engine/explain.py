@@ -148,6 +148,11 @@ def explainable_models(run) -> list[str]:
     ]
 
 
+def default_model(models: list[str]) -> str:
+    """The model the Explanations page opens on: the full fusion when the run has it, else the first."""
+    return "Combined" if "Combined" in models else models[0]
+
+
 def explain(run, model: str, *, seed: int = 0, cache: bool = True) -> Explanation:
     """SHAP values of ``model``'s final pipeline for every patient of the run (cached in the run folder)."""
     from engine.store import _safe_name

@@ -5,7 +5,7 @@ import streamlit as st
 from dashboard import cached
 from dashboard.state import download_figure, download_table, require_study, show_table
 from engine.errors import ValidationError
-from engine.explain import FAMILY_NAMES, family_shares, importance
+from engine.explain import FAMILY_NAMES, default_model, family_shares, importance
 from engine.plots import explanations as figures
 
 study = require_study()
@@ -18,8 +18,7 @@ if not models:
     st.info("This run has no fitted classifier pipelines to explain (a survival-only study or an older run).")
     st.stop()
 left, right = st.columns(2)
-default = models.index("Combined") if "Combined" in models else 0
-model = left.selectbox("Model", models, index=default, key="explain_model")
+model = left.selectbox("Model", models, index=models.index(default_model(models)), key="explain_model")
 try:
     explanation = cached.explanation(study.run_id, model)
 except ValidationError as error:

@@ -212,6 +212,25 @@ def test_explanations_of_a_stored_model_match_its_predictions_and_stay_with_the_
         explain(run, "BCLC (reference)")
 
 
+def test_explain_command_stores_the_shap_values_the_pages_then_read(image_run):
+    """`hcc-study explain` (make demo runs it in the background) writes what explain() then reads unchanged."""
+    from typer.testing import CliRunner
+
+    from engine.cli import app
+    from engine.explain import explain
+
+    run, _ = image_run
+    store = str(run.path.parents[1])
+    (run.path / "explanations" / "Rad.npz").unlink(missing_ok=True)
+    result = CliRunner().invoke(app, ["explain", "--run", run.run_id, "--model", "Rad", "--store", store])
+    assert result.exit_code == 0, result.output
+    assert "Rad: LinearExplainer" in result.output and (run.path / "explanations" / "Rad.npz").exists()
+    fresh = explain(run, "Rad", cache=False)
+    np.testing.assert_allclose(explain(run, "Rad").values, fresh.values, atol=1e-12)
+    result = CliRunner().invoke(app, ["explain", "--run", run.run_id, "--model", "Nope", "--store", store])
+    assert result.exit_code == 2 and "model must be one of" in result.output
+
+
 @pytest.fixture
 def app_on_run(image_run, monkeypatch):
     """The dashboard (AppTest) on the image run's store; the app's caches cleared before and after."""
