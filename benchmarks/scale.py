@@ -1,6 +1,6 @@
 """How the whole study scales with patients and workers (one run; not part of the tests).
 
-    .venv/bin/python benchmarks/scale.py [--sizes 300 1000 3000] [--images 300 1000] [--out benchmarks/scale.csv]
+    .venv/bin/python benchmarks/scale.py [--sizes 300 1000 3000] [--images 300 1000] [--runs "2 workers" ...]
 
 Two kinds of study, each run end to end with ``run_study`` in a fresh process (a new store, nothing cached):
 
@@ -122,13 +122,14 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[300, 1000, 3000])
     parser.add_argument("--images", type=int, nargs="*", default=[300, 1000])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "scale.csv")
+    parser.add_argument("--runs", nargs="*", default=[label for label, _ in CONFIGS], help="e.g. '2 workers'")
     args = parser.parse_args()
     rows = []
     studies = [("feature table", n) for n in args.sizes] + [("images", n) for n in args.images]
     for kind, n in studies:
         with tempfile.TemporaryDirectory() as folder:
             config = feature_table(Path(folder), n) if kind == "feature table" else image_study(Path(folder), n)
-            for label, options in CONFIGS:
+            for label, options in [(label, options) for label, options in CONFIGS if label in args.runs]:
                 start = time.perf_counter()
                 seconds, peak, stages = timed_run(Path(folder), config, options)
                 stages = {k: round(v, 1) for k, v in stages.items() if k != "total"}
