@@ -38,13 +38,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(store: Path, port: int) -> subprocess.Popen:
+def start_server(store: Path, port: int, script: Path | str = "dashboard/app.py") -> subprocess.Popen:
+    """Streamlit serving ``script`` (the dashboard, on ``store``) on ``port``, once it answers its health check."""
     command = [
         sys.executable,
         "-m",
         "streamlit",
         "run",
-        "dashboard/app.py",
+        str(script),
         "--server.headless",
         "true",
         "--server.port",
@@ -66,7 +67,7 @@ def start_server(store: Path, port: int) -> subprocess.Popen:
         except OSError:
             time.sleep(0.5)
     server.kill()
-    raise SystemExit("the dashboard did not start within 60 s")
+    raise SystemExit(f"{script} did not start within 60 s")
 
 
 class Session:

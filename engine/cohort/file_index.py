@@ -54,17 +54,24 @@ class FileIndex:
     def get(self, path: str | Path, kind: str, compute: Callable[[], Any]) -> Any:
         if self.path is None:
             return compute()
-        name = os.path.abspath(path)
-        key = (name, kind)
-        current = self._signatures.get(name) or self._signatures.setdefault(name, signature(name))
-        known = self._known.get(key)
-        if known is not None and known[0] == current:
-            return json.loads(known[1])
+        name, current, known = self._lookup(path, kind)
+        if known is not None:
+            return json.loads(known)
         value = compute()
-        text = json.dumps(value)
-        self._known[key] = (current, text)
-        self._new.append((*key, current, text))
+        self._remember(name, kind, current, value)
         return value
+
+    def _lookup(self, path: str | Path, kind: str) -> tuple[str, str, str | None]:
+        """(absolute path, the file's signature now, the remembered JSON text or None when absent or stale)."""
+        name = os.path.abspath(path)
+        current = self._signatures.get(name) or self._signatures.setdefault(name, signature(name))
+        known = self._known.get((name, kind))
+        return name, current, known[1] if known is not None and known[0] == current else None
+
+    def _remember(self, name: str, kind: str, current: str, value: Any) -> None:
+        text = json.dumps(value)
+        self._known[(name, kind)] = (current, text)
+        self._new.append((name, kind, current, text))
 
     def prefetch(self, wanted: Iterable[tuple[str, str]], compute: Mapping[str, Callable[[str], Any]]) -> None:
         """Compute the (path, kind) entries not remembered yet on ``workers`` local processes, so that ``get`` then
@@ -74,10 +81,8 @@ class FileIndex:
             return
         todo = []
         for path, kind in dict.fromkeys(wanted):
-            name = os.path.abspath(path)
-            current = self._signatures.get(name) or self._signatures.setdefault(name, signature(name))
-            known = self._known.get((name, kind))
-            if known is None or known[0] != current:
+            name, current, known = self._lookup(path, kind)
+            if known is None:
                 todo.append((name, kind, current))
         if len(todo) < 2 * self.workers:
             return
@@ -88,9 +93,7 @@ class FileIndex:
         )
         for (name, kind, current), (computed, value) in zip(todo, values):
             if computed:
-                text = json.dumps(value)
-                self._known[(name, kind)] = (current, text)
-                self._new.append((name, kind, current, text))
+                self._remember(name, kind, current, value)
 
     def save(self) -> None:
         """Write what was computed since the index was opened (one transaction)."""

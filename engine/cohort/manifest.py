@@ -14,6 +14,7 @@ import pandas as pd
 
 from engine.cohort.file_index import FileIndex
 from engine.errors import ValidationError
+from engine.features.cache import file_digest
 from engine.predictions import is_external
 
 OUTCOME_BINARY = "label"
@@ -214,7 +215,9 @@ def load_manifest(
     if check_images and not problems:
         masks = [c for c in table.columns if c.startswith("mask")]
         if files is not None:  # what the checks below and the run's digest read, on the index's worker processes
-            files.prefetch(_file_entries(table, masks), {"header": _header_entry, "labels": _labels, "sha256": _sha256})
+            files.prefetch(
+                _file_entries(table, masks), {"header": _header_entry, "labels": _labels, "sha256": file_digest}
+            )
         found, resampled = _check_geometry(table, phases, masks, files or FileIndex(None))
         if exclude_incomplete:
             empty = {p for p, message in found if "the mask is empty" in message}
@@ -376,12 +379,6 @@ def _file_entries(table: pd.DataFrame, mask_columns: list[str]) -> list[tuple[st
             if column in mask_columns:
                 entries.append((value, "labels"))
     return entries
-
-
-def _sha256(path: str) -> str:
-    from engine.features.cache import file_digest
-
-    return file_digest(path)
 
 
 def _header_entry(path: str) -> list[list[float]]:
