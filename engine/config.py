@@ -52,6 +52,7 @@ class RadiomicsConfig(_Strict):
     overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
     rings_mm: dict[str, float] = Field(default_factory=lambda: {"ring5": 5.0})
     eroded_mm: float | None = None
+    ring_shape: bool = False  # shape classes on the rings too (a shell's shape follows from the tumour's)
     delta: bool = False
     icc_threshold: float | None = Field(None, gt=0, lt=1)
     icc_kind: str = "2,1"
@@ -66,6 +67,7 @@ class RadiomicsConfig(_Strict):
             "rings_mm": self.rings_mm,
             "eroded_mm": self.eroded_mm,
             "delta": self.delta,
+            "ring_shape": self.ring_shape,
             "preprocess": None if self.preprocessing == PreprocessingConfig() else self.preprocessing.model_dump(),
         }
 

@@ -142,6 +142,7 @@ def _patient_task(task: dict[str, Any]) -> dict[str, float]:
     images, masks, liver, _ = prepare_phases(images, masks, liver, settings, shared_mask=shared)
     features: dict[str, float] = {}
     no_shape = _without_shape(task["params"])
+    shapeless = set() if task.get("ring_shape", False) or no_shape is None else set(task["rings_mm"])
     shapes: dict[str, tuple[Any, dict[str, float]]] = {}  # region -> (its mask, its shape features) of a phase
     regions_of: dict[tuple, dict[str, Any]] = {}  # one mask file on one grid: its regions computed once
     for phase, image in images.items():
@@ -153,7 +154,9 @@ def _patient_task(task: dict[str, Any]) -> dict[str, float]:
             if not np.any(_array(region_mask)):
                 raise ValueError(f"{phase} {region} region is empty")
             known = shapes.get(region)
-            if no_shape is not None and known is not None and _same_region(known[0], region_mask):
+            if region in shapeless:  # a ring's shape follows from the tumour's and the ring width: left out
+                values = extract_image(image, region_mask, no_shape)
+            elif no_shape is not None and known is not None and _same_region(known[0], region_mask):
                 values = {**known[1], **extract_image(image, region_mask, no_shape)}  # shape first, as PyRadiomics
             else:  # a phase's own mask (or grid): its own shape features
                 values = extract_image(image, region_mask, task["params"])
@@ -184,6 +187,7 @@ def extract_cohort(
     rings_mm: Mapping[str, float] | None = None,
     eroded_mm: float | None = None,
     delta: bool = False,
+    ring_shape: bool = False,
     preprocess: Mapping[str, Any] | None = None,
     mask_column: str | None = None,
     cache: FeatureCache | None = None,
@@ -193,6 +197,8 @@ def extract_cohort(
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """Radiomics table (one row per patient, ``patient_id`` first) and the failures {patient_id: reason}.
 
+    The peritumoral rings get PyRadiomics' shape classes only with ``ring_shape`` (a shell's shape is fixed by
+    the tumour's and the ring width, and its mesh diameters cost four times the ring's other features).
     ``mask_column`` chooses another reader's masks (e.g. ``mask2`` for the ICC). Cached patients are read from
     ``cache``; the others run on ``workers`` local processes, or on a Dask cluster at ``scheduler``. A failing
     patient is reported and does not lose the others' features.
@@ -208,6 +214,7 @@ def extract_cohort(
             "rings_mm": dict(rings_mm or {}),
             "eroded_mm": eroded_mm,
             "delta": delta,
+            "ring_shape": ring_shape,
             **({"preprocess": dict(preprocess)} if preprocess else {}),  # only when not the default: cache keys stay
         }
         files = [*task["images"].values(), *masks.values(), *([task["liver"]] if task["liver"] else [])]

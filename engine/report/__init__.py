@@ -42,6 +42,7 @@ def methods_text(config: dict[str, Any], provenance: dict[str, Any]) -> str:
             f"Radiomics features were extracted with PyRadiomics {packages.get('pyradiomics', '')} (parameter "
             f"preset '{radiomics.get('preset')}') "
             f"from the tumour{' and peritumoral rings of ' + rings if rings else ''} on every contrast phase"
+            f"{'' if not rings or radiomics.get('ring_shape') else ' (shape features from the tumour only)'}"
             f"{', with delta features between consecutive phases' if radiomics.get('delta') else ''}."
         )
         from engine.features.preprocess import preprocessing_text

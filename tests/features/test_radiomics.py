@@ -148,6 +148,7 @@ def test_shape_computed_once_per_region_equals_every_phase_computing_it(small_co
         "rings_mm": rings,
         "eroded_mm": None,
         "delta": False,
+        "ring_shape": True,
     }
     shared = _patient_task(task)
     mask = read_image(row[cohort.mask_column(cohort.phases[0])])
@@ -161,3 +162,8 @@ def test_shape_computed_once_per_region_equals_every_phase_computing_it(small_co
     assert list(shared) == list(oracle)
     assert shared == oracle
     assert sum("_shape_" in name for name in shared) == 3 * 2 * 14  # 14 3-D shape features, phase x region
+    # the default leaves the rings' shape out and nothing else: every other value equals the oracle's
+    tumour_only = _patient_task({**task, "ring_shape": False})
+    assert list(tumour_only) == [k for k in oracle if not ("_ring3_" in k and "_shape_" in k)]
+    assert tumour_only == {k: oracle[k] for k in tumour_only}
+    assert sum("_shape_" in name for name in tumour_only) == 3 * 14
