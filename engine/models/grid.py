@@ -321,19 +321,22 @@ def run_grid(
                 search_cv = model_cv if folded else tuning_cv
                 cells.append((model_name, classifier_name, pipeline, space, search_cv))
         start = time.perf_counter()
-        labels = [f"{name} x {classifier}" for name, classifier, *_ in cells]
-        tuned = again_if_lost(  # every cell is one task: its searches run inside it, one fit after another
+        # every model's first cell before any model's second: that first cell fits the model's selection steps
+        # (cached for its other cells), so two workers never fit the same selection side by side
+        order = sorted(range(len(cells)), key=lambda i: (classifiers.index(cells[i][1]), i))
+        submitted = again_if_lost(  # every cell is one task: its searches run inside it, one fit after another
             lambda: _with_progress(
                 Parallel(n_jobs=n_jobs, return_as="generator", batch_size=1)(
                     delayed(Serial(_tune_cell))(
                         pipeline, space, n_iter, search_cv, seed, search, inputs[name][0], y, train
                     )
-                    for name, _, pipeline, space, search_cv in cells
+                    for name, _, pipeline, space, search_cv in (cells[i] for i in order)
                 ),
-                labels,
+                [f"{cells[i][0]} x {cells[i][1]}" for i in order],
                 progress or (lambda label: None),
             )
         )
+        tuned = [result for _, result in sorted(zip(order, submitted), key=lambda pair: pair[0])]
         best = {}
         for (model_name, classifier_name, *_), (found_row, fitted, prob) in zip(cells, tuned):
             row = {"model": model_name, "classifier": classifier_name, **found_row}
