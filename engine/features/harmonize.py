@@ -128,9 +128,10 @@ class ComBat(TransformerMixin, BaseEstimator):
             adjusted[np.ix_(rows, np.flatnonzero(self.kept_))] = (z[rows] - gamma) / np.sqrt(
                 delta
             ) * scale + self.grand_mean_[self.kept_]
-        out = X.drop(columns=[self.batch_column]).copy()
-        out[self.columns_] = adjusted
-        return out
+        kept = [c for c in X.columns if c != self.batch_column]
+        others = X[[c for c in kept if c not in set(self.columns_)]]
+        harmonised = pd.DataFrame(adjusted, index=X.index, columns=self.columns_)
+        return pd.concat([others, harmonised], axis=1)[kept]  # one block, not one column assignment per feature
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         return np.array([c for c in self.feature_names_in_ if c != self.batch_column], dtype=object)
