@@ -12,6 +12,7 @@ import hashlib
 import platform
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 
@@ -181,10 +182,12 @@ def _build(config, store, run_id, cohort, table, path_columns, workers, schedule
         )
         if cohort is not None:
             cohort = dataclasses.replace(cohort, table=table, clinical=tuple(clinical))
-    device = resolve_device(config.device)
     partial = store.partial(run_id)
     frame = table.drop(columns=path_columns)
     families: dict[str, list[str]] = {}
+    crops = None
+    if cohort is not None and config.deep.enabled and not (partial / "deep.parquet").exists():
+        crops = _in_background(_deep_inputs, cohort, config)  # while the workers extract radiomics
     if cohort is not None:
         clinical = list(cohort.clinical)
         families["clinical"] = clinical
@@ -196,9 +199,12 @@ def _build(config, store, run_id, cohort, table, path_columns, workers, schedule
                 families["radiomics"] = _icc_step(
                     cohort, config, store, partial, frame, families["radiomics"], workers, scheduler, progress
                 )
-        if config.deep.enabled:
-            frame, families["deep"] = _deep_step(cohort, config, partial, frame, device, scheduler, progress, timings)
-    else:
+    device = resolve_device(config.device)
+    if cohort is not None and config.deep.enabled:
+        frame, families["deep"] = _deep_step(
+            cohort, config, partial, frame, device, scheduler, progress, timings, crops
+        )
+    if cohort is None:
         families = _families_for_table(frame, config)
     models = {
         name: parts for name, parts in config.grid.models.items() if all(p in families and families[p] for p in parts)
@@ -608,14 +614,33 @@ def _icc_step(cohort, config, store, partial, frame, columns, workers, scheduler
     return [c for c in columns if c in kept]
 
 
-def _deep_step(cohort, config, partial, frame, device, scheduler, progress, timings):
+def _in_background(function, *args) -> Future:
+    """``function(*args)`` on a thread of its own; the thread ends when it returns."""
+    pool = ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(function, *args)
+    pool.shutdown(wait=False)
+    return future
+
+
+def _deep_inputs(cohort, config):
+    """The tumour crops, with the network's libraries imported first (torch, MONAI, torch's optimiser machinery:
+    about 5 s on one core for the demo, crops 2 s more). Run on a thread while the worker processes extract
+    radiomics, so that the deep step does not wait on one core."""
+    import torch
+    from monai.networks import nets  # noqa: F401 - imported for the network built later
+
+    torch.optim.AdamW([torch.zeros(1, requires_grad=True)])  # the first optimiser built imports torch._dynamo
+    return config.deep.crops(cohort)
+
+
+def _deep_step(cohort, config, partial, frame, device, scheduler, progress, timings, crops: Future | None = None):
     target = partial / "deep.parquet"
     start = time.perf_counter()
     if target.exists():
         deep = pd.read_parquet(target)
     else:
         progress("deep features: crops", 0, 1)
-        crops = config.deep.crops(cohort)
+        crops = crops.result() if crops is not None else config.deep.crops(cohort)
         progress("deep features: training", 0, 1)
         try:
             objective, labels = config.deep.training_target(
