@@ -37,20 +37,10 @@ from selenium.webdriver.common.by import By
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load_test import ROOT, free_port, start_server  # noqa: E402
 
-PAGES = [
-    "",
-    "clinical_factors",
-    "roc",
-    "delong",
-    "reclassification",
-    "calibration",
-    "decision_curves",
-    "survival",
-    "nomogram",
-    "features",
-    "explanations",
-    "case_viewer",
-]
+sys.path.insert(0, str(ROOT))
+from dashboard.pages import PAGE_FILES  # noqa: E402
+
+PAGES = ["" if name == "overview" else name for name in PAGE_FILES]  # "": the default page
 RUNNING = "[data-testid='stStatusWidget']"
 ERRORS = "[data-testid='stException'], [data-testid='stAlertContentError']"
 LINKS = "[data-testid='stSidebarNavLink']"

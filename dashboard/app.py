@@ -8,24 +8,12 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dashboard import state  # noqa: E402
+from dashboard.pages import PAGES  # noqa: E402
 
 st.set_page_config(page_title="HCC study workbench", layout="wide")
-PAGES = Path(__file__).parent / "app_pages"
+FOLDER = Path(__file__).parent / "app_pages"
 navigation = st.navigation(
-    [
-        st.Page(PAGES / "overview.py", title="Overview", default=True),
-        st.Page(PAGES / "clinical_factors.py", title="Clinical factors"),
-        st.Page(PAGES / "roc.py", title="ROC"),
-        st.Page(PAGES / "delong.py", title="DeLong"),
-        st.Page(PAGES / "reclassification.py", title="NRI / IDI"),
-        st.Page(PAGES / "calibration.py", title="Calibration"),
-        st.Page(PAGES / "decision_curves.py", title="Decision curves"),
-        st.Page(PAGES / "survival.py", title="Survival"),
-        st.Page(PAGES / "nomogram.py", title="Nomogram"),
-        st.Page(PAGES / "features.py", title="Features"),
-        st.Page(PAGES / "explanations.py", title="Explanations"),
-        st.Page(PAGES / "case_viewer.py", title="Case viewer"),
-    ]
+    [st.Page(FOLDER / f"{name}.py", title=title, default=name == "overview") for name, title in PAGES]
 )
 st.sidebar.title("HCC study workbench")
 st.session_state["study"] = state.study()

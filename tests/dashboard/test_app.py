@@ -9,24 +9,12 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.pages import PAGE_FILES
 from engine.stats import threshold_metrics
 from tests.dashboard.conftest import predictions_table
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
-PAGES = [
-    "overview",
-    "clinical_factors",
-    "roc",
-    "delong",
-    "reclassification",
-    "calibration",
-    "decision_curves",
-    "survival",
-    "nomogram",
-    "features",
-    "explanations",
-    "case_viewer",
-]
+PAGES = PAGE_FILES
 
 
 def app(store, monkeypatch) -> AppTest:
@@ -37,6 +25,11 @@ def app(store, monkeypatch) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=120)
     at.run()
     return at
+
+
+def test_the_page_list_names_every_page_file_once():
+    files = sorted(path.stem for path in (APP.parent / "app_pages").glob("*.py"))
+    assert sorted(PAGES) == files and len(set(PAGES)) == len(PAGES)
 
 
 @pytest.mark.parametrize("page", PAGES)
