@@ -255,7 +255,9 @@ def _build(config, store, run_id, cohort, table, path_columns, workers, schedule
         progress("model grid", total, total)
         timings["grid"] = time.perf_counter() - start
         predictions = _with_references(result.predictions, frame, families, config, partial)
-        _paper_tables(predictions, result.classifier_predictions, frame, families, survival, config, partial)
+        tables = _in_background(  # one core's work, while the survival models below keep the workers busy
+            _paper_tables, predictions, result.classifier_predictions, frame, families, survival, config, partial
+        )
     risks = None
     if (
         config.grid.survival_models or not has_label
@@ -282,7 +284,9 @@ def _build(config, store, run_id, cohort, table, path_columns, workers, schedule
         risks.to_parquet(partial / "survival_predictions.parquet", index=False)
         pd.concat([o.grid for o in outputs], ignore_index=True).to_csv(partial / "survival_grid.csv", index=False)
         timings["survival_models"] = time.perf_counter() - start
-    if not has_label:
+    if has_label:
+        tables.result()
+    else:
         predictions = survival_only_predictions(risks, frame, survival)
         _paper_tables(predictions, pd.DataFrame(), frame, families, survival, config, partial)
     metrics = metrics_table(predictions, survival)
