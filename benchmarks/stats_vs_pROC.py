@@ -8,10 +8,17 @@
    pROC ``ci.auc(method="bootstrap", boot.n=2000)``.
 Each side is timed inside its own language (R's start-up is not counted); best of ``REPEATS`` runs.
 When Rscript is absent the R side is skipped with a note.
+
+On a CPU where NumPy dispatches its AVX-512 sort, the DeLong row is timed again in a process started with
+``NPY_DISABLE_CPU_FEATURES`` set to NumPy's AVX-512 groups, so that np.argsort takes NumPy's AVX2 path: on AMD
+Zen 4 the AVX-512 path stores through ``vpcompress`` to memory, which Zen 4 microcodes, and sorts 3-4x slower
+(numpy/numpy#32690, numpy/x86-simd-sort#6). An opt-in for such machines, not a default: the same variable also
+moves a few float64 ufuncs (exp, log, expm1) to implementations that differ in the last bit.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -75,6 +82,33 @@ def time_r(big: pd.DataFrame, mid: pd.DataFrame) -> tuple[float, float, float] |
         return delong_s, boot_s, z
 
 
+AVX2_SORT = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}
+AVX2_SCRIPT = """
+from benchmarks.stats_vs_pROC import REPEATS, make_data
+from benchmarks.timing import best_of
+from engine.stats import delong_test
+big = make_data(1_000_000, 0)
+print(best_of(lambda: delong_test(big["y"], big["a"], big["b"]), REPEATS), delong_test(big["y"], big["a"], big["b"]).z)
+"""
+
+
+def time_avx2_sort() -> tuple[float, float] | None:
+    """(seconds, z) of the DeLong row in a process whose NumPy skips its AVX-512 paths; None where this NumPy
+    found no AVX-512 to skip."""
+    if not np._core._multiarray_umath.__cpu_features__.get("AVX512_SKX"):
+        return None
+    run = subprocess.run(
+        [sys.executable, "-c", AVX2_SCRIPT],
+        env={**os.environ, **AVX2_SORT},
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seconds, z = (float(v) for v in run.stdout.split())
+    return seconds, z
+
+
 def main() -> None:
     big, mid = make_data(1_000_000, 0), make_data(10_000, 1)
     t_delong = best_of(lambda: delong_test(big["y"], big["a"], big["b"]), REPEATS)
@@ -88,8 +122,17 @@ def main() -> None:
         else:
             theirs = r_times[index]
             print(f"{name:<46}{ours:>12.3f}{theirs:>12.3f}{theirs / ours:>14.1f}x")
+    avx2 = time_avx2_sort()
+    if avx2 is not None:
+        name = "paired DeLong, NumPy's AVX2 sort (opt-in)"
+        theirs = "skipped" if r_times is None else f"{r_times[0]:.3f}"
+        ratio = "" if r_times is None else f"{r_times[0] / avx2[0]:.1f}x"
+        print(f"{name:<46}{avx2[0]:>12.3f}{theirs:>12}{ratio:>15}")
     z = delong_test(big["y"], big["a"], big["b"]).z
     print(f"paired DeLong z: engine {z:.12f}" + ("" if r_times is None else f", pROC {r_times[2]:.12f}"))
+    if avx2 is not None:
+        setting = " ".join(f"{k}={v!r}" for k, v in AVX2_SORT.items())
+        print(f"paired DeLong z with NumPy's AVX2 sort: {avx2[1]:.12f} ({setting})")
     if r_times is None:
         print("note: Rscript not found, R side skipped (apt-get install r-base-core r-cran-proc).")
 
