@@ -704,17 +704,27 @@ def _train_deep(crops, labels, splits, settings, patient_ids, device):
     return deep, state, gallery, device
 
 
+def run_config(settings: dict) -> StudyConfig:
+    """A stored run's config, as the run was made: one made before ``radiomics.ring_shape`` existed (engine < 0.6.0)
+    extracted the rings' shape features too, and its pipelines expect them."""
+    from engine.config import parse_config
+
+    config = parse_config(settings)
+    if "ring_shape" not in (settings.get("radiomics") or {}):
+        config.radiomics.ring_shape = True
+    return config
+
+
 def predict_new(run, manifest: Path, *, workers: int = 1, progress: Progress = _noop) -> pd.DataFrame:
     """Predictions of a stored run's frozen pipelines for the patients of a new manifest (same features, same
     settings). Raises a clear error when columns or phases the run needs are missing."""
     import torch
 
-    from engine.config import parse_config
     from engine.features.deep import build_backbone, embed
     from engine.features.radiomics import extract_cohort
     from engine.selection.clinical import input_columns
 
-    config = parse_config(run.config)
+    config = run_config(run.config)
     if run.provenance.get("strata"):
         raise ValidationError(
             f"run {run.run_id} is stratified by {run.provenance.get('strata_column')}: predict with the run of the "

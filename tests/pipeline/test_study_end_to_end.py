@@ -13,7 +13,7 @@ from engine.config import parse_config
 from engine.errors import ValidationError
 from engine.report import methods_text, report_zip
 from engine.store import RunStore
-from engine.study import predict_new, run_study
+from engine.study import predict_new, run_config, run_study
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +90,16 @@ def test_predict_reproduces_stored_test_predictions(image_run):
         stored = run.predictions.query("model == @model and split != 'train'").set_index("patient_id")["prob"]
         again = fresh.query("model == @model").set_index("patient_id")["prob"].loc[stored.index]
         np.testing.assert_allclose(again, stored, rtol=1e-6, atol=1e-9, err_msg=model)
+
+
+def test_a_run_config_from_before_ring_shape_keeps_the_rings_shape(image_run):
+    """Runs stored by engine < 0.6.0 extracted the rings' shape features (their config has no ring_shape): predict
+    must extract them again, while a run that records the setting keeps what it recorded."""
+    run, _ = image_run
+    assert run.config["radiomics"]["ring_shape"] is False and run_config(run.config).radiomics.ring_shape is False
+    older = {**run.config, "radiomics": {k: v for k, v in run.config["radiomics"].items() if k != "ring_shape"}}
+    assert run_config(older).radiomics.ring_shape is True
+    assert run_config(older).radiomics.extraction_options()["ring_shape"] is True
 
 
 def test_predict_names_missing_phases(image_run):
