@@ -25,6 +25,7 @@ from statsmodels.stats.proportion import proportion_confint
 from engine.errors import ValidationError
 from engine.stats._checks import check_binary_outcome, check_level, check_scores
 from engine.stats._result import Result
+from engine.stats._sorting import argsort_scores
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,10 +44,10 @@ class Placements:
 
 def placements(event: np.ndarray, score: np.ndarray, order: np.ndarray | None = None) -> Placements:
     """DeLong placements in O(n log n) by one sort (Sun & Xu 2014). ``event`` is a boolean array; ``order`` is
-    ``np.argsort(score)`` when the caller has it."""
+    the scores' ascending order when the caller has it."""
     n_cases = int(event.sum())
     n_controls = event.size - n_cases
-    order = np.argsort(score) if order is None else order
+    order = argsort_scores(score) if order is None else order
     sorted_score = score[order]
     sorted_event = event[order]
     per_patient = np.empty(score.size)
