@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from engine.stats import _sorting
-from engine.stats._sorting import PACKED_FROM, argsort_scores, sortable_keys
+from engine.stats._sorting import PACKED_FROM, sort_scores, sortable_keys
 from engine.stats.roc import placements
 
 N = PACKED_FROM + 1_234  # large enough for the packed path
@@ -27,9 +27,11 @@ def _cases() -> dict[str, np.ndarray]:
 
 
 @pytest.mark.parametrize("name", list(_cases()))
-def test_packed_argsort_equals_numpys_stable_argsort(name):
+def test_packed_sort_equals_numpys_stable_argsort(name):
     values = _cases()[name]
-    np.testing.assert_array_equal(argsort_scores(values), np.argsort(values, kind="stable"))
+    order, sorted_values = sort_scores(values)
+    np.testing.assert_array_equal(order, np.argsort(values, kind="stable"))
+    np.testing.assert_array_equal(sorted_values, values[order])
 
 
 @pytest.mark.parametrize("max_runs", [_sorting.MAX_RUNS_TO_MEND, 10_000])
@@ -40,12 +42,16 @@ def test_many_out_of_order_runs(monkeypatch, max_runs):
     values = np.tile(low, N // low.size + 1)[:N]
     values[::2] = np.nextafter(values[::2], np.inf)
     monkeypatch.setattr(_sorting, "MAX_RUNS_TO_MEND", max_runs)
-    np.testing.assert_array_equal(argsort_scores(values), np.argsort(values, kind="stable"))
+    order, sorted_values = sort_scores(values)
+    np.testing.assert_array_equal(order, np.argsort(values, kind="stable"))
+    np.testing.assert_array_equal(sorted_values, values[order])
 
 
 def test_small_input_is_numpys_argsort():
     values = np.array([3.0, -1.0, 3.0, 0.0])
-    np.testing.assert_array_equal(argsort_scores(values), [1, 3, 0, 2])
+    order, sorted_values = sort_scores(values)
+    np.testing.assert_array_equal(order, [1, 3, 0, 2])
+    np.testing.assert_array_equal(sorted_values, [-1.0, 0.0, 3.0, 3.0])
 
 
 def test_keys_order_like_the_values():
