@@ -351,9 +351,7 @@ def run_grid(
                 best[model_name] = (row, fitted, prob)
         out_of_fold = again_if_lost(
             lambda: Parallel(n_jobs=n_jobs)(
-                delayed(Serial(cross_val_predict))(
-                    clone(best[name][1]), inputs[name][0][train], y[train], cv=inputs[name][1], method="predict_proba"
-                )
+                delayed(Serial(_out_of_fold))(clone(best[name][1]), inputs[name][0][train], y[train], inputs[name][1])
                 for name in best
             )
         )
@@ -457,6 +455,15 @@ def _tune_cell(
         "params": str(found.best_params_),
     }
     return row, fitted, prob
+
+
+def _out_of_fold(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, cv: Any) -> np.ndarray:
+    """A chosen pipeline's out-of-fold probabilities on the training patients, quiet as ``_tune_cell`` (a worker
+    process does not inherit the caller's warning filters: SVC's ``probability`` deprecation in scikit-learn 1.9
+    would print once per fold)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return cross_val_predict(pipeline, X, y, cv=cv, method="predict_proba")
 
 
 def _with_progress(results: Any, labels: Sequence[str], progress: Callable[[str], None]) -> list[Any]:
