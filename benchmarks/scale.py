@@ -66,10 +66,12 @@ def feature_table(folder: Path, n: int, seed: int = 0) -> dict:
 
 
 def image_study(folder: Path, n: int) -> dict:
-    """A synthetic small-volume image cohort of ``n`` patients (written here, not timed) and its config."""
+    """A synthetic small-volume image cohort of ``n`` patients (written here on every core, not timed; each patient
+    draws its own random stream, so the cohort is the same) and its config."""
     from engine.cohort.synth import SynthSpec, synthesize_cohort
 
-    synthesize_cohort(folder, SynthSpec(n=n, centers=3, shape=(16, 40, 40), spacing=(1.0, 1.0, 3.0), seed=1))
+    spec = SynthSpec(n=n, centers=3, shape=(16, 40, 40), spacing=(1.0, 1.0, 3.0), seed=1)
+    synthesize_cohort(folder, spec, workers=os.cpu_count() or 1)
     return {
         "name": f"images {n}",
         "cohort": {"manifest": "manifest.csv"},
