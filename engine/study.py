@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 import hashlib
 import platform
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -629,11 +631,24 @@ def _in_background(function, *args) -> Future:
 def _deep_inputs(cohort, config):
     """The tumour crops, with the network's libraries imported first (torch, MONAI, torch's optimiser machinery:
     about 5 s on one core for the demo, crops 2 s more). Run on a thread while the worker processes extract
-    radiomics, so that the deep step does not wait on one core."""
-    import torch
-    from monai.networks import nets  # noqa: F401 - imported for the network built later
+    radiomics, so that the deep step does not wait on one core.
 
-    torch.optim.AdamW([torch.zeros(1, requires_grad=True)])  # the first optimiser built imports torch._dynamo
+    The first import makes some 500,000 objects that live as long as the process; the garbage collector walked
+    them again at each of its full collections during the import and after (2 s of one core in the cold demo).
+    So no collection runs during that import, and what it made is frozen after it (left out of collections)."""
+    first = "torch" not in sys.modules
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        import torch
+        from monai.networks import nets  # noqa: F401 - imported for the network built later
+
+        torch.optim.AdamW([torch.zeros(1, requires_grad=True)])  # the first optimiser built imports torch._dynamo
+    finally:
+        if collecting:
+            gc.enable()
+    if first:
+        gc.freeze()
     return config.deep.crops(cohort)
 
 
