@@ -195,3 +195,28 @@ def test_incomplete_patients_are_left_out_with_their_reason_and_counted_in_the_f
     table.to_csv(folder / "manifest.csv", index=False)
     with pytest.raises(ValidationError, match=r"row 22 \(.*\): rfs_time must be a number >= 0"):
         load_manifest(folder / "manifest.csv", exclude_incomplete=True)
+
+
+def test_tumour_mask_drawn_in_its_box_equals_the_whole_volume_drawn():
+    """Oracle: the lobed ball drawn over every voxel (the synthetic cohort's formula before the bounding box)."""
+    from engine.cohort.synth import _tumour_mask
+
+    def whole_volume(rng, shape, spacing, centre_mm, radius_mm, irregularity):
+        z, y, x = np.indices(shape, dtype=float)
+        dz, dy, dx = z * spacing[2] - centre_mm[0], y * spacing[1] - centre_mm[1], x * spacing[0] - centre_mm[2]
+        distance = np.sqrt(dz**2 + dy**2 + dx**2)
+        theta, phi = np.arctan2(dy, dx), np.arccos(np.clip(dz / (distance + 1e-9), -1, 1))
+        lobes = sum(rng.normal() * np.cos(k * theta + rng.uniform(0, 6.3)) * np.sin(phi) ** k for k in (2, 3, 5))
+        return distance <= radius_mm * (1 + irregularity * 0.12 * lobes)
+
+    shape, spacing = (24, 64, 64), (0.8, 0.8, 2.5)
+    draws = np.random.default_rng(11)
+    checked = 0
+    for seed in range(60):
+        centre = draws.uniform([-10, -10, -10], [70, 60, 60])  # some near or past the volume's edges
+        radius, irregularity = draws.uniform(2, 20), draws.choice([0.0, 0.5, 1.0, 3.0, 6.0])
+        expected = whole_volume(np.random.default_rng(seed), shape, spacing, centre, radius, irregularity)
+        got = _tumour_mask(np.random.default_rng(seed), shape, spacing, centre, radius, irregularity)
+        np.testing.assert_array_equal(got, expected)
+        checked += expected.any()
+    assert checked > 30  # most draws put a tumour in the volume
