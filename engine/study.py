@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import gc
 import hashlib
+import importlib
 import platform
 import sys
 import time
@@ -174,8 +175,9 @@ def _served(store: RunStore, run_id: str, progress: Progress) -> bool:
 
 
 def _build(config, store, run_id, cohort, table, path_columns, workers, scheduler, progress, started) -> str:
-    from engine.models.grid import FeatureTable, Selection, run_grid
-
+    # the model grid's libraries (scikit-learn, SciPy's statistics, numba: 2 s of imports on one core) load on a
+    # thread while the workers extract radiomics, not before the workers start
+    grid_imported = _in_background(importlib.import_module, "engine.models.grid")
     timings: dict[str, float] = {}
 
     if config.cohort.log_transform:
@@ -215,6 +217,9 @@ def _build(config, store, run_id, cohort, table, path_columns, workers, schedule
         raise ValidationError(
             f"no model of the config can be built from the feature families {list(families)}; check grid.models."
         )
+    grid_imported.result()
+    from engine.models.grid import FeatureTable, Selection, run_grid
+
     survival = [
         e
         for e in (config.survival_endpoints or list(cohort.survival_endpoints if cohort else []))
