@@ -12,6 +12,7 @@ whose data died with the worker).
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError
 from contextlib import contextmanager
@@ -90,15 +91,32 @@ class Serial:
     """``function`` as a task that does its own joblib work (a search's folds, a forest's trees) in its process,
     one piece after another. Inside a task, joblib's Dask backend would send every nested ``Parallel`` back to the
     cluster as tasks of their own: a random forest cell took twice the CPU time and 2.5x the wall time on a
-    2-process LocalCluster (local worker processes already run nested work serially)."""
+    2-process LocalCluster (local worker processes already run nested work serially).
+
+    The task runs under the warning filters of the code that made it: a worker process (local or Dask) starts
+    with Python's defaults, and a caller's ``warnings.simplefilter("ignore")`` or ``-W ignore`` would not reach it
+    (the demo printed scikit-learn's deprecation warnings once per fold)."""
 
     def __init__(self, function: Callable[..., T]) -> None:
         self.function = function
+        self.warning_filters = [  # as filterwarnings() takes them: text, not compiled patterns (None: any)
+            (
+                action,
+                getattr(message, "pattern", message) or "",
+                category,
+                getattr(module, "pattern", module) or "",
+                line,
+            )
+            for action, message, category, module, line in warnings.filters
+        ]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         import joblib
 
-        with joblib.parallel_config(backend="sequential"):
+        with joblib.parallel_config(backend="sequential"), warnings.catch_warnings():
+            warnings.resetwarnings()
+            for rule in reversed(self.warning_filters):  # each goes in front: the first ends first, as it was
+                warnings.filterwarnings(*rule)
             return self.function(*args, **kwargs)
 
 

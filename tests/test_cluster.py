@@ -208,3 +208,34 @@ def test_a_task_does_its_nested_joblib_work_in_its_own_process():
         serial = Parallel(n_jobs=-1)(delayed(Serial(_pids_of_nested_work))(40) for _ in range(2))
     assert any(len(pids) == 2 for pids in plain)
     assert all(len(pids) == 1 for pids in serial)
+
+
+def _warnings_shown() -> list[str]:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.warn("the probability parameter was deprecated", FutureWarning)
+        warnings.warn("a user warning", UserWarning)
+    return sorted(str(w.message) for w in shown)
+
+
+def test_a_task_runs_under_the_warning_filters_of_its_caller():
+    """A worker process starts with Python's default filters; the task carries its caller's (a filter that
+    ignores one warning, one that shows every warning) in a local worker process."""
+    import warnings
+
+    from joblib import Parallel, delayed
+
+    from engine.cluster import Serial
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The probability", category=FutureWarning)
+        quiet = Parallel(n_jobs=2)(delayed(Serial(_warnings_shown))() for _ in range(2))
+        warnings.simplefilter("ignore")
+        silent = Parallel(n_jobs=2)(delayed(Serial(_warnings_shown))() for _ in range(2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        loud = Parallel(n_jobs=2)(delayed(Serial(_warnings_shown))() for _ in range(2))
+    assert quiet == [["a user warning"]] * 2  # the message pattern, case-insensitive as filterwarnings makes it
+    assert silent == [[]] * 2
+    assert loud == [["a user warning", "the probability parameter was deprecated"]] * 2

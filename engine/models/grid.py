@@ -351,7 +351,9 @@ def run_grid(
                 best[model_name] = (row, fitted, prob)
         out_of_fold = again_if_lost(
             lambda: Parallel(n_jobs=n_jobs)(
-                delayed(Serial(_out_of_fold))(clone(best[name][1]), inputs[name][0][train], y[train], inputs[name][1])
+                delayed(Serial(cross_val_predict))(
+                    clone(best[name][1]), inputs[name][0][train], y[train], cv=inputs[name][1], method="predict_proba"
+                )
                 for name in best
             )
         )
@@ -435,18 +437,15 @@ def _tune_cell(
 ) -> tuple[dict[str, Any], Pipeline, np.ndarray]:
     """One (model, classifier) cell: the randomised search on the training patients (then the refined one when it
     scores higher), and the best pipeline's probabilities for every patient. Runs as one task (a local worker
-    process or a Dask worker); every fit inside it runs one after another."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        found, stage = _search(pipeline, space, n_iter, cv, seed, 1, X[train], y[train]), "random"
-        if search == "refined":
-            refined = _search(
-                pipeline, refined_space(space, found.best_params_), n_iter, cv, seed, 1, X[train], y[train]
-            )
-            if refined.best_score_ > found.best_score_:
-                found, stage = refined, "refined"
-        fitted = found.best_estimator_
-        prob = fitted.predict_proba(X)[:, 1]
+    process or a Dask worker) under ``run_grid``'s warning filters (``Serial``); every fit inside it runs one after
+    another."""
+    found, stage = _search(pipeline, space, n_iter, cv, seed, 1, X[train], y[train]), "random"
+    if search == "refined":
+        refined = _search(pipeline, refined_space(space, found.best_params_), n_iter, cv, seed, 1, X[train], y[train])
+        if refined.best_score_ > found.best_score_:
+            found, stage = refined, "refined"
+    fitted = found.best_estimator_
+    prob = fitted.predict_proba(X)[:, 1]
     row = {
         "cv_auc": float(found.best_score_),
         "cv_auc_sd": float(found.cv_results_["std_test_score"][found.best_index_]),
@@ -455,15 +454,6 @@ def _tune_cell(
         "params": str(found.best_params_),
     }
     return row, fitted, prob
-
-
-def _out_of_fold(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, cv: Any) -> np.ndarray:
-    """A chosen pipeline's out-of-fold probabilities on the training patients, quiet as ``_tune_cell`` (a worker
-    process does not inherit the caller's warning filters: SVC's ``probability`` deprecation in scikit-learn 1.9
-    would print once per fold)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return cross_val_predict(pipeline, X, y, cv=cv, method="predict_proba")
 
 
 def _with_progress(results: Any, labels: Sequence[str], progress: Callable[[str], None]) -> list[Any]:
