@@ -14,7 +14,6 @@ from engine.stats import threshold_metrics
 from tests.dashboard.conftest import predictions_table
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
-PAGES = PAGE_FILES
 
 
 def app(store, monkeypatch) -> AppTest:
@@ -29,10 +28,10 @@ def app(store, monkeypatch) -> AppTest:
 
 def test_the_page_list_names_every_page_file_once():
     files = sorted(path.stem for path in (APP.parent / "app_pages").glob("*.py"))
-    assert sorted(PAGES) == files and len(set(PAGES)) == len(PAGES)
+    assert sorted(PAGE_FILES) == files and len(set(PAGE_FILES)) == len(PAGE_FILES)
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", PAGE_FILES)
 def test_every_page_renders_on_a_run(app_store, monkeypatch, page):
     at = app(app_store, monkeypatch)
     at.switch_page(f"app_pages/{page}.py").run()
@@ -302,7 +301,7 @@ def uploaded_app(store, monkeypatch, data: bytes, name: str = "predictions.csv")
     return at
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", PAGE_FILES)
 def test_every_page_renders_on_an_uploaded_wide_table(app_store, monkeypatch, page):
     at = uploaded_app(app_store, monkeypatch, _wide_upload())
     at.switch_page(f"app_pages/{page}.py").run()
