@@ -35,6 +35,12 @@ def _colour(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
+def _dash(index: int) -> str:
+    """The line style of the ``index``-th series: solid through the palette, then dashed, then dotted, so that a
+    tenth model (e.g. 8 models and 2 reference scores) is not drawn like the first."""
+    return ("solid", "dash", "dot")[index // len(PALETTE) % 3]
+
+
 def _translucent(colour: str, alpha: float = 0.15) -> str:
     """'#RRGGBB' -> 'rgba(r, g, b, alpha)' (a band's fill; trace opacity does not reach fills everywhere)."""
     red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
@@ -67,7 +73,7 @@ def roc_figure(
                 y=curve["tpr"],
                 mode="lines",
                 name=labels.get(name, name),
-                line=dict(color=_colour(index), width=2, shape="hv"),
+                line=dict(color=_colour(index), dash=_dash(index), width=2, shape="hv"),
             )
         )
         if points and name in points:
@@ -185,7 +191,7 @@ def calibration_figure(
                 line=dict(
                     color=_colour(index),
                     width=2,
-                    dash="dot" if "corrected" not in name.lower() and "apparent" in name.lower() else None,
+                    dash="dot" if "corrected" not in name.lower() and "apparent" in name.lower() else _dash(index),
                 ),
             ),
             row=1,
@@ -222,7 +228,8 @@ def decision_curve_figure(
     for name in ["none", "all", *models] if y == "net_benefit" else models:
         rows = table[table["model"] == name]
         label = {"all": "Treat all", "none": "Treat none"}.get(name, name)
-        line = styles.get(name, dict(color=_colour(models.index(name)) if name in models else "#000", width=2))
+        index = models.index(name) if name in models else 0
+        line = styles.get(name, dict(color=_colour(index) if name in models else "#000", dash=_dash(index), width=2))
         figure.add_trace(go.Scatter(x=rows["threshold"], y=rows[y], mode="lines", name=label, line=line))
         if "ci_low" in rows and name in models and y == "net_benefit":
             figure.add_trace(
@@ -534,7 +541,7 @@ def radar_figure(table: pd.DataFrame) -> go.Figure:
                 r=list(rows["estimate"]) + [rows["estimate"].iloc[0]],
                 theta=list(rows["metric"]) + [rows["metric"].iloc[0]],
                 name=model,
-                line=dict(color=_colour(index)),
+                line=dict(color=_colour(index), dash=_dash(index)),
             )
         )
     figure.update_layout(polar=dict(radialaxis=dict(range=[0, 1])), width=560, height=480, **LAYOUT)
@@ -561,7 +568,7 @@ def line_figure(
                 y=rows[y],
                 mode="lines+markers",
                 name=str(name),
-                line=dict(color=_colour(index)),
+                line=dict(color=_colour(index), dash=_dash(index)),
                 error_y=dict(
                     type="data", symmetric=False, array=rows["ci_high"] - rows[y], arrayminus=rows[y] - rows["ci_low"]
                 )
@@ -603,7 +610,7 @@ def lasso_path_figure(
                 mode="lines",
                 name=feature,
                 showlegend=feature in named,
-                line=dict(color=_colour(index), width=1.5),
+                line=dict(color=_colour(index), dash=_dash(index), width=1.5),
             ),
             row=2,
             col=1,

@@ -142,6 +142,26 @@ def test_reference_lines_are_drawn():
         assert shapes and all(shape.line.width > 0 and shape.opacity == 1 for shape in shapes)
 
 
+def test_series_past_the_palette_get_their_own_line_style():
+    """8 models and 2 reference scores: the tenth ROC curve and decision curve share the first one's colour (the
+    palette has 9), so they are dashed; the first nine are solid and all different."""
+    from engine import plots
+
+    names = [f"model {i}" for i in range(10)]
+    curve = pd.DataFrame({"fpr": [0.0, 0.5, 1.0], "tpr": [0.0, 0.7, 1.0]})
+    roc = plots.roc_figure({name: curve for name in names}, {})
+    lines = [trace.line for trace in roc.data if trace.name in names]
+    decision = plots.decision_curve_figure(
+        pd.DataFrame({"model": names, "threshold": [0.2] * 10, "net_benefit": np.linspace(0, 0.1, 10)}),
+        y="net_benefit",
+    )
+    lines_dca = [trace.line for trace in decision.data if trace.name in names]
+    for drawn in (lines, lines_dca):
+        assert len(drawn) == 10 and len({line.color for line in drawn[:9]}) == 9
+        assert [line.dash for line in drawn] == ["solid"] * 9 + ["dash"]
+        assert drawn[9].color == drawn[0].color
+
+
 def test_table_one_against_hand_computation():
     """Table 1: columns train, internal, external; n (%) with chi-squared p; mean (SD) with one-way ANOVA p; a
     skewed variable as median [Q1,Q3] with Kruskal-Wallis p (scipy and pandas recomputed here)."""
