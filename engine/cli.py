@@ -4,17 +4,81 @@ from __future__ import annotations
 
 import atexit
 import gc
+import os
 import shutil
 import sys
+import tempfile
+import time
+import traceback
+import warnings
 from pathlib import Path
 
+import click
 import typer
 import yaml
 from tqdm import tqdm
+from typer.core import TyperGroup
 
-from engine.errors import ValidationError
+from engine.errors import InputNotice, ValidationError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="HCC imaging-study engine.")
+
+class _FriendlyGroup(TyperGroup):
+    """The command group that answers every error in words: a user's mistake (ValidationError) as one message and
+    exit status 2; anything else as one line saying where its full traceback was written (``--debug`` prints it)
+    and how to report it, exit status 1. The input checks' notes (InputNotice) are printed as ``note: ...``."""
+
+    def invoke(self, ctx: click.Context):
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", InputNotice)
+            shown = warnings.showwarning
+            warnings.showwarning = lambda message, category, *rest, **named: (
+                typer.secho(f"note: {message}", fg="yellow", err=True)
+                if issubclass(category, InputNotice)
+                else shown(message, category, *rest, **named)
+            )
+            try:
+                return super().invoke(ctx)
+            except ValidationError as error:
+                typer.secho(f"error: {error}", fg="red", err=True)
+                raise typer.Exit(2) from None
+            except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+                raise
+            except Exception as error:  # noqa: BLE001 - not the user's mistake: said in one line, kept in a file
+                if ctx.params.get("debug"):
+                    traceback.print_exc()
+                typer.secho(
+                    f"unexpected error ({type(error).__name__}: {str(error)[:300]}). This is a fault of hcc-study, "
+                    f"not of your data or settings: the full traceback is in {_traceback_file()}; run the command "
+                    f"again with --debug to print it, and report it with that file to the project's issue tracker.",
+                    fg="red",
+                    err=True,
+                )
+                raise typer.Exit(1) from None
+
+
+def _traceback_file() -> Path:
+    """Write the exception being handled to a new file under the system's temporary folder; return its path."""
+    folder = Path(tempfile.gettempdir()) / "hcc-study-errors"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+    path.write_text(f"hcc-study {' '.join(sys.argv[1:])}\n\n{traceback.format_exc()}")
+    return path
+
+
+app = typer.Typer(
+    cls=_FriendlyGroup,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="HCC imaging-study engine.",
+)
+
+
+@app.callback()
+def _options(debug: bool = typer.Option(False, "--debug", help="print the full traceback of an unexpected error")):
+    """HCC imaging-study engine."""
+
+
 cohort_app = typer.Typer(no_args_is_help=True, help="Cohorts.")
 runs_app = typer.Typer(no_args_is_help=True, help="The run store.")
 app.add_typer(cohort_app, name="cohort")
@@ -52,11 +116,6 @@ class Bars:
             bar.close()
 
 
-def _fail(error: Exception) -> None:
-    typer.secho(f"error: {error}", fg="red", err=True)
-    raise typer.Exit(2)
-
-
 @cohort_app.command("synth")
 def cohort_synth(
     out: Path = typer.Option(..., help="folder to write the cohort into"),
@@ -69,14 +128,11 @@ def cohort_synth(
     """Write the synthetic HCC cohort (images, masks, clinical data, outcomes) and its manifest."""
     from engine.cohort.synth import SynthSpec, synthesize_cohort
 
-    try:
-        spec = SynthSpec(
-            n=n, centers=centers, phases=tuple(p.strip() for p in phases.split(",")), modality=modality, seed=seed
-        )
-        with tqdm(total=n, desc="synthetic cohort", unit="patient", file=sys.stderr) as bar:
-            manifest = synthesize_cohort(out, spec, progress=bar.update)
-    except ValidationError as error:
-        _fail(error)
+    spec = SynthSpec(
+        n=n, centers=centers, phases=tuple(p.strip() for p in phases.split(",")), modality=modality, seed=seed
+    )
+    with tqdm(total=n, desc="synthetic cohort", unit="patient", file=sys.stderr) as bar:
+        manifest = synthesize_cohort(out, spec, progress=bar.update)
     typer.echo(str(manifest))
 
 
@@ -105,10 +161,8 @@ def train(
         run_id = run_study(
             study, base, RunStore(store), workers=workers, scheduler=scheduler, progress=bars, force=force
         )
-    except ValidationError as error:
+    finally:
         bars.close()
-        _fail(error)
-    bars.close()
     typer.echo(run_id)
 
 
@@ -143,10 +197,8 @@ def demo(
         run_id = run_study(
             parse_config(raw, source="demo_study.yaml"), out.resolve(), RunStore(store), workers=workers, progress=bars
         )
-    except ValidationError as error:
+    finally:
         bars.close()
-        _fail(error)
-    bars.close()
     (Path(store) / "DEMO_RUN").write_text(run_id)
     typer.echo(run_id)
 
@@ -154,23 +206,28 @@ def demo(
 @app.command()
 def predict(
     run: str = typer.Option(..., help="run id"),
-    manifest: Path = typer.Option(..., help="manifest of the new patients"),
+    manifest: Path = typer.Option(None, help="manifest of the new patients (a run trained on images)"),
+    features: Path = typer.Option(None, help="feature table of the new patients (a run trained on a feature table)"),
     store: Path = typer.Option(Path("store")),
     out: Path = typer.Option(Path("predictions_new.csv")),
     workers: int = typer.Option(2),
 ) -> None:
     """Apply a run's frozen pipelines to new patients (same feature extraction, no refitting)."""
+    from engine.exports import spreadsheet_safe
+    from engine.new_patients import predict_new
     from engine.store import RunStore
-    from engine.study import predict_new
 
+    if (manifest is None) == (features is None):
+        raise ValidationError(
+            "predict needs exactly one of --manifest (new patients' images, for a run trained on images) or "
+            "--features (a feature table, for a run trained on one)."
+        )
     bars = Bars()
     try:
-        table = predict_new(RunStore(store).load(run), manifest, workers=workers, progress=bars)
-    except ValidationError as error:
+        table = predict_new(RunStore(store).load(run), manifest or features, workers=workers, progress=bars)
+    finally:
         bars.close()
-        _fail(error)
-    bars.close()
-    table.to_csv(out, index=False)
+    spreadsheet_safe(table).to_csv(out, index=False)
     typer.echo(str(out))
 
 
@@ -189,24 +246,19 @@ def extract(
     from engine.features.radiomics import extract_cohort
     from engine.store import RunStore
 
-    try:
-        study, base = load_config(config)
-        if not study.cohort.manifest:
-            raise ValidationError("extract needs cohort.manifest (images and masks) in the config.")
-        cohort = load_manifest(
-            base / study.cohort.manifest, clinical=study.cohort.clinical or None, roi=study.cohort.roi
+    study, base = load_config(config)
+    if not study.cohort.manifest:
+        raise ValidationError("extract needs cohort.manifest (images and masks) in the config.")
+    cohort = load_manifest(base / study.cohort.manifest, clinical=study.cohort.clinical or None, roi=study.cohort.roi)
+    with tqdm(total=len(cohort.table), desc="radiomics", unit="patient", file=sys.stderr) as bar:
+        table, failures = extract_cohort(
+            cohort,
+            **study.radiomics.extraction_options(),
+            cache=FeatureCache(RunStore(store).feature_cache_dir),
+            workers=workers,
+            scheduler=scheduler,
+            progress=bar.update,
         )
-        with tqdm(total=len(cohort.table), desc="radiomics", unit="patient", file=sys.stderr) as bar:
-            table, failures = extract_cohort(
-                cohort,
-                **study.radiomics.extraction_options(),
-                cache=FeatureCache(RunStore(store).feature_cache_dir),
-                workers=workers,
-                scheduler=scheduler,
-                progress=bar.update,
-            )
-    except ValidationError as error:
-        _fail(error)
     table.to_parquet(out, index=False)
     for pid, reason in failures.items():
         typer.secho(f"failed: {pid}: {reason}", fg="yellow", err=True)
@@ -223,10 +275,7 @@ def report(
     from engine.report import report_zip
     from engine.store import RunStore
 
-    try:
-        data = report_zip(RunStore(store).load(run))
-    except ValidationError as error:
-        _fail(error)
+    data = report_zip(RunStore(store).load(run))
     out.write_bytes(data)
     typer.echo(str(out))
 
@@ -242,14 +291,11 @@ def explain(
     from engine.explain import default_model, explain as explain_model, explainable_models
     from engine.store import RunStore
 
-    try:
-        stored = RunStore(store).load(run)
-        models = explainable_models(stored)
-        for name in model or ([default_model(models)] if models else []):
-            explanation = explain_model(stored, name)
-            typer.echo(f"{name}: {explanation.method}")
-    except ValidationError as error:
-        _fail(error)
+    stored = RunStore(store).load(run)
+    models = explainable_models(stored)
+    for name in model or ([default_model(models)] if models else []):
+        explanation = explain_model(stored, name)
+        typer.echo(f"{name}: {explanation.method}")
 
 
 @runs_app.command("list")
@@ -266,10 +312,7 @@ def runs_show(run: str, store: Path = typer.Option(Path("store"))) -> None:
     """A run's metrics (AUC with 95% CI per model and cohort)."""
     from engine.store import RunStore
 
-    try:
-        loaded = RunStore(store).load(run)
-    except ValidationError as error:
-        _fail(error)
+    loaded = RunStore(store).load(run)
     typer.echo(loaded.metrics.round(3).to_string(index=False))
 
 
@@ -293,8 +336,5 @@ def runs_rm(run: str, store: Path = typer.Option(Path("store"))) -> None:
     """Remove a run."""
     from engine.store import RunStore
 
-    try:
-        RunStore(store).remove(run)
-    except ValidationError as error:
-        _fail(error)
+    RunStore(store).remove(run)
     typer.echo(f"removed {run}")

@@ -27,6 +27,11 @@ class CohortConfig(_Strict):
     # leave out patients with a missing image or mask, an empty mask or a missing outcome (the flowchart says who and
     # why) instead of stopping at the manifest's problems
     exclude_incomplete: bool = False
+    # outcome codes other than 0/1 and true/false, e.g. {yes: 1, no: 0}, for the label and every <endpoint>_event
+    outcome_codes: dict[str, Literal[0, 1]] = Field(default_factory=dict)
+    # inf / -inf in a feature or numeric clinical column: refused (false), or set to missing and imputed inside each
+    # training fold (true, and said so)
+    infinite_as_missing: bool = False
 
     @model_validator(mode="after")
     def _one_source(self) -> CohortConfig:
@@ -277,8 +282,9 @@ class StudyConfig(_Strict):
         """The settings that determine results (for the run key). Settings added later are left out at their default
         value, so that a run made before they existed keeps its key."""
         settings = self.model_dump(mode="json")
-        if not settings["cohort"]["exclude_incomplete"]:
-            del settings["cohort"]["exclude_incomplete"]
+        for key in ("exclude_incomplete", "outcome_codes", "infinite_as_missing"):
+            if not settings["cohort"][key]:
+                del settings["cohort"][key]
         return settings
 
 

@@ -13,3 +13,8 @@ class ValidationError(ValueError):
 
 class ConfigError(ValidationError):
     """A study configuration that cannot be run."""
+
+
+class InputNotice(UserWarning):
+    """What the input checks changed or left out (infinities made missing, text columns left out): said to the user,
+    not an error. The CLI prints these as notes."""

@@ -7,7 +7,6 @@ problem in one message. Files are parsed as data only (CSV or XLSX; no pickle, n
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import ValidationError
+from engine.validation import TableRoles, check_table, read_table_described
+from engine.validation.rules import event_column as event_column, time_column as time_column  # the survival columns
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 OUTCOME = "label"
@@ -32,63 +33,22 @@ def survival_endpoints(frame: pd.DataFrame) -> list[str]:
     return names
 
 
-def time_column(endpoint: str) -> str:
-    return f"{endpoint}_time" if endpoint else "time"
-
-
-def event_column(endpoint: str) -> str:
-    return f"{endpoint}_event" if endpoint else "event"
-
-
 def survival_column(horizon: float) -> str:
     """The survival-predictions column holding S(horizon | x), e.g. ``survival_at_12``."""
     return f"survival_at_{horizon:g}"
 
 
 def read_predictions(data: bytes, filename: str, *, score_columns: Sequence[str] = ()) -> pd.DataFrame:
-    """Parse an uploaded predictions table (CSV or XLSX, wide or long) and validate it."""
+    """Parse an uploaded predictions table (CSV or XLSX, wide or long; engine.validation) and validate it."""
     if len(data) > MAX_UPLOAD_BYTES:
         raise ValidationError(
             f"the upload must be at most {MAX_UPLOAD_BYTES // 2**20} MB; got {len(data) / 2**20:.1f} MB."
         )
-    name = filename.lower()
-    parsed_as = ""
-    try:
-        if name.endswith(".csv"):
-            frame, parsed_as = read_csv_sniffed(data)
-        elif name.endswith((".xlsx", ".xls")):
-            frame = pd.read_excel(io.BytesIO(data))
-        else:
-            raise ValidationError(f"the upload must be a .csv or .xlsx file; got {filename!r}.")
-    except ValidationError:
-        raise
-    except Exception as error:  # noqa: BLE001 - any parser failure becomes one clear message
-        raise ValidationError(f"{filename} could not be read as a table ({type(error).__name__}: {error}).") from None
-    if "patient_id" not in [str(c).strip() for c in frame.columns]:
-        found = [str(c) for c in frame.columns[:8]]
-        raise ValidationError(
-            f"{filename}: a patient_id column is required; read {('as ' + parsed_as) if parsed_as else 'it'}, "
-            f"the columns found are {found}. Name the patients' column patient_id."
-        )
+    frame, parsed_as = read_table_described(data, filename, what="upload")
+    if "patient_id" not in frame.columns:
+        problems = check_table(frame, TableRoles("upload", configured=False)).problems
+        raise ValidationError(f"{filename} (read with {parsed_as}): {problems[0]}")
     return to_long(frame, score_columns=score_columns)
-
-
-def read_csv_sniffed(data: bytes) -> tuple[pd.DataFrame, str]:
-    """A CSV read with its own delimiter (comma, semicolon, tab or pipe, sniffed from the first lines) and decimal
-    mark (a comma when the delimiter is not one and numbers are written 0,73, as European Excel exports do);
-    returns the table and what was found, e.g. "delimiter ';' and decimal mark ','"."""
-    import csv
-    import re
-
-    text = data.decode("utf-8-sig", errors="replace")
-    sample = "\n".join(text.splitlines()[:50])
-    try:
-        delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-    except csv.Error:
-        delimiter = ","
-    decimal = "," if delimiter != "," and re.search(r"(^|[^\d])\d+,\d+([^\d]|$)", sample) else "."
-    frame = pd.read_csv(io.StringIO(text), sep=delimiter, decimal=decimal)
-    return frame, f"delimiter {delimiter!r} and decimal mark {decimal!r}"
 
 
 def _looks_like_probabilities(values: pd.Series) -> bool:
@@ -117,8 +77,6 @@ def to_long(
     frame = frame.copy()
     frame.columns = [str(c).strip() for c in frame.columns]
     problems = []
-    if "patient_id" not in frame:
-        problems.append("a patient_id column is required")
     has_binary = OUTCOME in frame
     if not has_binary and not survival_endpoints(frame):
         problems.append("an outcome is required: a label column (0/1) and/or time and event columns")
@@ -138,20 +96,28 @@ def to_long(
                 "no model column: give one probability column per model (floats between 0 and 1), or name a raw "
                 f"risk score column '<name>{SCORE_SUFFIX}'"
             )
-    if "patient_id" in frame:
-        duplicated = frame.loc[frame["patient_id"].duplicated(keep=False), "patient_id"].astype(str).unique()
-        if duplicated.size and not long_form:
-            problems.append(f"duplicate patient_id: {', '.join(duplicated[:8])}")
     if "split" not in frame:
         frame["split"] = "all"
-    if has_binary:
-        values = set(pd.unique(frame[OUTCOME].dropna()))
-        if not values <= {0, 1, True, False}:
-            problems.append(f"label must be 0/1; got values {sorted(map(str, values))[:6]}")
-    for column in ["prob"] if long_form else models:
-        values = pd.to_numeric(frame[column], errors="coerce")
-        if values.isna().any():
-            problems.append(f"{column}: {int(values.isna().sum())} missing or non-numeric values")
+    scored = ["prob"] if long_form else [c for c in models if c in frame]
+    checked = check_table(
+        frame,
+        TableRoles(
+            "upload",
+            binary=(OUTCOME,) * has_binary,
+            survival=tuple(survival_endpoints(frame)),
+            features=tuple(scored),
+            split_names=False,
+            unique_within="model" if long_form else None,
+            configured=False,
+        ),
+    )
+    frame, problems = checked.table, checked.problems + problems
+    for column in scored:
+        if frame[column].isna().any():
+            problems.append(
+                f"{column}: {int(frame[column].isna().sum())} missing values; every patient needs a prediction "
+                "(drop the patients the model did not score)"
+            )
     if has_binary and not problems:
         for split, group in frame.groupby("split"):
             if group[OUTCOME].nunique() < 2:

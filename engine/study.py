@@ -25,6 +25,8 @@ import pandas as pd
 from engine.cluster import dask_cluster, jobs, run_on_gpu_worker
 from engine.cohort.file_index import FileIndex
 from engine.cohort.manifest import assign_splits, file_columns, load_manifest, read_table
+from engine.validation import check_table, read_table_file
+from engine.validation.study_tables import announce, study_roles
 from engine.cohort.transforms import log_name, log_transform
 from engine.config import StudyConfig, resolve_device
 from engine.errors import ValidationError
@@ -480,6 +482,17 @@ def _chosen_clinical(pipelines: dict) -> dict[str, list[str]]:
     }
 
 
+def read_feature_table(path: Path, config: StudyConfig) -> pd.DataFrame:
+    """A feature table read and checked against the study's roles (engine.validation): every problem in one
+    ValidationError; outcomes recoded to 0/1, what was changed said (InputNotice)."""
+    table = read_table_file(path, what="feature table", parquet=True)
+    checked = check_table(table, study_roles(config, table, "feature table")).raise_problems(
+        f"feature table {path.name}"
+    )
+    announce(checked.notices)
+    return checked.table
+
+
 def load_study_table(config: StudyConfig, base: Path, files: FileIndex | None = None):
     """(cohort or None, patient table with splits assigned and the endpoint as ``label``, image path columns, data
     digest) for a manifest or a feature-table study; ``files`` remembers what was read from each image file."""
@@ -491,7 +504,9 @@ def load_study_table(config: StudyConfig, base: Path, files: FileIndex | None = 
             roi=config.cohort.roi,
             exclude_incomplete=config.cohort.exclude_incomplete,
             files=files,
+            roles=lambda frame: study_roles(config, frame, "manifest", features=False),
         )
+        announce(cohort.notices)
         cohort = assign_splits(
             cohort,
             external_centers=config.cohort.external_centers,
@@ -504,7 +519,7 @@ def load_study_table(config: StudyConfig, base: Path, files: FileIndex | None = 
     else:
         cohort = None
         feature_file = base / config.cohort.feature_table
-        table = read_table(feature_file) if feature_file.suffix != ".parquet" else pd.read_parquet(feature_file)
+        table = read_feature_table(feature_file, config)
         if "split" not in table:
             from engine.cohort.manifest import Cohort
 
@@ -514,7 +529,6 @@ def load_study_table(config: StudyConfig, base: Path, files: FileIndex | None = 
                 train_fraction=config.cohort.train_fraction,
                 seed=config.seed,
             ).table
-        table["patient_id"] = table["patient_id"].astype(str)
         path_columns = []
         digest = file_digest(feature_file)
     if config.endpoint != "label":
@@ -733,123 +747,3 @@ def run_config(settings: dict) -> StudyConfig:
     if "ring_shape" not in (settings.get("radiomics") or {}):
         config.radiomics.ring_shape = True
     return config
-
-
-def predict_new(run, manifest: Path, *, workers: int = 1, progress: Progress = _noop) -> pd.DataFrame:
-    """Predictions of a stored run's frozen pipelines for the patients of a new manifest (same features, same
-    settings). Raises a clear error when columns or phases the run needs are missing."""
-    import torch
-
-    from engine.features.deep import build_backbone, embed
-    from engine.features.radiomics import extract_cohort
-    from engine.selection.clinical import input_columns
-
-    config = run_config(run.config)
-    if run.provenance.get("strata"):
-        raise ValidationError(
-            f"run {run.run_id} is stratified by {run.provenance.get('strata_column')}: predict with the run of the "
-            f"patients' stratum, one of {run.provenance['strata']}."
-        )
-    if not config.cohort.manifest:
-        raise ValidationError(
-            "this run was trained on a feature table; predict with its pipelines on a table of the same columns."
-        )
-    cohort = load_manifest(
-        manifest,
-        clinical=run.provenance.get("clinical") or None,
-        roi=(run.config.get("cohort") or {}).get("roi"),
-    )
-    trained = set(run.provenance.get("phases", []))
-    absent_phases = sorted(trained - set(cohort.phases))
-    if absent_phases:
-        raise ValidationError(
-            f"the new manifest lacks the phases {absent_phases} the run was trained on (image_<phase> columns)."
-        )
-    frame = cohort.table.copy()
-    if config.cohort.log_transform:
-        frame, _ = log_transform(frame, config.cohort.log_transform)
-    needed = set(run.provenance.get("clinical", []))
-    missing = sorted(needed - set(frame.columns))
-    if missing:
-        raise ValidationError(f"the new manifest lacks the clinical columns {missing} the run's models use; add them.")
-    if config.radiomics.enabled:
-        radiomics, failures = extract_cohort(
-            cohort,
-            **config.radiomics.extraction_options(),
-            workers=workers,
-            progress=lambda k: progress("radiomics", k, len(frame)),
-        )
-        if failures:
-            raise ValidationError(f"radiomics failed for {len(failures)} new patient(s): {failures}")
-        frame = frame.merge(radiomics, on="patient_id", how="left")
-    network_file = run.path / "deep_network.pt"
-    if config.deep.enabled:
-        if not network_file.exists():
-            raise ValidationError(
-                "this run has no stored deep network; re-run it with this engine version to predict new patients."
-            )
-        crops = config.deep.crops(cohort)
-        network = build_backbone(
-            config.deep.backbone, crops.shape[1], spatial_dims=crops.ndim - 2, width=config.deep.width
-        )
-        network.load_state_dict(torch.load(network_file, map_location="cpu", weights_only=True))
-        values = embed(network.eval(), crops)
-        deep = pd.DataFrame(values, columns=[f"dl_{k:03d}" for k in range(values.shape[1])]).assign(
-            patient_id=cohort.table["patient_id"].to_numpy()
-        )
-        frame = frame.merge(deep, on="patient_id", how="left")
-    rows = []
-    for model in run.provenance.get("models", []):
-        if model.startswith("Stacked") or is_reference(model):
-            continue
-        pipeline = run.pipeline(model)
-        columns = input_columns(pipeline)
-        absent = [c for c in columns if c not in frame]
-        if absent:
-            raise ValidationError(
-                f"model {model} needs columns the new patients lack, e.g. {absent[:5]}: check phases and regions."
-            )
-        rows.append(
-            pd.DataFrame(
-                {
-                    "patient_id": frame["patient_id"],
-                    "model": model,
-                    "prob": pipeline.predict_proba(frame[columns])[:, 1],
-                }
-            )
-        )
-    rows += _reference_rows(config, frame, run.reference_scores())
-    return _risk_groups(pd.concat(rows, ignore_index=True), run.risk_cutoffs())
-
-
-def _reference_rows(config, frame: pd.DataFrame, recalibrations: pd.DataFrame | None) -> list[pd.DataFrame]:
-    """The reference scores of new patients: raw score and the stored training recalibration (no refitting)."""
-    from engine.models.reference import parse_reference_scores
-
-    if not config.reference_scores or recalibrations is None:
-        return []
-    stored = recalibrations.set_index("model")
-    rows = []
-    for score in parse_reference_scores({name: spec.model_dump() for name, spec in config.reference_scores.items()}):
-        raw = score.values(frame)
-        line = stored.loc[score.model]
-        recalibrated = 1 / (1 + np.exp(-(line["intercept"] + line["slope"] * raw)))
-        rows.append(
-            pd.DataFrame(
-                {"patient_id": frame["patient_id"], "model": score.model, "prob": raw, "recalibrated": recalibrated}
-            )
-        )
-    return rows
-
-
-def _risk_groups(predictions: pd.DataFrame, cutoffs: pd.DataFrame | None) -> pd.DataFrame:
-    """``<endpoint>_risk_group`` (high / low) of each prediction by the run's training median cutoff."""
-    if cutoffs is None:
-        return predictions
-    medians = cutoffs[(cutoffs["source"] == "binary") & (cutoffs["method"] == "median")]
-    for endpoint, rows in medians.groupby("endpoint", sort=False):
-        cutoff = predictions["model"].map(dict(zip(rows["model"], rows["cutoff"])))
-        predictions[f"{endpoint}_risk_group"] = np.where(
-            cutoff.isna(), None, np.where(predictions["prob"] > cutoff, "high", "low")
-        )
-    return predictions

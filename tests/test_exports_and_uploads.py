@@ -57,7 +57,8 @@ def test_european_excel_csv_is_read_with_its_delimiter_and_decimal_comma():
 
 def test_a_csv_without_patient_id_says_how_it_was_read():
     with pytest.raises(
-        ValidationError, match=r"read as delimiter ';' and decimal mark ','.*columns found are \['id', 'label', 'Rad'\]"
+        ValidationError,
+        match=r"read with delimiter ';' and decimal mark ','.*columns found are \['id', 'label', 'Rad'\]",
     ):
         read_predictions(b"id;label;Rad\nP1;0;0,2\nP2;1;0,7\n", "export.csv")
 

@@ -7,6 +7,7 @@ geometry are read from images: no DICOM header field (patient name, ID, dates) i
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,8 @@ from engine.cohort.file_index import FileIndex
 from engine.errors import ValidationError
 from engine.features.cache import file_digest
 from engine.predictions import is_external
+from engine.validation import TableRoles, check_table, raise_problems, read_table_file
+from engine.validation.rules import survival_pairs_of
 
 OUTCOME_BINARY = "label"
 RESERVED = {"patient_id", "split", "center", "roi", OUTCOME_BINARY}
@@ -37,6 +40,7 @@ class Cohort:
         default_factory=lambda: pd.DataFrame(columns=["patient_id", "reason"])
     )  # patients left out (load_manifest(exclude_incomplete=True)) with the reason
     listed: int = 0  # patients in the manifest file, before exclusions
+    notices: tuple[str, ...] = ()  # what the input checks changed and said (engine.validation)
 
     def mask_column(self, phase: str) -> str:
         return f"mask_{phase}" if f"mask_{phase}" in self.table else "mask"
@@ -49,16 +53,8 @@ class Cohort:
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    path = Path(path)
-    if not path.exists():
-        raise ValidationError(
-            f"manifest must be an existing CSV or XLSX file; got {str(path)!r}, which does not exist."
-        )
-    if path.suffix.lower() in (".xlsx", ".xls"):
-        return pd.read_excel(path)
-    if path.suffix.lower() == ".csv":
-        return pd.read_csv(path)
-    raise ValidationError(f"manifest must be .csv or .xlsx; got {path.suffix!r}. Save the table as CSV.")
+    """The manifest's table (engine.validation.reading: sniffed CSV or XLSX, binary and non-UTF-8 files refused)."""
+    return read_table_file(path, what="manifest")
 
 
 def image_information(
@@ -139,47 +135,38 @@ def load_manifest(
     roi: str | None = None,
     exclude_incomplete: bool = False,
     files: FileIndex | None = None,
+    roles: Callable[[pd.DataFrame], TableRoles] | None = None,
 ) -> Cohort:
     """Read the manifest at ``path`` and validate it (see the module docstring); returns a ``Cohort``. Mask entries
     that are DICOM-SEG or RTSTRUCT files are rasterised onto their image (engine.cohort.dicom_masks; the ROI from the
     ``roi`` column, else ``roi``). ``exclude_incomplete``: a patient with a missing image or mask (no path, no
     file), an empty mask or a missing outcome is left out with the reason (``Cohort.excluded``, the flowchart's
     exclusions) instead of failing the load; every other problem still fails it. ``files`` remembers what was read
-    from each file (engine.cohort.file_index): a warm start reads no image."""
+    from each file (engine.cohort.file_index): a warm start reads no image. The table's columns are checked by
+    engine.validation: ``roles`` gives their roles from the table (a study's: engine.validation.study_roles), by
+    default ``label`` and the survival endpoints found; what the checks changed is in ``Cohort.notices``."""
     path = Path(path).resolve()
     root = path.parent
     table = read_table(path)
-    problems: list[str] = []
     if "patient_id" not in table:
-        raise ValidationError(f"manifest must have a patient_id column; got columns {list(table.columns)}.")
-    table["patient_id"] = table["patient_id"].astype(str)
+        raise_problems(f"manifest {path.name}", check_table(table, TableRoles("manifest")).problems)
+    table["patient_id"] = table["patient_id"].map(lambda v: v if pd.isna(v) else str(v).strip())
     listed = len(table)
     excluded = incomplete_patients(table, root) if exclude_incomplete else {}
     table = table[~table["patient_id"].isin(set(excluded))]
-    duplicated = table.loc[table["patient_id"].duplicated(keep=False), "patient_id"].unique()
-    if duplicated.size:
-        problems.append(f"duplicate patient_id: {', '.join(duplicated[:10])} (each patient must appear once)")
     phases = tuple(c[len("image_") :] for c in table.columns if c.startswith("image_"))
+    survival = survival_pairs_of(table)
+    wanted = [c if c in table else c.removeprefix("log10_") for c in clinical or []]  # a run's log-transformed names
+    given = roles(table) if roles else TableRoles("manifest", binary=(OUTCOME_BINARY,) * (OUTCOME_BINARY in table))
+    checked = check_table(
+        table, dataclasses.replace(given, survival=given.survival or survival, clinical=tuple(wanted))
+    )
+    table, problems, notices = checked.table, list(checked.problems), list(checked.notices)
     if not phases:
         problems.append("no image_<phase> column (e.g. image_arterial); a feature-table study needs no manifest")
     mask_columns = [c for c in table.columns if c == "mask" or c.startswith("mask_")]
     if phases and not mask_columns:
         problems.append("no mask column (mask, or mask_<phase> per phase)")
-    if OUTCOME_BINARY in table:
-        values = set(pd.unique(table[OUTCOME_BINARY].dropna()))
-        if not values <= {0, 1, True, False}:
-            problems.append(f"label must be 0/1 (1 = event); got values {sorted(map(str, values))[:6]}")
-    survival = tuple(c[: -len("_time")] for c in table.columns if c.endswith("_time") and f"{c[:-5]}_event" in table)
-    for endpoint in survival:
-        times = pd.to_numeric(table[f"{endpoint}_time"], errors="coerce")
-        for index in table.index[((times < 0) | times.isna()).to_numpy()]:  # index: the file's row - 2
-            problems.append(
-                f"row {index + 2} ({table.at[index, 'patient_id']}): {endpoint}_time must be a number >= 0; got "
-                f"{table.at[index, f'{endpoint}_time']!r}"
-            )
-        events = table[f"{endpoint}_event"]
-        if not set(pd.unique(events.dropna())) <= {0, 1}:
-            problems.append(f"{endpoint}_event must be 0/1 (1 = event, 0 = censored)")
     path_names = file_columns(table)
     for column in path_names:
         resolved = []
@@ -199,17 +186,6 @@ def load_manifest(
                 problems.append(f"{where}: file {value!r} not found (paths are relative to the manifest's folder)")
             resolved.append(str(target))
         table[column] = resolved
-    for wanted in clinical or []:
-        column = wanted if wanted in table else wanted.removeprefix("log10_")  # a run's log-transformed predictor
-        if column not in table:
-            problems.append(
-                f"clinical column {column!r} is not in the manifest; remove it from cohort.clinical or add it"
-            )
-        elif table[column].isna().all():
-            problems.append(
-                f"clinical column {column!r} has no value (all {len(table)} missing); fill it in or remove it from "
-                "cohort.clinical"
-            )
     if check_images and not problems:
         problems += _convert_dicom_masks(table, phases, root, roi)
     if check_images and not problems:
@@ -225,12 +201,7 @@ def load_manifest(
             table = table[~table["patient_id"].isin(empty)]
             found = [(p, message) for p, message in found if p not in empty]
         problems += [message for _, message in found]
-    if problems:
-        shown = "\n  - ".join(problems[:50])
-        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
-        raise ValidationError(
-            f"manifest {path.name} has {len(problems)} problem(s); fix them and load again:\n  - {shown}{more}"
-        )
+    raise_problems(f"manifest {path.name}", problems)
     clinical_columns = (
         tuple(clinical)
         if clinical is not None
@@ -249,6 +220,7 @@ def load_manifest(
         resampled=resampled if check_images else {},
         excluded=pd.DataFrame({"patient_id": list(excluded), "reason": list(excluded.values())}, dtype=object),
         listed=listed,
+        notices=tuple(notices),
     )
 
 

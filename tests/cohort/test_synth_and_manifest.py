@@ -110,12 +110,12 @@ def test_manifest_reports_every_problem_row_by_row(small_cohort, tmp_path):
         load_manifest(folder / "manifest.csv")
     message = str(info.value)
     for expected in (
-        "duplicate patient_id",
+        "patient_id must be unique",
         "row 4",
         "missing.nii.gz",
         "row 5",
         "leaves the manifest's folder",
-        "rfs_time must be a number >= 0",
+        "rfs_time must be a finite number >= 0",
     ):
         assert expected in message, message
     table = pd.read_csv(small_cohort)
@@ -193,7 +193,7 @@ def test_incomplete_patients_are_left_out_with_their_reason_and_counted_in_the_f
 
     table.loc[20, "rfs_time"] = -3  # not an incomplete patient: still an error, at the file's row
     table.to_csv(folder / "manifest.csv", index=False)
-    with pytest.raises(ValidationError, match=r"row 22 \(.*\): rfs_time must be a number >= 0"):
+    with pytest.raises(ValidationError, match=r"rfs_time must be a finite number >= 0 .* row 22 \(HCC0021\)"):
         load_manifest(folder / "manifest.csv", exclude_incomplete=True)
 
 

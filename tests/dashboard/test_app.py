@@ -315,7 +315,8 @@ def test_a_bad_upload_shows_one_message_and_nothing_breaks(app_store, monkeypatc
     at = uploaded_app(app_store, monkeypatch, bad)
     assert not at.exception
     messages = [e.value for e in at.sidebar.error]
-    assert len(messages) == 1 and "duplicate patient_id: P1" in messages[0] and "label must be 0/1" in messages[0]
+    assert len(messages) == 1 and "patient_id must be unique" in messages[0] and "got 'P1'" in messages[0]
+    assert "label must be coded 0/1" in messages[0] and "got 2 in 1 row(s): row 3 (P1)" in messages[0]
     at.switch_page("app_pages/roc.py").run()
     assert not at.exception and "Choose a run" in at.info[0].value
 
@@ -328,11 +329,14 @@ def test_a_bad_upload_lists_every_problem():
     with pytest.raises(ValidationError) as info:
         read_predictions(bad, "bad.csv")
     message = str(info.value)
-    assert "duplicate patient_id: P1" in message and "label must be 0/1" in message
+    assert (
+        "patient_id must be unique (each patient appears once); got 'P1' in 2 row(s): row 2 (P1), row 3 (P1)" in message
+    )
+    assert "label must be coded 0/1" in message and "Fix: recode the column to 0/1" in message
     assert read_predictions(b"patient_id,label,A\n1,0,0.1\n2,1,0.9\n3,0,0.2\n4,1,0.7\n", "ok.csv")[
         "model"
     ].unique().tolist() == ["A"]
-    with pytest.raises(ValidationError, match="csv or .xlsx"):
+    with pytest.raises(ValidationError, match="CSV or XLSX file; got 'evil.pkl'"):
         read_predictions(b"x", "evil.pkl")
     single = b"patient_id,split,label,A\n1,internal,1,0.1\n2,internal,1,0.9\n3,train,0,0.2\n4,train,1,0.7\n"
     with pytest.raises(ValidationError, match="single class"):

@@ -73,7 +73,7 @@ def test_the_parent_pools_the_strata(stratified):
         np.testing.assert_allclose(mine.loc[own.index], own, rtol=1e-12)
     cutoffs = parent.performance().groupby("stratum")["cutoff"].first()
     assert cutoffs["TACE"] != cutoffs["hepatectomy"]  # each stratum learned its own
-    from engine.study import predict_new
+    from engine.new_patients import predict_new
 
     with pytest.raises(ValidationError, match="stratified by treatment"):
         predict_new(parent, Path("new_patients.csv"))

@@ -13,7 +13,8 @@ from engine.config import parse_config
 from engine.errors import ValidationError
 from engine.report import methods_text, report_zip
 from engine.store import RunStore
-from engine.study import predict_new, run_config, run_study
+from engine.new_patients import predict_new
+from engine.study import run_config, run_study
 
 
 @pytest.fixture(scope="module")

@@ -127,13 +127,16 @@ UPLOAD_CASES = {
         ["a patient_id column is required", "delimiter ';' and decimal mark ','", "Name the patients' column"],
     ),
     "no outcome": (b"patient_id,Rad\n1,0.2\n2,0.8\n", ["an outcome is required", "label column (0/1)"]),
-    "label not 0/1": (b"patient_id,label,Rad\n1,yes,0.2\n2,no,0.8\n", ["label must be 0/1"]),
+    "label not 0/1": (
+        b"patient_id,label,Rad\n1,yes,0.2\n2,no,0.8\n",
+        ["label must be coded 0/1", "got 'no', 'yes' in 2 row(s): row 2 (1), row 3 (2)", "recode the column to 0/1"],
+    ),
     "model column with text": (
         b"patient_id,label,Rad (score)\n1,0,0.2\n2,1,high\n3,0,1.5\n",
-        ["Rad (score): 1 missing or non-numeric values"],
+        ["Rad (score) must be a number; got 'high' in 1 row(s): row 3 (2)", "leave the cell empty"],
     ),
     "no model column": (b"patient_id,label,age\n1,0,51\n2,1,64\n", ["no model column", "(score)"]),
-    "not a table": (b"\x00\x01binary", ["could not be read as a table"]),
+    "not a table": (b"\x00\x01binary", ["upload.xlsx is not an Excel workbook", "save it from Excel as .xlsx"]),
 }
 
 

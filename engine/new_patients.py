@@ -1,0 +1,160 @@
+"""Scoring new patients with a stored run: the same features, the frozen pipelines, the run's training cutoffs.
+
+A run trained on images takes a manifest of the new patients (radiomics and deep features are extracted as in
+training); a run trained on a feature table takes a table of the same columns. Either way the patients' table is
+checked against what the run's pipelines need (engine.validation.new_patients) before anything is scored: every
+missing column, text in a numeric column and level training never saw is listed in one message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from engine.cohort.manifest import load_manifest
+from engine.cohort.transforms import log_transform
+from engine.errors import ValidationError
+from engine.models.reference import is_reference
+from engine.study import Progress, _noop, run_config
+from engine.validation import read_table_file
+from engine.validation.new_patients import check_new_patients
+from engine.validation.study_tables import announce
+
+
+def predict_new(run, patients: Path, *, workers: int = 1, progress: Progress = _noop) -> pd.DataFrame:
+    """Predictions of a stored run's frozen pipelines for new patients: a manifest (a run trained on images) or a
+    feature table (a run trained on one), in long form with each model's risk group at the run's training cutoff.
+    Raises one ValidationError listing every column, type or level the run's pipelines cannot take."""
+    from engine.models.inputs import pipeline_inputs
+
+    config = run_config(run.config)
+    if run.provenance.get("strata"):
+        raise ValidationError(
+            f"run {run.run_id} is stratified by {run.provenance.get('strata_column')}: predict with the run of the "
+            f"patients' stratum, one of {run.provenance['strata']}."
+        )
+    pipelines = {
+        model: run.pipeline(model)
+        for model in run.provenance.get("models", [])
+        if not model.startswith("Stacked") and not is_reference(model)
+    }
+    if config.cohort.manifest:
+        frame = _image_features(run, config, Path(patients), workers, progress)
+    else:
+        frame = read_table_file(patients, what="new patients", parquet=True)
+        if config.cohort.log_transform:
+            present = [c for c in config.cohort.log_transform if c in frame]
+            frame, _ = log_transform(frame, present)
+    references = {spec.column: tuple(spec.order) if spec.order else None for spec in config.reference_scores.values()}
+    checked = check_new_patients(
+        frame,
+        {model: pipeline_inputs(pipeline) for model, pipeline in pipelines.items()},
+        endpoint=config.endpoint,
+        outcome_codes=config.cohort.outcome_codes,
+        references=references,
+    ).raise_problems(f"new patients {Path(patients).name}")
+    announce(checked.notices)
+    frame = checked.table
+    rows = []
+    for model, pipeline in pipelines.items():
+        columns = list(pipeline_inputs(pipeline))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "patient_id": frame["patient_id"],
+                    "model": model,
+                    "prob": pipeline.predict_proba(frame[columns])[:, 1],
+                }
+            )
+        )
+    rows += _reference_rows(config, frame, run.reference_scores())
+    return _risk_groups(pd.concat(rows, ignore_index=True), run.risk_cutoffs())
+
+
+def _image_features(run, config, manifest: Path, workers: int, progress: Progress) -> pd.DataFrame:
+    """The new patients' table with the radiomics and deep features the run was trained on."""
+    import torch
+
+    from engine.features.deep import build_backbone, embed
+    from engine.features.radiomics import extract_cohort
+
+    cohort = load_manifest(
+        manifest,
+        clinical=run.provenance.get("clinical") or None,
+        roi=(run.config.get("cohort") or {}).get("roi"),
+    )
+    trained = set(run.provenance.get("phases", []))
+    absent_phases = sorted(trained - set(cohort.phases))
+    if absent_phases:
+        raise ValidationError(
+            f"the new manifest lacks the phases {absent_phases} the run was trained on (image_<phase> columns)."
+        )
+    frame = cohort.table.copy()
+    if config.cohort.log_transform:
+        frame, _ = log_transform(frame, config.cohort.log_transform)
+    needed = set(run.provenance.get("clinical", []))
+    missing = sorted(needed - set(frame.columns))
+    if missing:
+        raise ValidationError(f"the new manifest lacks the clinical columns {missing} the run's models use; add them.")
+    if config.radiomics.enabled:
+        radiomics, failures = extract_cohort(
+            cohort,
+            **config.radiomics.extraction_options(),
+            workers=workers,
+            progress=lambda k: progress("radiomics", k, len(frame)),
+        )
+        if failures:
+            raise ValidationError(f"radiomics failed for {len(failures)} new patient(s): {failures}")
+        frame = frame.merge(radiomics, on="patient_id", how="left")
+    network_file = run.path / "deep_network.pt"
+    if config.deep.enabled:
+        if not network_file.exists():
+            raise ValidationError(
+                "this run has no stored deep network; re-run it with this engine version to predict new patients."
+            )
+        crops = config.deep.crops(cohort)
+        network = build_backbone(
+            config.deep.backbone, crops.shape[1], spatial_dims=crops.ndim - 2, width=config.deep.width
+        )
+        network.load_state_dict(torch.load(network_file, map_location="cpu", weights_only=True))
+        values = embed(network.eval(), crops)
+        deep = pd.DataFrame(values, columns=[f"dl_{k:03d}" for k in range(values.shape[1])]).assign(
+            patient_id=cohort.table["patient_id"].to_numpy()
+        )
+        frame = frame.merge(deep, on="patient_id", how="left")
+    return frame
+
+
+def _reference_rows(config, frame: pd.DataFrame, recalibrations: pd.DataFrame | None) -> list[pd.DataFrame]:
+    """The reference scores of new patients: raw score and the stored training recalibration (no refitting)."""
+    from engine.models.reference import parse_reference_scores
+
+    if not config.reference_scores or recalibrations is None:
+        return []
+    stored = recalibrations.set_index("model")
+    rows = []
+    for score in parse_reference_scores({name: spec.model_dump() for name, spec in config.reference_scores.items()}):
+        raw = score.values(frame)
+        line = stored.loc[score.model]
+        recalibrated = 1 / (1 + np.exp(-(line["intercept"] + line["slope"] * raw)))
+        rows.append(
+            pd.DataFrame(
+                {"patient_id": frame["patient_id"], "model": score.model, "prob": raw, "recalibrated": recalibrated}
+            )
+        )
+    return rows
+
+
+def _risk_groups(predictions: pd.DataFrame, cutoffs: pd.DataFrame | None) -> pd.DataFrame:
+    """``<endpoint>_risk_group`` (high / low) of each prediction by the run's training median cutoff."""
+    if cutoffs is None:
+        return predictions
+    medians = cutoffs[(cutoffs["source"] == "binary") & (cutoffs["method"] == "median")]
+    for endpoint, rows in medians.groupby("endpoint", sort=False):
+        cutoff = predictions["model"].map(dict(zip(rows["model"], rows["cutoff"])))
+        predictions[f"{endpoint}_risk_group"] = np.where(
+            cutoff.isna(), None, np.where(predictions["prob"] > cutoff, "high", "low")
+        )
+    return predictions
