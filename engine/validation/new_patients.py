@@ -1,8 +1,9 @@
 """New patients for a stored run: the columns its pipelines need, with the types and levels they were trained on.
 
 ``needs`` maps each model to its input columns (engine.models.inputs.pipeline_inputs): a column's training levels
-when it is categorical, None when numeric. Every problem is listed at once: a missing column with the models that
-need it, text in a numeric column, a level training never saw, ids and (where given) outcomes as in training.
+when it is categorical, "numeric" when it is modelled as a number, "any" when the pipeline takes it unmodelled.
+Every problem is listed at once: a missing column with the models that need it, text in a numeric column, a level
+training never saw, ids and (where given) outcomes as in training.
 Missing values are allowed (the pipelines impute them with what they learned on training) and said.
 """
 
@@ -17,18 +18,19 @@ from engine.validation.rules import CheckedTable, TableRoles, check_table, survi
 
 def check_new_patients(
     table: pd.DataFrame,
-    needs: Mapping[str, Mapping[str, tuple[str, ...] | None]],
+    needs: Mapping[str, Mapping[str, str | tuple[str, ...]]],
     *,
     endpoint: str = "label",
     outcome_codes: Mapping[str, int] | None = None,
     references: Mapping[str, tuple[str, ...] | None] | None = None,
 ) -> CheckedTable:
     """Check ``table`` (new patients) against what the run's models need (see the module docstring)."""
-    columns: dict[str, tuple[str, ...] | None] = {}
+    columns: dict[str, str | tuple[str, ...]] = {}
     users: dict[str, list[str]] = {}
     for model, inputs in needs.items():
-        for column, levels in inputs.items():
-            columns.setdefault(column, levels)
+        for column, kind in inputs.items():
+            if columns.get(column, "any") == "any":  # the strictest use of a column counts
+                columns[column] = kind
             users.setdefault(column, []).append(model)
     absent = [c for c in columns if c not in table]
     problems = []
@@ -43,8 +45,8 @@ def check_new_patients(
         "new patients",
         binary=(endpoint,) if endpoint in table else (),
         survival=survival_pairs_of(table),
-        features=tuple(c for c, levels in columns.items() if levels is None and c in table),
-        levels={c: levels for c, levels in columns.items() if levels is not None and c in table},
+        features=tuple(c for c, kind in columns.items() if kind == "numeric" and c in table),
+        levels={c: kind for c, kind in columns.items() if isinstance(kind, tuple) and c in table},
         references={c: o for c, o in (references or {}).items()},
         outcome_codes=dict(outcome_codes or {}),
         outcomes_required=False,

@@ -119,7 +119,7 @@ def read_csv_sniffed(text: str) -> tuple[pd.DataFrame, str]:
     """A CSV read with its own delimiter (comma, semicolon, tab or pipe, sniffed from the first lines) and decimal
     mark (a comma when the delimiter is not one and numbers are written 0,73, as European Excel exports do);
     returns the table and what was found, e.g. "delimiter ';' and decimal mark ','"."""
-    sample = "\n".join(text.splitlines()[:50])
+    sample = "\n".join(text[: 1 << 20].splitlines()[:50])
     try:
         delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
