@@ -20,6 +20,7 @@ from tqdm import tqdm
 from typer.core import TyperGroup
 
 from engine.errors import InputNotice, ValidationError
+from engine.paths import assets_folder
 
 
 class _FriendlyGroup(TyperGroup):
@@ -83,7 +84,7 @@ cohort_app = typer.Typer(no_args_is_help=True, help="Cohorts.")
 runs_app = typer.Typer(no_args_is_help=True, help="The run store.")
 app.add_typer(cohort_app, name="cohort")
 app.add_typer(runs_app, name="runs")
-ASSETS = Path(__file__).resolve().parent / "assets"  # package data: the demo config, templates, presets
+ASSETS = assets_folder()  # the demo config, the study template, the presets (top-level assets/, package data)
 # After a study the process holds some 600,000 Python objects (torch, scikit-learn, pandas, the run), and the garbage
 # collections of the interpreter's exit walked them all: 2 to 3 s of the cold demo. An exit handler freezes them
 # first (frozen objects are left out of collections); it runs only as the process ends, whoever imported this.
@@ -141,7 +142,7 @@ SCHEDULER_HELP = "a Dask scheduler (tcp://host:port) or local:N (a LocalCluster 
 
 @app.command()
 def train(
-    config: Path = typer.Option(..., help="study YAML (engine/assets/study_template.yaml)"),
+    config: Path = typer.Option(..., help="study YAML (assets/study_template.yaml)"),
     store: Path = typer.Option(Path("store"), help="run store folder"),
     workers: int = typer.Option(2),
     scheduler: str = typer.Option(None, help=SCHEDULER_HELP),

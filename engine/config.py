@@ -1,4 +1,4 @@
-"""Study configuration: YAML validated by pydantic (a commented template: ``engine/assets/study_template.yaml``)."""
+"""Study configuration: YAML validated by pydantic (a commented template: ``assets/study_template.yaml``)."""
 
 from __future__ import annotations
 
@@ -293,7 +293,7 @@ def load_config(path: str | Path) -> tuple[StudyConfig, Path]:
     path = Path(path)
     if not path.exists():
         raise ConfigError(
-            f"config must be an existing YAML file; got {str(path)!r}. Start from engine/assets/study_template.yaml."
+            f"config must be an existing YAML file; got {str(path)!r}. Start from assets/study_template.yaml."
         )
     try:
         raw = yaml.safe_load(path.read_text()) or {}
@@ -332,7 +332,7 @@ def _problem_line(error: dict[str, Any]) -> str:
         )
     came = error.get("input")
     shown = f" (got {came!r})" if not isinstance(came, (dict, list)) else ""
-    return f"{where}: {error['msg']}{shown}; see engine/assets/study_template.yaml for the expected form"
+    return f"{where}: {error['msg']}{shown}; see assets/study_template.yaml for the expected form"
 
 
 def resolve_device(device: str = "auto") -> str:

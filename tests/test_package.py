@@ -20,9 +20,9 @@ def _run(arguments: list[str], cwd: Path, **kwargs) -> subprocess.CompletedProce
 def test_the_wheel_installs_and_runs_outside_the_checkout(tmp_path):
     source = tmp_path / "source"  # a copy: building writes build/ and *.egg-info next to pyproject.toml
     source.mkdir()
-    for name in ("pyproject.toml", "README.md", "requirements-runtime.txt"):
+    for name in ("pyproject.toml", "setup.py", "README.md", "requirements-runtime.txt"):
         shutil.copy(ROOT / name, source / name)
-    for package in ("engine", "dashboard"):
+    for package in ("engine", "dashboard", "assets"):
         shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
     built = _run(["-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", str(source), "-w", "."], tmp_path)
     assert built.returncode == 0, built.stderr

@@ -136,7 +136,7 @@ def test_methods_text_states_preprocessing_and_harmonisation():
     from engine.config import load_config
     from engine.report import methods_text
 
-    config, _ = load_config(Path(__file__).resolve().parents[2] / "engine" / "assets" / "study_template.yaml")
+    config, _ = load_config(Path(__file__).resolve().parents[2] / "assets" / "study_template.yaml")
     raw = config.canonical()
     assert "ComBat" not in methods_text(raw, {"packages": {}}) and "N4" not in methods_text(raw, {"packages": {}})
     raw["radiomics"]["preprocessing"].update(n4=True, normalize="zscore", register_phases=True)
