@@ -471,8 +471,9 @@ def _paper_tables(predictions, classifier_predictions, frame, families, survival
         if method != "none" and endpoint == "label":  # the grid's clinical models use this choice (binary endpoint)
             table["chosen"] = table["predictor"].isin(chosen.chosen)
         multivariable.append(table)
-    pd.concat(univariable, ignore_index=True).to_csv(partial / "clinical_univariable.csv", index=False)
-    pd.concat(multivariable, ignore_index=True).to_csv(partial / "clinical_multivariable.csv", index=False)
+    for name, tables in (("univariable", univariable), ("multivariable", multivariable)):
+        kept = [t for t in tables if not t.empty] or tables[:1]  # an endpoint with no predictor adds no row
+        pd.concat(kept, ignore_index=True).to_csv(partial / f"clinical_{name}.csv", index=False)
 
 
 def _chosen_clinical(pipelines: dict) -> dict[str, list[str]]:
