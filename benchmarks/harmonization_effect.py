@@ -19,7 +19,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from engine.models.grid import FeatureTable, run_grid  # noqa: E402
-from engine.performance import learn_cutoffs, performance_table  # noqa: E402
+from engine.views.performance import learn_cutoffs, performance_table  # noqa: E402
 from engine.store import RunStore  # noqa: E402
 
 

@@ -87,7 +87,7 @@ import json, sys, time
 sys.path.insert(0, {root!r})
 from engine.config import parse_config
 from engine.store import RunStore
-from engine.study import run_study
+from engine.pipeline.study import run_study
 from pathlib import Path
 start = time.perf_counter()
 store = RunStore({store!r})

@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from engine import analysis, horizons, performance, plots
+from engine import plots
+from engine.views import analysis, horizons, performance
 from engine.store import RunStore
 
 STORE = Path(os.environ.get("HCC_STORE", "store"))
@@ -144,14 +145,14 @@ def lasso_path(run_id: str, model: str):
 
 @st.cache_data(max_entries=16, show_spinner="Computing SHAP values (once per model; stored with the run)...")
 def explanation(run_id: str, model: str):
-    from engine.explain import explain
+    from engine.views.explain import explain
 
     return explain(store().load(run_id), model)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def explainable_models(run_id: str) -> list[str]:
-    from engine.explain import explainable_models as models
+    from engine.views.explain import explainable_models as models
 
     return models(store().load(run_id))
 
@@ -166,14 +167,14 @@ def run_cohort(manifest: str, clinical: tuple[str, ...], roi: str | None):
 
 @st.cache_data(max_entries=32, show_spinner="Reading the patient's images...")
 def case_slices(manifest: str, clinical: tuple[str, ...], roi: str | None, patient_id: str, rings: tuple):
-    from engine.case import case_slices as slices
+    from engine.views.case import case_slices as slices
 
     return slices(run_cohort(manifest, clinical, roi), patient_id, dict(rings))
 
 
 @st.cache_data(max_entries=32, show_spinner="Computing the Grad-CAM of the stored network...")
 def case_gradcam(run_id: str, manifest: str, clinical: tuple[str, ...], roi: str | None, patient_id: str):
-    from engine.case import case_gradcam as gradcam
+    from engine.views.case import case_gradcam as gradcam
 
     return gradcam(store().load(run_id), run_cohort(manifest, clinical, roi), patient_id)
 
@@ -182,6 +183,6 @@ def case_gradcam(run_id: str, manifest: str, clinical: tuple[str, ...], roi: str
 def voxel_map(manifest: str, clinical: tuple[str, ...], roi: str | None, patient_id: str, feature: str, params: str):
     import json
 
-    from engine.case import voxel_map as compute
+    from engine.views.case import voxel_map as compute
 
     return compute(run_cohort(manifest, clinical, roi), patient_id, feature, params=json.loads(params))

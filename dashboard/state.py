@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboard import cached
 from engine.errors import ValidationError
-from engine.predictions import (
+from engine.common.predictions import (
     filter_predictions,
     headline_models,
     filterable_columns,
@@ -150,7 +150,7 @@ def _default_run(runs: pd.DataFrame) -> int:
 
 
 def _parsed_upload(data: bytes, name: str, scores: tuple[str, ...] = ()) -> pd.DataFrame:
-    """The upload parsed as data (engine.predictions; no pickle, no eval), kept in this browser session only;
+    """The upload parsed as data (engine.common.predictions; no pickle, no eval), kept in this browser session only;
     ``scores``: cohort columns the user turned into raw-score models."""
     digest = (hashlib.sha256(data).hexdigest(), scores)
     kept = st.session_state.get("upload_parsed")
@@ -303,8 +303,8 @@ def download_figure(figure, name: str, key: str) -> None:
 
 def show_table(table: pd.DataFrame, **kwargs) -> None:
     """A table as a paper prints it: human column labels, p < 0.001, 3 decimals padded (0.050), whole numbers
-    without decimals (engine.labels); the columns stay numbers, so they sort as numbers."""
-    from engine.labels import readable
+    without decimals (engine.common.labels); the columns stay numbers, so they sort as numbers."""
+    from engine.common.labels import readable
 
     shown = readable(table)
     decimals = {
@@ -316,8 +316,9 @@ def show_table(table: pd.DataFrame, **kwargs) -> None:
 
 
 def download_table(table: pd.DataFrame, name: str, key: str) -> None:
-    """CSV and XLSX buttons; text cells that a spreadsheet would run as formulas are neutralised (engine.exports)."""
-    from engine.exports import spreadsheet_safe
+    """CSV and XLSX buttons; text cells that a spreadsheet would run as formulas are neutralised
+    (engine.common.exports)."""
+    from engine.common.exports import spreadsheet_safe
 
     table = spreadsheet_safe(table)
     left, right = st.columns(2)

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from typer.core import TyperGroup
 
 from engine.errors import InputNotice, ValidationError
-from engine.paths import assets_folder
+from engine.common.paths import assets_folder
 
 
 class _FriendlyGroup(TyperGroup):
@@ -152,7 +152,7 @@ def train(
     """Extract features, train the model grid and store the run (served from the store when unchanged)."""
     from engine.config import load_config
     from engine.store import RunStore
-    from engine.study import run_study
+    from engine.pipeline.study import run_study
 
     bars = Bars()
     try:
@@ -182,7 +182,7 @@ def demo(
     from engine.cohort.synth import SYNTH_VERSION, SynthSpec, synthesize_cohort
     from engine.config import parse_config
     from engine.store import RunStore
-    from engine.study import run_study
+    from engine.pipeline.study import run_study
 
     spec = SynthSpec(n=n, seed=0, **DEMO_CENTERS)
     marker = out / f".complete-n{n}-v{SYNTH_VERSION}"
@@ -214,8 +214,8 @@ def predict(
     workers: int = typer.Option(2),
 ) -> None:
     """Apply a run's frozen pipelines to new patients (same feature extraction, no refitting)."""
-    from engine.exports import spreadsheet_safe
-    from engine.new_patients import predict_new
+    from engine.common.exports import spreadsheet_safe
+    from engine.pipeline.new_patients import predict_new
     from engine.store import RunStore
 
     if (manifest is None) == (features is None):
@@ -289,7 +289,7 @@ def explain(
 ) -> None:
     """SHAP values of a run's models, computed now and stored with the run (the Explanations page, the case viewer
     and the report then read them instead of computing them on a first visit)."""
-    from engine.explain import default_model, explain as explain_model, explainable_models
+    from engine.views.explain import default_model, explain as explain_model, explainable_models
     from engine.store import RunStore
 
     stored = RunStore(store).load(run)

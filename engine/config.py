@@ -9,7 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticError, field_validator, model_validator
 
 from engine.errors import ConfigError
-from engine.models.names import ALL_CLASSIFIERS, DEFAULT_MODELS, DEFAULT_SELECTION, SELECTION_STEPS, SURVIVAL_METHODS
+from engine.common.names import ALL_CLASSIFIERS, DEFAULT_MODELS, DEFAULT_SELECTION, SELECTION_STEPS, SURVIVAL_METHODS
 
 
 class _Strict(BaseModel):
@@ -149,7 +149,7 @@ class SelectionConfig(_Strict):
 
 
 class CutoffConfig(_Strict):
-    """How each model's cutoff is learned on its training (out-of-fold) predictions (engine.performance)."""
+    """How each model's cutoff is learned on its training (out-of-fold) predictions (engine.views.performance)."""
 
     method: Literal["youden", "sensitivity", "specificity"] = "youden"
     target: float | None = Field(None, gt=0, lt=1)  # the target sensitivity or specificity

@@ -1,19 +1,19 @@
-"""engine.case without images: a patient's predictions, risk groups and nomogram values from the tables."""
+"""engine.views.case without images: a patient's predictions, risk groups and nomogram values from the tables."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from engine.case import case_predictions, case_risk_groups
+from engine.views.case import case_predictions, case_risk_groups
 from tests.dashboard.conftest import predictions_table, with_reference
 
 
 def test_a_patients_nomogram_values_are_the_rows_the_nomogram_was_fitted_on():
-    """engine.case.nomogram_values: a training patient's values equal the nomogram's own design row (predictors
+    """engine.views.case.nomogram_values: a training patient's values equal the nomogram's own design row (predictors
     as in the table, scores as the logit of the probability), so the case viewer's points are the nomogram's."""
-    from engine.analysis import fit_nomogram
-    from engine.analysis import wide
-    from engine.case import nomogram_values
+    from engine.views.analysis import fit_nomogram
+    from engine.views.analysis import wide
+    from engine.views.case import nomogram_values
 
     predictions = predictions_table(n=160)
     _, nomogram, data = fit_nomogram(predictions, ["age", "sex"], ["Rad", "DL"])

@@ -1,4 +1,4 @@
-"""The whole study on a Dask cluster (engine.cluster): a LocalCluster of 2 worker processes gives the run a local
+"""The whole study on a Dask cluster (engine.common.cluster): a LocalCluster of 2 worker processes gives the run a local
 process gives, a worker killed mid-run does not change it, and a worker advertising a GPU trains the network."""
 
 import os
@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.cluster import check_scheduler, dask_cluster, run_on_gpu_worker
+from engine.common.cluster import check_scheduler, dask_cluster, run_on_gpu_worker
 from engine.config import parse_config
 from engine.errors import ValidationError
 from engine.store import RunStore
-from engine.study import run_study
+from engine.pipeline.study import run_study
 
 
 def _feature_study(folder):
@@ -154,11 +154,11 @@ def test_an_unreachable_scheduler_says_how_to_start_one():
 
 
 def test_the_deep_step_trains_on_the_gpu_worker_as_it_does_here():
-    """engine.study._train_deep shipped to a worker with the GPU resource (no CUDA there: it resolves to the CPU)
-    gives the features, the network and the Grad-CAM gallery it gives in this process."""
+    """engine.pipeline.study._train_deep shipped to a worker with the GPU resource (no CUDA there: it resolves to the
+    CPU) gives the features, the network and the Grad-CAM gallery it gives in this process."""
     from distributed import LocalCluster
 
-    from engine.study import _train_deep
+    from engine.pipeline.study import _train_deep
 
     rng = np.random.default_rng(0)
     n = 40
@@ -201,7 +201,7 @@ def test_a_task_does_its_nested_joblib_work_in_its_own_process():
     backend sends them back to the cluster as tasks of their own, on both workers."""
     from joblib import Parallel, delayed
 
-    from engine.cluster import Serial
+    from engine.common.cluster import Serial
 
     with dask_cluster("local:2"):
         plain = Parallel(n_jobs=-1)(delayed(_pids_of_nested_work)(40) for _ in range(2))
@@ -226,7 +226,7 @@ def test_a_task_runs_under_the_warning_filters_of_its_caller():
 
     from joblib import Parallel, delayed
 
-    from engine.cluster import Serial
+    from engine.common.cluster import Serial
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The probability", category=FutureWarning)

@@ -1,4 +1,4 @@
-"""SHAP explanations (engine.explain) of fitted model pipelines, against what SHAP values must be."""
+"""SHAP explanations (engine.views.explain) of fitted model pipelines, against what SHAP values must be."""
 
 import numpy as np
 import pandas as pd
@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import SVC
 
 from engine.errors import ValidationError
-from engine.explain import explain_pipeline, family_contributions, family_shares, importance
+from engine.views.explain import explain_pipeline, family_contributions, family_shares, importance
 from engine.models.grid import Selection, model_pipeline
 from xgboost import XGBClassifier
 

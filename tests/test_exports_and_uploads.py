@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from engine.errors import ValidationError
-from engine.exports import spreadsheet_safe
-from engine.predictions import read_predictions
+from engine.common.exports import spreadsheet_safe
+from engine.common.predictions import read_predictions
 from engine.report import ReportInput, build_report
 from tests.dashboard.conftest import predictions_table
 
@@ -64,7 +64,7 @@ def test_a_csv_without_patient_id_says_how_it_was_read():
 
 
 def test_the_overview_sentence_says_what_the_study_is():
-    from engine.summary import study_sentence
+    from engine.views.summary import study_sentence
     from tests.dashboard.conftest import with_reference
 
     predictions = with_reference(predictions_table(n=120))
@@ -81,7 +81,7 @@ def test_the_overview_sentence_says_what_the_study_is():
 
 
 def test_tables_read_like_a_paper():
-    from engine.labels import readable
+    from engine.common.labels import readable
 
     table = pd.DataFrame(
         {

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from engine import analysis
+from engine.views import analysis
 from engine.errors import ValidationError
 from engine.models.reference import RAW_SCORE, without_probabilities
-from engine.predictions import read_predictions, upload_roles
+from engine.common.predictions import read_predictions, upload_roles
 from engine.stats import auc_ci
 
 

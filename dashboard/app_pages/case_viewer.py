@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import cached
 from dashboard.state import download_figure, require_study, show_table
-from engine.case import case_predictions, case_risk_groups, run_manifest, voxel_feature_choices
+from engine.views.case import case_predictions, case_risk_groups, run_manifest, voxel_feature_choices
 from engine.errors import ValidationError
 from engine.plots import case as figures
 
@@ -127,8 +127,8 @@ if study.run is not None:
         st.plotly_chart(waterfall_figure(explanation, patient, title=f"{model}: patient {patient}"), width="stretch")
 
 if study.has_binary and "train" in study.splits:
-    from engine.case import default_nomogram_terms, nomogram_values
-    from engine.predictions import filterable_columns
+    from engine.views.case import default_nomogram_terms, nomogram_values
+    from engine.common.predictions import filterable_columns
     from engine.stats.nomogram import patient_points
 
     columns = [c for c in filterable_columns(study.predictions) if c not in ("split", "center")]

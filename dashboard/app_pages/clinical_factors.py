@@ -3,8 +3,8 @@ import streamlit as st
 from dashboard import cached
 from dashboard.state import download_table, require_study
 from engine.errors import ValidationError
-from engine.predictions import filterable_columns
-from engine.tables import regression_paper_table
+from engine.common.predictions import filterable_columns
+from engine.common.tables import regression_paper_table
 
 study = require_study()
 st.title("Clinical factors")

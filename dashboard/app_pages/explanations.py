@@ -5,7 +5,7 @@ import streamlit as st
 from dashboard import cached
 from dashboard.state import download_figure, download_table, require_study, show_table
 from engine.errors import ValidationError
-from engine.explain import FAMILY_NAMES, default_model, family_shares, importance
+from engine.views.explain import FAMILY_NAMES, default_model, family_shares, importance
 from engine.plots import explanations as figures
 
 study = require_study()

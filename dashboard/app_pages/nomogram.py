@@ -3,10 +3,10 @@ import streamlit as st
 from dashboard import cached
 from dashboard.state import download_figure, probability_models, require_study, show_table
 from engine import plots
-from engine.case import default_nomogram_terms
+from engine.views.case import default_nomogram_terms
 from engine.errors import ValidationError
-from engine.cohort.transforms import log_value, original_name
-from engine.predictions import filterable_columns
+from engine.common.transforms import log_value, original_name
+from engine.common.predictions import filterable_columns
 from engine.stats.nomogram import patient_points
 
 study = require_study()

@@ -4,11 +4,11 @@ from dashboard import cached
 from dashboard.state import cohort_picker, download_figure, download_table, require_study, show_table
 from engine import plots
 from engine.errors import ValidationError
-from engine.performance import LABELS as PERFORMANCE_COLUMNS
-from engine.performance import paper_table
-from engine.predictions import cohort_columns
+from engine.views.performance import LABELS as PERFORMANCE_COLUMNS
+from engine.views.performance import paper_table
+from engine.common.predictions import cohort_columns
 from engine.plots.flowchart import flowchart_figure
-from engine.summary import flowchart, study_sentence
+from engine.views.summary import flowchart, study_sentence
 
 
 def cutoff_rule(study) -> str:

@@ -5,7 +5,7 @@ from dashboard import cached
 from dashboard.state import cohort_picker, download_figure, download_table, p_adjust_picker, require_study, show_table
 from engine import plots
 from engine.errors import ValidationError
-from engine.predictions import filterable_columns, model_names, survival_as_predictions
+from engine.common.predictions import filterable_columns, model_names, survival_as_predictions
 
 study = require_study()
 st.title("Survival: risk groups, C-index, time-dependent AUC")

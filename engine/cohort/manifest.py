@@ -16,7 +16,7 @@ import pandas as pd
 from engine.cohort.file_index import FileIndex
 from engine.errors import ValidationError
 from engine.features.cache import file_digest
-from engine.predictions import is_external
+from engine.common.predictions import is_external
 from engine.validation import TableRoles, check_table, raise_problems, read_table_file
 from engine.validation.rules import survival_pairs_of
 

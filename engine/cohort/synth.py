@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import ValidationError
-from engine.features.parallel import map_patients
+from engine.common.parallel import map_patients
 
 SYNTH_VERSION = 4  # bump when the images or tables a seed gives change (the demo regenerates its cohort)
 

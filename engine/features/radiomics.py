@@ -20,10 +20,10 @@ import pandas as pd
 import yaml
 
 from engine.cohort.manifest import Cohort, read_image
-from engine.paths import assets_folder
+from engine.common.paths import assets_folder
 from engine.errors import ValidationError
 from engine.features.cache import FeatureCache, content_key
-from engine.features.parallel import map_patients
+from engine.common.parallel import map_patients
 
 ASSETS = assets_folder() / "radiomics"
 PRESETS = {"ct", "mr", "us", "ct_demo"}

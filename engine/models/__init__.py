@@ -5,7 +5,7 @@ from typing import Any
 __all__ = ["CoxModel", "LassoCoxModel", "LogisticModel"]
 
 
-def __getattr__(name: str) -> Any:  # lazy: importing engine.models.names must not pull in scikit-learn
+def __getattr__(name: str) -> Any:  # lazy: importing engine.common.names must not pull in scikit-learn
     if name in __all__:
         from engine.models import regression
 

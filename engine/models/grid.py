@@ -36,11 +36,11 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
-from engine.cluster import Serial, again_if_lost
+from engine.common.cluster import Serial, again_if_lost
 from engine.errors import ValidationError
 from engine.models.deep_folds import FoldedDeepFeatures, deep_cv, fold_columns, has_deep_folds
-from engine.models.names import ALL_CLASSIFIERS, DEFAULT_MODELS, DEFAULT_SELECTION, SELECTION_STEPS  # noqa: F401 - re-exported
-from engine.predictions import held_out_splits
+from engine.common.names import ALL_CLASSIFIERS, DEFAULT_MODELS, DEFAULT_SELECTION, SELECTION_STEPS  # noqa: F401 - re-exported
+from engine.common.predictions import held_out_splits
 from engine.selection.clinical import NO_CLINICAL, ClinicalSelector, PresentColumns
 from engine.selection import CorrelationFilter, LassoSelector, RFESelector, UnivariateFilter, VarianceFilter
 from engine.stats import auc
@@ -129,7 +129,7 @@ def refined_space(space: Mapping[str, Any], best: Mapping[str, Any]) -> dict[str
 
 @dataclasses.dataclass(frozen=True)
 class Selection:
-    """The selection steps (engine.models.names.SELECTION_STEPS) and their settings."""
+    """The selection steps (engine.common.names.SELECTION_STEPS) and their settings."""
 
     steps: Sequence[str] = DEFAULT_SELECTION
     correlation_threshold: float = 0.8

@@ -1,6 +1,6 @@
 """What a fitted model pipeline takes: its input columns, and what each must hold.
 
-New patients (engine.new_patients) are checked against these before a pipeline scores them, so that a level
+New patients (engine.pipeline.new_patients) are checked against these before a pipeline scores them, so that a level
 training never saw (a new centre's coding "Male" for "M") is named instead of scored silently as the reference.
 """
 

@@ -19,13 +19,13 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
-from engine.cluster import Serial, again_if_lost
+from engine.common.cluster import Serial, again_if_lost
 from engine.errors import ValidationError
 from engine.models.deep_folds import FoldedDeepFeatures, deep_cv, fold_columns, has_deep_folds
 from engine.models.grid import FeatureTable, harmonizer, preprocessor
-from engine.models.names import SURVIVAL_METHODS
+from engine.common.names import SURVIVAL_METHODS
 from engine.models.regression import CoxModel, LassoCoxModel
-from engine.predictions import held_out_splits, survival_column
+from engine.common.predictions import held_out_splits, survival_column
 from engine.selection import VarianceFilter
 from engine.stats import concordance_index
 
@@ -129,7 +129,7 @@ def run_survival_grid(
     With ``horizons``, the predictions also hold S(horizon | x) per horizon (``survival_at_<h>``; out-of-fold for
     training patients, like the risks), which survival calibration and decision curves need. ``harmonization``:
     ComBat across centres first, as in the classifier grid (engine.models.grid.harmonizer). Every fit (method x
-    fold) of the endpoint is a joblib task on ``n_jobs`` workers (on a Dask cluster with engine.cluster)."""
+    fold) of the endpoint is a joblib task on ``n_jobs`` workers (on a Dask cluster with engine.common.cluster)."""
     frame = table.frame
     time_column, event_column = f"{endpoint}_time", f"{endpoint}_event"
     if time_column not in frame or event_column not in frame:

@@ -360,7 +360,7 @@ def nomogram_figure(nomogram: Any, patient: Mapping[str, Any] | None = None) -> 
     """Points axis, one axis per predictor, total points and the outcome axes (``engine.stats.Nomogram``). A
     predictor the study log-transformed (log10_<name>) is labelled in its original units. With ``patient`` (values
     per predictor), the patient's value on each axis, the total points and the predicted outcome are marked."""
-    from engine.cohort.transforms import original_name, original_value_text
+    from engine.common.transforms import original_name, original_value_text
 
     figure = go.Figure()
     variables = list(dict.fromkeys(nomogram.axes["variable"]))

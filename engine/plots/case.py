@@ -1,4 +1,4 @@
-"""Figures of one patient (engine.case): each phase's slice with the tumour and ring contours, the Grad-CAM on the
+"""Figures of one patient (engine.views.case): each phase's slice with the tumour and ring contours, the Grad-CAM on the
 network's crop, a radiomics voxel map, the probabilities against the training cutoffs, and all of them as one
 "typical case" figure for export."""
 

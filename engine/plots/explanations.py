@@ -1,4 +1,4 @@
-"""Figures of SHAP explanations (engine.explain): global importance bar, beeswarm, family shares, one patient's
+"""Figures of SHAP explanations (engine.views.explain): global importance bar, beeswarm, family shares, one patient's
 waterfall. Same look as the other figures (engine.plots.LAYOUT)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from engine.errors import ValidationError
-from engine.explain import FAMILY_NAMES, Explanation, family_shares, importance
+from engine.views.explain import FAMILY_NAMES, Explanation, family_shares, importance
 from engine.plots import LAYOUT, PALETTE
 
 FAMILY_COLOURS = {"clinical": PALETTE[0], "radiomics": PALETTE[1], "deep": PALETTE[2]}

@@ -1,5 +1,5 @@
 """The cohort flowchart (a paper's Figure 1): patients in the manifest, those excluded with their reasons, the
-patients analysed and each cohort's count, from ``engine.summary.flowchart``."""
+patients analysed and each cohort's count, from ``engine.views.summary.flowchart``."""
 
 from __future__ import annotations
 

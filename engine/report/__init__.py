@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine import analysis, plots
+from engine import plots
+from engine.views import analysis
 from engine.errors import ValidationError
-from engine.predictions import cohort_columns, filter_predictions, ordered_splits
+from engine.common.predictions import cohort_columns, filter_predictions, ordered_splits
 from engine.report.document import Document, docx_bytes, pdf_bytes
 from engine.store import Run
 
@@ -266,7 +267,7 @@ def filters_text(filters: dict[str, Any] | None) -> str:
 
 
 def _table(frame: pd.DataFrame) -> str:
-    from engine.exports import spreadsheet_safe
+    from engine.common.exports import spreadsheet_safe
 
     return spreadsheet_safe(frame).to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0, classes="table")
 
@@ -320,7 +321,7 @@ class ReportInput:
     ) -> ReportInput:
         cutoffs = None
         if "label" in predictions and "train" in set(predictions["split"]):
-            from engine.performance import learn_cutoffs
+            from engine.views.performance import learn_cutoffs
 
             learned = learn_cutoffs(predictions)
             cutoffs = dict(zip(learned["model"], learned["cutoff"]))
@@ -375,7 +376,7 @@ def _build(
     document.paragraph(report.methods + (" " + restriction if restriction else ""))
     document.heading("Patients")
     from engine.plots.flowchart import flowchart_figure
-    from engine.summary import flowchart
+    from engine.views.summary import flowchart
 
     flow = flowchart(predictions, None if restriction else report.provenance)  # a sub-cohort: its own patients
     document.figure(
@@ -427,7 +428,7 @@ def _checklist_sections(document: Document, report: ReportInput) -> None:
 
 
 def _clinical_sections(document: Document, univariable: pd.DataFrame, multivariable: pd.DataFrame) -> None:
-    from engine.tables import regression_paper_table
+    from engine.common.tables import regression_paper_table
 
     for endpoint in dict.fromkeys(univariable["endpoint"]):
         title = "binary endpoint, odds ratios" if endpoint == "label" else f"{str(endpoint).upper()}, hazard ratios"
@@ -442,7 +443,7 @@ def _clinical_sections(document: Document, univariable: pd.DataFrame, multivaria
 
 
 def _performance_section(document: Document, predictions: pd.DataFrame, cutoffs: dict[str, float]) -> None:
-    from engine.performance import cohort_rows, performance_table
+    from engine.views.performance import cohort_rows, performance_table
 
     document.heading("Performance at each model's training cutoff")
     document.table(
@@ -454,9 +455,10 @@ def _performance_section(document: Document, predictions: pd.DataFrame, cutoffs:
 
 
 def featured_models(models: list[str]) -> list[str]:
-    """The models a figure with several curves shows: engine.predictions.headline_models and the reference scores."""
+    """The models a figure with several curves shows: engine.common.predictions.headline_models and the reference
+    scores."""
     from engine.models.reference import is_reference
-    from engine.predictions import headline_models
+    from engine.common.predictions import headline_models
 
     return headline_models([m for m in models if not is_reference(m)]) + [m for m in models if is_reference(m)]
 
@@ -596,8 +598,8 @@ def _survival_sections(document: Document, predictions: pd.DataFrame, models: li
 def _horizon_sections(document: Document, report: ReportInput, validation: list[str]) -> None:
     """Per survival endpoint: the survival models' time-dependent AUC at each horizon in every validation cohort; at
     each horizon, calibration (by risk group) and net benefit in the first validation cohort."""
-    from engine import horizons as at_horizons
-    from engine.predictions import survival_as_predictions
+    from engine.views import horizons as at_horizons
+    from engine.common.predictions import survival_as_predictions
     from engine.stats import time_dependent_auc
 
     unit = f" {report.time_unit}" if report.time_unit else ""

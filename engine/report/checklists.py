@@ -167,7 +167,7 @@ CHECKLISTS = {"CLEAR": CLEAR, "METRICS": METRICS, "TRIPOD+AI": TRIPOD_AI}
 def run_facts(config: dict[str, Any], provenance: dict[str, Any], predictions: pd.DataFrame) -> dict[str, str]:
     """What the run can say, as short sentences that point at the report's own tables and figures."""
     from engine.features.preprocess import preprocessing_text
-    from engine.predictions import ordered_splits
+    from engine.common.predictions import ordered_splits
     from engine.report import clinical_selection_text, harmonization_text, selection_text, tuning_text
 
     cohort, grid = config.get("cohort") or {}, config.get("grid") or {}

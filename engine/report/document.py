@@ -1,5 +1,5 @@
 """The report as a paper's results section: headings in words, numbered tables and figures with captions, tables
-with the pages' human labels (engine.labels.readable); the same tables as a DOCX a manuscript can take as it is
+with the pages' human labels (engine.common.labels.readable); the same tables as a DOCX a manuscript can take as it is
 (python-docx), and the whole page as a PDF (Chromium's print)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from engine.labels import readable
+from engine.common.labels import readable
 
 
 @dataclasses.dataclass
@@ -35,7 +35,7 @@ class Document:
 
     def table(self, frame: pd.DataFrame, caption: str, note: str = "") -> None:
         """'Table n. caption' above the table (human labels, p < 0.001, 3 decimals), an optional note below."""
-        from engine.exports import spreadsheet_safe
+        from engine.common.exports import spreadsheet_safe
 
         shown = spreadsheet_safe(readable(frame))
         title = f"Table {len(self.tables) + 1}. {caption}"

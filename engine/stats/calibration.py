@@ -24,7 +24,7 @@ from sklearn.base import clone
 from statsmodels.nonparametric.smoothers_lowess import lowess as _statsmodels_lowess
 from statsmodels.stats.proportion import proportion_confint
 
-from engine.cluster import Serial, again_if_lost
+from engine.common.cluster import Serial, again_if_lost
 from engine.errors import ValidationError
 from engine.stats._checks import check_binary_outcome, check_probabilities
 from engine.stats._result import Result
@@ -276,7 +276,7 @@ def calibration_bootstrap(
     predicted values across their range). For each of ``n_boot`` resamples it is refitted; optimism = curve on
     the resample - curve of the resample's model on the original data; the bias-corrected curve = apparent -
     mean optimism. Grid points a resample's curve does not reach are averaged over the resamples that do.
-    The refits are joblib tasks on ``n_jobs`` workers (a Dask cluster inside engine.cluster.dask_cluster); the
+    The refits are joblib tasks on ``n_jobs`` workers (a Dask cluster inside engine.common.cluster.dask_cluster); the
     resamples are drawn from ``seed`` beforehand, so the result does not depend on where they run.
     """
     event = check_binary_outcome(y)

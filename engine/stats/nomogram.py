@@ -227,7 +227,7 @@ def nomogram(
 def patient_points(nomogram: Nomogram, patient: Mapping[str, Any]) -> pd.DataFrame:
     """One patient's points per predictor: predictor (log-transformed ones by their original name), value (in
     original units), points; then the total."""
-    from engine.cohort.transforms import original_name, original_value_text
+    from engine.common.transforms import original_name, original_value_text
 
     scored = nomogram.score(patient)
     rows = []

@@ -157,7 +157,7 @@ def test_incomplete_patients_are_left_out_with_their_reason_and_counted_in_the_f
     """cohort.exclude_incomplete: a missing image file, an empty mask and a missing outcome each exclude their
     patient (the flowchart's reasons); other problems still fail the load, with the file's row numbers."""
     from engine.plots.flowchart import flowchart_figure
-    from engine.study import flowchart_counts
+    from engine.pipeline.study import flowchart_counts
 
     folder = tmp_path / "incomplete"
     shutil.copytree(small_cohort.parent, folder)

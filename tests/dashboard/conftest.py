@@ -94,14 +94,14 @@ def app_store(tmp_path_factory):
     for horizon in HORIZONS:  # S(h | x) of an exponential model with hazard exp(risk) / 24 per month
         survival[f"survival_at_{horizon:g}"] = np.exp(-horizon / 24 * np.exp(survival["risk"]))
     survival.to_parquet(root / "survival_predictions.parquet", index=False)
-    from engine.analysis import training_cutoffs
+    from engine.views.analysis import training_cutoffs
 
     training_cutoffs(predictions, ["rfs"]).to_csv(root / "risk_cutoffs.csv", index=False)
-    from engine.performance import learn_cutoffs, performance_table
+    from engine.views.performance import learn_cutoffs, performance_table
 
     performance = performance_table(predictions, learn_cutoffs(predictions))
     performance.to_csv(root / "performance.csv", index=False)
-    from engine.analysis import regression_tables
+    from engine.views.analysis import regression_tables
 
     univariable, multivariable, _ = regression_tables(predictions, ["age", "sex", "cirrhosis", "afp"])
     univariable.assign(endpoint="label").to_csv(root / "clinical_univariable.csv", index=False)

@@ -91,9 +91,9 @@ def test_a_reference_score_enters_probability_pages_as_its_training_recalibratio
 def strata_store(tmp_path_factory):
     """A stratified run (two treatments) built from the app tables: one run per stratum and the pooled parent."""
     from engine.config import parse_config
-    from engine.performance import learn_cutoffs, performance_table
+    from engine.views.performance import learn_cutoffs, performance_table
     from engine.store import RunStore
-    from engine.strata import _write_parent
+    from engine.pipeline.strata import _write_parent
 
     root = tmp_path_factory.mktemp("strata_store")
     store = RunStore(root)
@@ -191,12 +191,12 @@ def test_survival_page_at_a_horizon_equals_engine_stats(app_store, monkeypatch):
 
 
 def test_horizon_decision_curves_equal_engine_stats():
-    """engine.horizons feeds survival_decision_curve each model's risk by the horizon, 1 - S(h | x), on the
+    """engine.views.horizons feeds survival_decision_curve each model's risk by the horizon, 1 - S(h | x), on the
     cohort's rows."""
     import numpy as np
 
-    from engine.horizons import horizon_decision_curves
-    from engine.predictions import survival_as_predictions
+    from engine.views.horizons import horizon_decision_curves
+    from engine.common.predictions import survival_as_predictions
     from engine.stats import survival_decision_curve
 
     table = (
@@ -323,7 +323,7 @@ def test_a_bad_upload_shows_one_message_and_nothing_breaks(app_store, monkeypatc
 
 def test_a_bad_upload_lists_every_problem():
     from engine.errors import ValidationError
-    from engine.predictions import read_predictions
+    from engine.common.predictions import read_predictions
 
     bad = b"patient_id,split,label,Rad\nP1,train,1,0.4\nP1,train,2,0.7\nP2,internal,1,0.2\nP3,internal,1,0.3\n"
     with pytest.raises(ValidationError) as info:

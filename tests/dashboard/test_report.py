@@ -167,7 +167,7 @@ def test_table_one_against_hand_computation():
     skewed variable as median [Q1,Q3] with Kruskal-Wallis p (scipy and pandas recomputed here)."""
     from scipy import stats
 
-    from engine.analysis import table_one
+    from engine.views.analysis import table_one
 
     predictions = predictions_table()
     table = table_one(predictions, ["sex", "age", "afp"]).set_index(["variable", "level"])
@@ -189,7 +189,7 @@ def test_table_one_against_hand_computation():
 
 
 def test_cohort_counts():
-    from engine.analysis import cohort_counts
+    from engine.views.analysis import cohort_counts
 
     predictions = predictions_table()
     counts = cohort_counts(predictions)

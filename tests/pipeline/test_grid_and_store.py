@@ -12,7 +12,7 @@ from engine.models.grid import FeatureTable, run_grid
 from engine.selection import CorrelationFilter, UnivariateFilter, icc
 from engine.stats import auc_ci
 from engine.store import RunStore
-from engine.study import run_study
+from engine.pipeline.study import run_study
 
 
 @pytest.mark.parametrize("smote", [False, True])
@@ -268,7 +268,7 @@ def test_every_classifier_tunes_inside_the_pipeline(name):
 
 
 def test_log_transform_of_clinical_columns():
-    from engine.cohort.transforms import log_transform
+    from engine.common.transforms import log_transform
 
     table = pd.DataFrame({"patient_id": ["a", "b", "c"], "afp": [10.0, 1000.0, None], "age": [50, 60, 70]})
     out, clinical = log_transform(table, ["afp"], ["age", "afp"])

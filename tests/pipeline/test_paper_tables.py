@@ -12,7 +12,7 @@ from engine.models.grid import FeatureTable, Selection, model_pipeline, run_grid
 from engine.selection.clinical import ClinicalSelector
 from engine.stats import auc_ci, select_clinical, threshold_metrics, univariable_table, youden_threshold
 from engine.store import RunStore
-from engine.study import run_study
+from engine.pipeline.study import run_study
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +210,7 @@ def test_pure_noise_clinical_model_is_chance_not_the_least_bad_predictor():
 def test_a_given_split_column_may_name_several_external_cohorts():
     from engine.cohort.manifest import Cohort, assign_splits
     from engine.errors import ValidationError
-    from engine.predictions import ordered_splits
+    from engine.common.predictions import ordered_splits
 
     table = pd.DataFrame(
         {

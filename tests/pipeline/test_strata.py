@@ -10,7 +10,7 @@ import pytest
 from engine.config import parse_config
 from engine.errors import ValidationError
 from engine.store import RunStore
-from engine.study import run_study
+from engine.pipeline.study import run_study
 
 
 @pytest.fixture(scope="module")
@@ -73,14 +73,14 @@ def test_the_parent_pools_the_strata(stratified):
         np.testing.assert_allclose(mine.loc[own.index], own, rtol=1e-12)
     cutoffs = parent.performance().groupby("stratum")["cutoff"].first()
     assert cutoffs["TACE"] != cutoffs["hepatectomy"]  # each stratum learned its own
-    from engine.new_patients import predict_new
+    from engine.pipeline.new_patients import predict_new
 
     with pytest.raises(ValidationError, match="stratified by treatment"):
         predict_new(parent, Path("new_patients.csv"))
 
 
 def test_a_stratum_column_must_exist():
-    from engine.strata import strata_levels
+    from engine.pipeline.strata import strata_levels
 
     with pytest.raises(ValidationError, match="strata: column 'arm' is not in the cohort"):
         strata_levels(pd.DataFrame({"treatment": ["a", "b"]}), "arm")

@@ -13,8 +13,8 @@ from engine.config import parse_config
 from engine.errors import ValidationError
 from engine.report import methods_text, report_zip
 from engine.store import RunStore
-from engine.new_patients import predict_new
-from engine.study import run_config, run_study
+from engine.pipeline.new_patients import predict_new
+from engine.pipeline.study import run_config, run_study
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +142,7 @@ def test_report_zip(image_run):
 
 def test_bias_corrected_calibration_of_a_stored_model(image_run):
     """The stored pipeline is refitted (selection included) on bootstrap resamples of the training cohort."""
-    from engine.analysis import bias_corrected_calibration
+    from engine.views.analysis import bias_corrected_calibration
 
     run, _ = image_run
     train = run.features().query("split == 'train'")
@@ -157,7 +157,7 @@ def test_bias_corrected_calibration_of_a_stored_model(image_run):
 def test_lasso_path_of_a_stored_model(image_run):
     """At the chosen penalty the refitted path reproduces the stored LASSO coefficients; the penalty search's CV
     AUC is kept per penalty; fewer features survive a larger penalty."""
-    from engine.analysis import lasso_path
+    from engine.views.analysis import lasso_path
 
     run, _ = image_run
     path, cv, chosen = lasso_path(run, "Rad")
@@ -191,7 +191,7 @@ def test_risk_cutoffs_are_learned_on_training_and_reach_new_patients(image_run):
 
 
 def test_refit_caveat_names_what_the_bootstrap_does_not_repeat(image_run):
-    from engine.analysis import refit_caveat
+    from engine.views.analysis import refit_caveat
 
     run, _ = image_run
     assert refit_caveat(run, "Rad") == ""
@@ -201,7 +201,7 @@ def test_refit_caveat_names_what_the_bootstrap_does_not_repeat(image_run):
 def test_explanations_of_a_stored_model_match_its_predictions_and_stay_with_the_run(image_run):
     """SHAP of the final pipeline: base value + contributions = the stored probability on validation cohorts
     (LR: log-odds); computed once, then read from the run folder, and the run stays intact."""
-    from engine.explain import explain, family_contributions
+    from engine.views.explain import explain, family_contributions
     from engine.store import RunStore
 
     run, _ = image_run
@@ -228,7 +228,7 @@ def test_explain_command_stores_the_shap_values_the_pages_then_read(image_run):
     from typer.testing import CliRunner
 
     from engine.cli import app
-    from engine.explain import explain
+    from engine.views.explain import explain
 
     run, _ = image_run
     store = str(run.path.parents[1])
@@ -272,13 +272,13 @@ def test_explanations_page_on_a_stored_run(app_on_run):
 
 
 def test_case_viewer_shows_the_stored_predictions_and_the_manifests_images(image_run):
-    """engine.case on one validation patient: the probabilities are the stored ones, the slice is the largest tumour
-    cross-section with the manifest's mask on it, the voxel map of firstorder Minimum is the 3 x 3 minimum filter,
-    the Grad-CAM is a map in [0, 1] with evidence somewhere."""
+    """engine.views.case on one validation patient: the probabilities are the stored ones, the slice is the largest
+    tumour cross-section with the manifest's mask on it, the voxel map of firstorder Minimum is the 3 x 3 minimum
+    filter, the Grad-CAM is a map in [0, 1] with evidence somewhere."""
     import SimpleITK as sitk
     from scipy.ndimage import minimum_filter
 
-    from engine.case import case_gradcam, case_predictions, case_slices, run_manifest, voxel_map
+    from engine.views.case import case_gradcam, case_predictions, case_slices, run_manifest, voxel_map
     from engine.cohort.manifest import load_manifest
 
     run, cohort = image_run
@@ -334,7 +334,7 @@ def test_case_viewer_page_on_a_stored_run(image_run, app_on_run):
 
 
 def test_the_runs_flowchart_counts_the_manifest(image_run):
-    from engine.summary import flowchart
+    from engine.views.summary import flowchart
 
     run, manifest = image_run
     listed = pd.read_csv(manifest)
@@ -351,7 +351,7 @@ def test_a_warm_start_reads_no_file_and_a_touched_file_only_its_own(image_run, m
     import os
 
     import engine.cohort.manifest as manifest_module
-    import engine.study as study_module
+    import engine.pipeline.study as study_module
     from engine.features.cache import file_digest
 
     run, manifest = image_run

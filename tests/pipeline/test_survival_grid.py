@@ -112,7 +112,7 @@ def test_survival_at_horizons_from_each_method(gbsg2_result, method):
     """S(h | x) at 1 and 3 years: held-out patients get the final model's survival (Cox: S0(h)^exp(lp) as
     CoxModel.predict_survival, checked against survfit; RSF: its own step function), training patients out-of-fold
     values; probabilities lie in [0, 1], fall with the horizon, and order patients as their risks do (Cox types)."""
-    from engine.predictions import survival_column
+    from engine.common.predictions import survival_column
 
     frame, _ = gbsg2_result
     clinical = frame.attrs["clinical"]

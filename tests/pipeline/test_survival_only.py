@@ -9,7 +9,7 @@ from engine.errors import ValidationError
 from engine.report import methods_text
 from engine.stats import concordance_index
 from engine.store import RunStore
-from engine.study import run_study
+from engine.pipeline.study import run_study
 
 
 @pytest.fixture(scope="module")

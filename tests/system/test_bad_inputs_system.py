@@ -16,7 +16,7 @@ import SimpleITK as sitk
 from engine.cohort.manifest import load_manifest
 from engine.config import parse_config
 from engine.errors import ValidationError
-from engine.predictions import read_predictions
+from engine.common.predictions import read_predictions
 
 
 def _image(folder: Path, name: str, values: np.ndarray, spacing=(1.0, 1.0, 3.0)) -> str:

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from engine.cli import app
 from engine.config import parse_config
 from engine.store import MANIFEST, DamagedRunError, RunStore
-from engine.study import run_study
+from engine.pipeline.study import run_study
 
 ROOT = Path(__file__).resolve().parents[2]
 RAW_CONFIG = {

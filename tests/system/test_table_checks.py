@@ -24,10 +24,10 @@ from typer.testing import CliRunner
 from engine.cli import app
 from engine.config import parse_config
 from engine.errors import ValidationError
-from engine.new_patients import predict_new
-from engine.predictions import read_predictions
+from engine.pipeline.new_patients import predict_new
+from engine.common.predictions import read_predictions
 from engine.store import RunStore
-from engine.study import load_study_table, read_feature_table, run_study
+from engine.pipeline.study import load_study_table, read_feature_table, run_study
 
 N = 120
 BASE_CONFIG = {
@@ -443,12 +443,12 @@ def test_cli_prints_notes_and_scores_new_patients(trained, tmp_path):
 def test_an_unexpected_error_says_where_its_traceback_is(tmp_path, monkeypatch):
     """A fault of ours (not the user's): one line with the file holding the traceback, exit status 1; --debug
     prints the traceback."""
-    import engine.study
+    import engine.pipeline.study
 
     def broken(*args, **kwargs):
         return 1 / 0
 
-    monkeypatch.setattr(engine.study, "run_study", broken)
+    monkeypatch.setattr(engine.pipeline.study, "run_study", broken)
     config = write(tmp_path, breast_table())
     result = CliRunner().invoke(app, ["train", "--config", str(config), "--store", str(tmp_path / "store")])
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output

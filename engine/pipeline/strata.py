@@ -59,7 +59,7 @@ def run_stratified(
 ) -> str:
     """Run the study once per level of ``config.strata`` and store the parent run; returns the parent run id."""
     from engine.cohort.file_index import FileIndex
-    from engine.study import load_study_table, run_study
+    from engine.pipeline.study import load_study_table, run_study
 
     progress = progress or (lambda stage, done, total: None)
     files = FileIndex(store.root / "file_index.sqlite")

@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 
 from engine.cohort.manifest import load_manifest
-from engine.cohort.transforms import log_transform
+from engine.common.transforms import log_transform
 from engine.errors import ValidationError
 from engine.models.reference import is_reference
-from engine.study import Progress, _noop, run_config
+from engine.pipeline.study import Progress, _noop, run_config
 from engine.validation import read_table_file
 from engine.validation.new_patients import check_new_patients
 from engine.validation.study_tables import announce

@@ -13,7 +13,7 @@ from statsmodels.stats.multitest import multipletests
 
 from engine.errors import ValidationError
 from engine.models.reference import as_probabilities
-from engine.predictions import event_column, ordered_splits, time_column, wide
+from engine.common.predictions import event_column, ordered_splits, time_column, wide
 from engine.selection.clinical import input_columns
 from engine.stats import (
     auc_ci,
@@ -405,7 +405,7 @@ def regression_tables(
 def cohort_counts(predictions: pd.DataFrame) -> pd.DataFrame:
     """Patients per cohort (split, in the order train, internal, external), with events and event rate of the
     binary label and the events of each survival endpoint."""
-    from engine.predictions import survival_endpoints
+    from engine.common.predictions import survival_endpoints
 
     patients = predictions.drop_duplicates("patient_id")
     order = ordered_splits(patients)

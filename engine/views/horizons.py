@@ -1,6 +1,6 @@
 """Survival results as the papers report them: at fixed horizons (1, 3, 5 years) and as C-index comparisons.
 
-Computed from a predictions table in the shape of ``engine.predictions.survival_as_predictions`` (``prob`` = the
+Computed from a predictions table in the shape of ``engine.common.predictions.survival_as_predictions`` (``prob`` = the
 risk score; survival models add ``survival_at_<h>`` = S(h | x)). Calibration and decision curves at a horizon need
 S(h | x), which only survival models give; a binary model's probability is a risk score, ranked but not a risk by
 the horizon. Every number comes from engine.stats.
@@ -13,9 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from engine.analysis import pairwise_table, rows_of
+from engine.views.analysis import pairwise_table, rows_of
 from engine.errors import ValidationError
-from engine.predictions import event_column, survival_column, time_column, wide
+from engine.common.predictions import event_column, survival_column, time_column, wide
 from engine.stats import (
     compare_c_index,
     concordance_index,
@@ -97,7 +97,7 @@ def subgroup_c_index(
     predictions: pd.DataFrame, endpoint: str, split: str, column: str, models: Sequence[str]
 ) -> pd.DataFrame:
     """Harrell's C (95% CI) of each model within each level of ``column`` (levels without a comparable pair left out);
-    the columns of engine.analysis.subgroup_aucs, so the same forest plot draws it."""
+    the columns of engine.views.analysis.subgroup_aucs, so the same forest plot draws it."""
     rows = []
     subset = predictions[predictions["split"] == split]
     for level, group in subset.groupby(column, sort=True):

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from engine.models.reference import is_reference
-from engine.predictions import ordered_splits, survival_endpoints
+from engine.common.predictions import ordered_splits, survival_endpoints
 
 
 def study_sentence(predictions: pd.DataFrame, provenance: dict[str, Any] | None = None, source: str = "") -> str:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import ValidationError
-from engine.predictions import ordered_splits
+from engine.common.predictions import ordered_splits
 from engine.stats import auc_ci, threshold_for_target, threshold_metrics, youden_threshold
 
 CUTOFF_METHODS = ("youden", "sensitivity", "specificity")

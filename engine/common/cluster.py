@@ -3,7 +3,7 @@
 Inside :func:`dask_cluster`, joblib's Dask backend is active, so every grid cell (model x classifier, its searches
 inside), out-of-fold prediction, survival fit and bootstrap refit that runs through joblib (``n_jobs=-1``) becomes
 a Dask task; the per-patient
-radiomics go to the same cluster (engine.features.parallel). A worker that dies mid-run is survived: the scheduler
+radiomics go to the same cluster (engine.common.parallel). A worker that dies mid-run is survived: the scheduler
 gives its tasks to the other workers. Results equal a local run with the same seed, because every random choice is
 made from the seed in the launching process, not from where a task runs (see :func:`again_if_lost` for the tasks
 whose data died with the worker).

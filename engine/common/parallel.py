@@ -48,7 +48,7 @@ def map_patients(
     if scheduler:
         from distributed import Client, as_completed as dask_completed
 
-        from engine.cluster import dask_cluster
+        from engine.common.cluster import dask_cluster
 
         with dask_cluster(scheduler) as address, Client(address) as client:
             futures = {client.submit(_safe, function, task, pure=False): pid for pid, task in tasks.items()}

@@ -1,5 +1,5 @@
 """Human column labels and number formats for tables shown to readers (pages, report): "AUC", "95% CI low",
-"Hosmer–Lemeshow p"; p-values as "< 0.001" (engine.tables.format_p), other numbers to 3 decimals. Downloads keep
+"Hosmer–Lemeshow p"; p-values as "< 0.001" (engine.common.tables.format_p), other numbers to 3 decimals. Downloads keep
 the code names (data)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from engine.tables import format_p
+from engine.common.tables import format_p
 
 COLUMN_LABELS = {
     "model": "Model",

@@ -234,7 +234,7 @@ def default_nomogram_terms(columns: list[str], models: list[str]) -> tuple[list[
 def nomogram_values(
     predictions: pd.DataFrame, patient_id: str, predictors: list[str], scores: list[str]
 ) -> dict[str, object]:
-    """The patient's values on a nomogram fitted by engine.analysis.fit_nomogram: each predictor from the table,
+    """The patient's values on a nomogram fitted by engine.views.analysis.fit_nomogram: each predictor from the table,
     each model score as the logit of the model's probability (a reference score's training recalibration)."""
     from engine.models.reference import as_probabilities
 

@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.cluster import dask_cluster, jobs, run_on_gpu_worker
+from engine.common.cluster import dask_cluster, jobs, run_on_gpu_worker
 from engine.cohort.file_index import FileIndex
 from engine.cohort.manifest import assign_splits, file_columns, load_manifest, read_table
 from engine.validation import check_table, read_table_file
 from engine.validation.study_tables import announce, study_roles
-from engine.cohort.transforms import log_name, log_transform
+from engine.common.transforms import log_name, log_transform
 from engine.config import StudyConfig, resolve_device
 from engine.errors import ValidationError
 from engine.features.cache import FeatureCache, file_digest
@@ -110,10 +110,10 @@ def run_study(
     stratum: tuple[str, str] | None = None,
 ) -> str:
     """Run (or fetch from the store) the study described by ``config``; relative paths resolve against ``base``.
-    With ``config.strata`` the study runs once per stratum (engine.strata); ``stratum`` = (column, level) restricts
-    a run to one stratum's patients."""
+    With ``config.strata`` the study runs once per stratum (engine.pipeline.strata); ``stratum`` = (column, level)
+    restricts a run to one stratum's patients."""
     if config.strata and stratum is None:
-        from engine.strata import run_stratified
+        from engine.pipeline.strata import run_stratified
 
         return run_stratified(config, base, store, workers=workers, scheduler=scheduler, progress=progress, force=force)
     started = time.perf_counter()
@@ -384,7 +384,7 @@ PAPER_TABLES = (
 def flowchart_counts(cohort, frame: pd.DataFrame) -> dict:
     """The cohort flowchart's numbers: patients in the manifest, excluded per reason, analysed, per cohort (in the
     order train, internal, external)."""
-    from engine.predictions import ordered_splits
+    from engine.common.predictions import ordered_splits
 
     reasons = cohort.excluded["reason"].value_counts() if len(cohort.excluded) else pd.Series(dtype=int)
     counts = frame["split"].value_counts()
@@ -400,7 +400,7 @@ def survival_only_predictions(risks: pd.DataFrame, frame: pd.DataFrame, endpoint
     """A survival-only study's predictions table: the survival models' risks (``prob`` = risk score) of every
     endpoint, with every endpoint's time and event; with several endpoints the model says which it was fitted for,
     e.g. ``Rad (Cox, RFS)``."""
-    from engine.predictions import survival_as_predictions
+    from engine.common.predictions import survival_as_predictions
 
     frames = []
     for endpoint in endpoints:
@@ -425,7 +425,7 @@ def _with_references(
     if not config.reference_scores:
         return predictions
     from engine.models.reference import parse_reference_scores, reference_predictions
-    from engine.predictions import outcome_columns
+    from engine.common.predictions import outcome_columns
 
     scores = parse_reference_scores({name: spec.model_dump() for name, spec in config.reference_scores.items()})
     cohort_columns = [
@@ -441,7 +441,7 @@ def _with_references(
 def _paper_tables(predictions, classifier_predictions, frame, families, survival, config, partial) -> None:
     """performance.csv (cutoffs fixed on training), every classifier's held-out predictions, and the clinical
     univariable / multivariable tables of each endpoint on the training cohort."""
-    from engine.performance import learn_cutoffs, performance_table
+    from engine.views.performance import learn_cutoffs, performance_table
 
     if "label" in predictions:
         cutoffs = learn_cutoffs(predictions, method=config.grid.cutoff.method, target=config.grid.cutoff.target)
@@ -541,8 +541,8 @@ def load_study_table(config: StudyConfig, base: Path, files: FileIndex | None = 
 
 def _store_cutoffs(predictions: pd.DataFrame, risks: pd.DataFrame | None, endpoints: list[str], partial: Path) -> None:
     """Training-cohort risk cutoffs (median, maxstat) of every binary and survival model, per endpoint."""
-    from engine.analysis import training_cutoffs
-    from engine.predictions import survival_as_predictions
+    from engine.views.analysis import training_cutoffs
+    from engine.common.predictions import survival_as_predictions
 
     tables = [training_cutoffs(predictions, endpoints)] if predictions is not None else []
     if risks is not None:

@@ -8,6 +8,6 @@ from pathlib import Path
 
 def assets_folder() -> Path:
     """The folder holding demo_study.yaml, study_template.yaml and radiomics/ (the PyRadiomics presets)."""
-    here = Path(__file__).resolve().parent
-    installed = here / "assets"
-    return installed if installed.is_dir() else here.parent / "assets"
+    package = Path(__file__).resolve().parents[1]  # engine/
+    installed = package / "assets"
+    return installed if installed.is_dir() else package.parent / "assets"
