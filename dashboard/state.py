@@ -12,15 +12,14 @@ import streamlit as st
 
 from dashboard import cached
 from engine.errors import ValidationError
+from engine.views.uploads import read_predictions, upload_roles
 from engine.common.predictions import (
     filter_predictions,
     headline_models,
     filterable_columns,
     model_names,
     ordered_splits,
-    read_predictions,
     survival_endpoints,
-    upload_roles,
 )
 
 

@@ -245,6 +245,7 @@ def extract(
     from engine.config import load_config
     from engine.features.cache import FeatureCache
     from engine.features.radiomics import extract_cohort
+    from engine.features.radiomics import extraction_options
     from engine.store import RunStore
 
     study, base = load_config(config)
@@ -254,7 +255,7 @@ def extract(
     with tqdm(total=len(cohort.table), desc="radiomics", unit="patient", file=sys.stderr) as bar:
         table, failures = extract_cohort(
             cohort,
-            **study.radiomics.extraction_options(),
+            **extraction_options(study.radiomics),
             cache=FeatureCache(RunStore(store).feature_cache_dir),
             workers=workers,
             scheduler=scheduler,

@@ -63,19 +63,6 @@ class RadiomicsConfig(_Strict):
     icc_kind: str = "2,1"
     preprocessing: PreprocessingConfig = Field(default_factory=PreprocessingConfig)
 
-    def extraction_options(self) -> dict[str, Any]:
-        """Keyword arguments of ``engine.features.radiomics.extract_cohort`` for these settings."""
-        from engine.features.radiomics import load_params
-
-        return {
-            "params": load_params(self.preset, self.overrides),
-            "rings_mm": self.rings_mm,
-            "eroded_mm": self.eroded_mm,
-            "delta": self.delta,
-            "ring_shape": self.ring_shape,
-            "preprocess": None if self.preprocessing == PreprocessingConfig() else self.preprocessing.model_dump(),
-        }
-
 
 class DeepConfig(_Strict):
     enabled: bool = True
@@ -97,37 +84,6 @@ class DeepConfig(_Strict):
         if self.objective == "landmark" and self.landmark is None:
             raise ValueError("a landmark objective needs deep.landmark, the horizon in the study's time unit, e.g. 24")
         return self
-
-    def training_target(self, table: Any, survival_endpoints: list[str]):
-        """(objective for DeepFeatureSettings, labels for deep_features) from the cohort table."""
-        import numpy as np
-
-        if self.objective == "binary":
-            if "label" not in table:
-                raise ValueError(
-                    "deep.objective binary needs the label column; a survival-only study trains its CNN with "
-                    "deep.objective: cox (or landmark)"
-                )
-            return "binary", table["label"].to_numpy(float)
-        endpoint = self.endpoint or (survival_endpoints[0] if survival_endpoints else None)
-        if endpoint is None or f"{endpoint}_time" not in table:
-            raise ValueError(
-                f"deep.objective {self.objective} needs a survival endpoint (deep.endpoint); got {endpoint!r}"
-            )
-        time, event = table[f"{endpoint}_time"].to_numpy(float), table[f"{endpoint}_event"].to_numpy(float)
-        if self.objective == "cox":
-            return "cox", np.column_stack([time, event])
-        from engine.features.deep import landmark_labels
-
-        return "binary", landmark_labels(time, event, self.landmark)
-
-    def crops(self, cohort: Any):
-        """The tumour crops these settings ask for: 2-D (largest slice) or 3-D (the tumour's box)."""
-        from engine.features.deep import tumour_crops, tumour_crops_3d
-
-        if self.spatial_dims == 3:
-            return tumour_crops_3d(cohort, size=self.size, depth=self.depth)
-        return tumour_crops(cohort, size=self.size, channels=self.channels)
 
 
 class SelectionConfig(_Strict):
@@ -337,6 +293,6 @@ def _problem_line(error: dict[str, Any]) -> str:
 
 def resolve_device(device: str = "auto") -> str:
     """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``."""
-    from engine.features.deep import resolve_device as resolve
+    from engine.common.device import resolve_device as resolve
 
     return resolve(device)

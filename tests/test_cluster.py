@@ -154,11 +154,11 @@ def test_an_unreachable_scheduler_says_how_to_start_one():
 
 
 def test_the_deep_step_trains_on_the_gpu_worker_as_it_does_here():
-    """engine.pipeline.study._train_deep shipped to a worker with the GPU resource (no CUDA there: it resolves to the
-    CPU) gives the features, the network and the Grad-CAM gallery it gives in this process."""
+    """engine.pipeline.feature_steps.train_deep shipped to a worker with the GPU resource (no CUDA there: it resolves
+    to the CPU) gives the features, the network and the Grad-CAM gallery it gives in this process."""
     from distributed import LocalCluster
 
-    from engine.pipeline.study import _train_deep
+    from engine.pipeline.feature_steps import train_deep
 
     rng = np.random.default_rng(0)
     n = 40
@@ -173,14 +173,14 @@ def test_the_deep_step_trains_on_the_gpu_worker_as_it_does_here():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as on the worker (the nanny sets OMP_NUM_THREADS=1): the same float sums
     try:
-        here, state, gallery, device = _train_deep(crops, labels, splits, settings, ids, "cpu")
+        here, state, gallery, device = train_deep(crops, labels, splits, settings, ids, "cpu")
     finally:
         torch.set_num_threads(threads)
     with LocalCluster(
         n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, resources={"GPU": 1}
     ) as gpu:
         remote, (there, state_there, gallery_there, device_there) = run_on_gpu_worker(
-            gpu.scheduler_address, _train_deep, crops, labels, splits, settings, ids, "auto"
+            gpu.scheduler_address, train_deep, crops, labels, splits, settings, ids, "auto"
         )
     assert remote and device == device_there == "cpu"
     assert list(here.columns) == list(there.columns) and len(there) == n

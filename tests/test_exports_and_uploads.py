@@ -1,5 +1,6 @@
 """What leaves the product is safe to open in a spreadsheet; what comes in is read the way it was written."""
 
+from engine.views.uploads import read_predictions
 import io
 
 import numpy as np
@@ -8,7 +9,6 @@ import pytest
 
 from engine.errors import ValidationError
 from engine.common.exports import spreadsheet_safe
-from engine.common.predictions import read_predictions
 from engine.report import ReportInput, build_report
 from tests.dashboard.conftest import predictions_table
 

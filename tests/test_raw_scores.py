@@ -9,8 +9,8 @@ from sklearn.linear_model import LogisticRegression
 from engine.views import analysis
 from engine.errors import ValidationError
 from engine.models.reference import RAW_SCORE, without_probabilities
-from engine.common.predictions import read_predictions, upload_roles
 from engine.stats import auc_ci
+from engine.views.uploads import read_predictions, upload_roles
 
 
 def _upload(n: int = 200, seed: int = 1, splits=("train", "internal")) -> pd.DataFrame:

@@ -81,8 +81,9 @@ else:
                 default = choices.index(selected[0]) if selected else 0
                 feature = image_right.selectbox("Voxel map of", choices, index=default, key="case_voxel_feature")
                 from engine.config import parse_config
+                from engine.features.radiomics import extraction_options
 
-                params = parse_config(config).radiomics.extraction_options()["params"]
+                params = extraction_options(parse_config(config).radiomics)["params"]
                 try:
                     plane, values, _ = cached.voxel_map(*key, patient, feature, json.dumps(params))
                     voxel = (plane, values, feature)

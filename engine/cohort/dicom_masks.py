@@ -156,7 +156,7 @@ def converted_mask(mask_path: Path, image_path: Path, roi: str | None, folder: P
         return None
     import SimpleITK as sitk
 
-    from engine.cohort.manifest import read_image
+    from engine.cohort.images import read_image
 
     digest = hashlib.sha256(f"{mask_path.resolve()}|{image_path.resolve()}|{roi}".encode())
     digest.update(mask_path.read_bytes())

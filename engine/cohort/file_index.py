@@ -111,3 +111,15 @@ def _computed(function: Callable[[str], Any], path: str) -> tuple[bool, Any]:
         return True, function(path)
     except Exception:  # noqa: BLE001 - computed again by get(), where the caller reports it with its row
         return False, None
+
+
+def file_digest(path: str | Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    path = Path(path)
+    files = sorted(path.rglob("*")) if path.is_dir() else [path]
+    for item in files:
+        if item.is_file():
+            with open(item, "rb") as handle:
+                while block := handle.read(chunk):
+                    digest.update(block)
+    return digest.hexdigest()

@@ -103,3 +103,16 @@ def readable(table: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
         elif pd.api.types.is_float_dtype(values):
             out[column] = values.round(decimals)
     return out
+
+
+def cohort_words(split: str) -> str:
+    """'train' -> 'training cohort', 'internal' -> 'internal validation cohort', 'external_C3' -> 'external cohort
+    C3' (section titles and captions)."""
+    if split == "train":
+        return "training cohort"
+    if split == "internal":
+        return "internal validation cohort"
+    if split.startswith("external"):
+        centre = split.removeprefix("external").lstrip("_")
+        return f"external cohort {centre}".strip()
+    return f"cohort {split}"

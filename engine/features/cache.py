@@ -13,18 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import engine
-
-
-def file_digest(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    path = Path(path)
-    files = sorted(path.rglob("*")) if path.is_dir() else [path]
-    for item in files:
-        if item.is_file():
-            with open(item, "rb") as handle:
-                while block := handle.read(chunk):
-                    digest.update(block)
-    return digest.hexdigest()
+from engine.cohort.file_index import file_digest
 
 
 def content_key(files: Iterable[str | Path], params: Mapping[str, Any], *, kind: str) -> str:

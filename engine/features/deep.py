@@ -16,23 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.cohort.manifest import Cohort, largest_slice, read_image
+from engine.cohort.manifest import Cohort
+from engine.cohort.images import largest_slice, read_image
+from engine.common.device import resolve_device
 from engine.errors import ValidationError
 
 HU_WINDOW = (-100.0, 250.0)
-
-
-def resolve_device(device: str = "auto") -> str:
-    """``auto`` picks CUDA when torch sees a GPU."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device not in ("cpu", "cuda"):
-        raise ValidationError(f"device must be auto, cpu or cuda; got {device!r}.")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValidationError("device 'cuda' was asked for, but torch sees no GPU here. Use --device auto or cpu.")
-    return device
 
 
 def tumour_crops_3d(
@@ -367,3 +356,31 @@ def deep_features(
     table["deep_fold"] = fold_of
     table.insert(0, "patient_id", list(patient_ids) if patient_ids is not None else np.arange(len(labels)).astype(str))
     return (table, final) if return_network else table
+
+
+def training_target(settings, table, survival_endpoints: list[str]):
+    """(objective for DeepFeatureSettings, labels for deep_features) from the cohort table, for a study's deep
+    settings (engine.config.DeepConfig): the binary label, or a survival endpoint's (time, event) or landmark."""
+    if settings.objective == "binary":
+        if "label" not in table:
+            raise ValueError(
+                "deep.objective binary needs the label column; a survival-only study trains its CNN with "
+                "deep.objective: cox (or landmark)"
+            )
+        return "binary", table["label"].to_numpy(float)
+    endpoint = settings.endpoint or (survival_endpoints[0] if survival_endpoints else None)
+    if endpoint is None or f"{endpoint}_time" not in table:
+        raise ValueError(
+            f"deep.objective {settings.objective} needs a survival endpoint (deep.endpoint); got {endpoint!r}"
+        )
+    time, event = table[f"{endpoint}_time"].to_numpy(float), table[f"{endpoint}_event"].to_numpy(float)
+    if settings.objective == "cox":
+        return "cox", np.column_stack([time, event])
+    return "binary", landmark_labels(time, event, settings.landmark)
+
+
+def study_crops(settings, cohort) -> np.ndarray:
+    """The tumour crops a study's deep settings ask for: 2-D (largest slice) or 3-D (the tumour's box)."""
+    if settings.spatial_dims == 3:
+        return tumour_crops_3d(cohort, size=settings.size, depth=settings.depth)
+    return tumour_crops(cohort, size=settings.size, channels=settings.channels)

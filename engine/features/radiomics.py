@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from engine.cohort.manifest import Cohort, read_image
+from engine.cohort.manifest import Cohort
+from engine.cohort.images import read_image
 from engine.common.paths import assets_folder
 from engine.errors import ValidationError
 from engine.features.cache import FeatureCache, content_key
@@ -246,3 +247,17 @@ def extract_cohort(
     table = pd.DataFrame([rows[pid] for pid in order])
     table.insert(0, "patient_id", order)
     return table, failures
+
+
+def extraction_options(settings) -> dict[str, Any]:
+    """Keyword arguments of ``extract_cohort`` for a study's radiomics settings (engine.config.RadiomicsConfig)."""
+    from engine.config import PreprocessingConfig
+
+    return {
+        "params": load_params(settings.preset, settings.overrides),
+        "rings_mm": settings.rings_mm,
+        "eroded_mm": settings.eroded_mm,
+        "delta": settings.delta,
+        "ring_shape": settings.ring_shape,
+        "preprocess": None if settings.preprocessing == PreprocessingConfig() else settings.preprocessing.model_dump(),
+    }

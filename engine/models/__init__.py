@@ -7,7 +7,7 @@ __all__ = ["CoxModel", "LassoCoxModel", "LogisticModel"]
 
 def __getattr__(name: str) -> Any:  # lazy: importing engine.common.names must not pull in scikit-learn
     if name in __all__:
-        from engine.models import regression
+        from engine.stats import regression_models
 
-        return getattr(regression, name)
+        return getattr(regression_models, name)
     raise AttributeError(name)

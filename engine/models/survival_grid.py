@@ -24,7 +24,7 @@ from engine.errors import ValidationError
 from engine.models.deep_folds import FoldedDeepFeatures, deep_cv, fold_columns, has_deep_folds
 from engine.models.grid import FeatureTable, harmonizer, preprocessor
 from engine.common.names import SURVIVAL_METHODS
-from engine.models.regression import CoxModel, LassoCoxModel
+from engine.stats.regression_models import CoxModel, LassoCoxModel
 from engine.common.predictions import held_out_splits, survival_column
 from engine.selection import VarianceFilter
 from engine.stats import concordance_index
@@ -65,7 +65,8 @@ class _RandomSurvivalForest(BaseEstimator):
 
 
 class _ImputedCox(BaseEstimator):
-    """The plain Cox model (engine.models.regression.CoxModel) with training medians / modes for missing values."""
+    """The plain Cox model (engine.stats.regression_models.CoxModel) with training medians / modes for missing
+    values."""
 
     def fit(self, X: pd.DataFrame, y: pd.DataFrame) -> _ImputedCox:
         self.fill_ = {c: (X[c].median() if pd.api.types.is_numeric_dtype(X[c]) else X[c].mode().iloc[0]) for c in X}

@@ -15,9 +15,12 @@ import pandas as pd
 
 from engine.cohort.manifest import load_manifest
 from engine.common.transforms import log_transform
+from engine.features.radiomics import extraction_options
+from engine.features.deep import study_crops
 from engine.errors import ValidationError
 from engine.models.reference import is_reference
-from engine.pipeline.study import Progress, _noop, run_config
+from engine.pipeline.inputs import run_config
+from engine.pipeline.study import Progress, _noop
 from engine.validation import read_table_file
 from engine.validation.new_patients import check_new_patients
 from engine.validation.study_tables import announce
@@ -101,7 +104,7 @@ def _image_features(run, config, manifest: Path, workers: int, progress: Progres
     if config.radiomics.enabled:
         radiomics, failures = extract_cohort(
             cohort,
-            **config.radiomics.extraction_options(),
+            **extraction_options(config.radiomics),
             workers=workers,
             progress=lambda k: progress("radiomics", k, len(frame)),
         )
@@ -114,7 +117,7 @@ def _image_features(run, config, manifest: Path, workers: int, progress: Progres
             raise ValidationError(
                 "this run has no stored deep network; re-run it with this engine version to predict new patients."
             )
-        crops = config.deep.crops(cohort)
+        crops = study_crops(config.deep, cohort)
         network = build_backbone(
             config.deep.backbone, crops.shape[1], spatial_dims=crops.ndim - 2, width=config.deep.width
         )

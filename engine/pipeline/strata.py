@@ -56,10 +56,12 @@ def run_stratified(
     scheduler: str | None = None,
     progress=None,
     force: bool = False,
+    run_one=None,
 ) -> str:
-    """Run the study once per level of ``config.strata`` and store the parent run; returns the parent run id."""
+    """Run the study once per level of ``config.strata`` (each by ``run_one``: engine.pipeline.study.run_study with
+    a stratum) and store the parent run; returns the parent run id."""
     from engine.cohort.file_index import FileIndex
-    from engine.pipeline.study import load_study_table, run_study
+    from engine.pipeline.inputs import load_study_table
 
     progress = progress or (lambda stage, done, total: None)
     files = FileIndex(store.root / "file_index.sqlite")
@@ -70,7 +72,7 @@ def run_stratified(
     for level in levels:
         stage = lambda name, done, total, level=level: progress(f"stratum {level}: {name}", done, total)  # noqa: E731
         try:
-            runs[level] = run_study(
+            runs[level] = run_one(
                 config,
                 base,
                 store,

@@ -18,7 +18,7 @@ BOX = dict(
 def cohort_title(split: str) -> str:
     """'train' -> 'Training cohort', 'internal' -> 'Internal validation cohort', 'external_C3' -> 'External cohort
     C3' (engine.report.cohort_words, capitalised)."""
-    from engine.report import cohort_words
+    from engine.common.labels import cohort_words
 
     words = cohort_words(split)
     return words[:1].upper() + words[1:]

@@ -168,7 +168,7 @@ def run_facts(config: dict[str, Any], provenance: dict[str, Any], predictions: p
     """What the run can say, as short sentences that point at the report's own tables and figures."""
     from engine.features.preprocess import preprocessing_text
     from engine.common.predictions import ordered_splits
-    from engine.report import clinical_selection_text, harmonization_text, selection_text, tuning_text
+    from engine.report.methods import clinical_selection_text, harmonization_text, selection_text, tuning_text
 
     cohort, grid = config.get("cohort") or {}, config.get("grid") or {}
     radiomics, deep = config.get("radiomics") or {}, config.get("deep") or {}

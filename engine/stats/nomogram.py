@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import ValidationError
-from engine.models.design import Term
+from engine.stats.design import Term
 from engine.stats._result import Result
 
 

@@ -91,7 +91,7 @@ def _complete(data: pd.DataFrame, predictors: list[str], outcome: _Outcome) -> p
 
 
 def _fit(used: pd.DataFrame, predictors: list[str], outcome: _Outcome, level: float):
-    from engine.models import CoxModel, LogisticModel
+    from engine.stats.regression_models import CoxModel, LogisticModel
 
     X = used[predictors]
     if outcome.kind == "logistic":
@@ -106,7 +106,7 @@ def _events(used: pd.DataFrame, outcome: _Outcome) -> np.ndarray:
 
 def _problems(used: pd.DataFrame, predictor: str, outcome: _Outcome) -> tuple[str, dict[str, str]]:
     """(fatal reason for the whole predictor or '', {term: warning}) from its values and the outcome."""
-    from engine.models.design import is_categorical, learn_terms
+    from engine.stats.design import is_categorical, learn_terms
 
     values = used[predictor]
     if values.nunique() < 2:

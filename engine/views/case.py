@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from engine.features.deep import study_crops
 from engine.errors import ValidationError
 
 _RADIOMICS_NAME = re.compile(r"^(?P<phase>[^_]+)_(?P<region>[^_]+)_original_(?P<klass>[a-z]+)_(?P<feature>\w+)$")
@@ -50,7 +51,7 @@ def case_slices(cohort, patient_id: str, rings_mm: dict[str, float] | None = Non
     """Each phase's slice through the largest tumour cross-section, with the tumour and ring masks on it."""
     import SimpleITK as sitk
 
-    from engine.cohort.manifest import largest_slice, read_image
+    from engine.cohort.images import largest_slice, read_image
     from engine.features.radiomics import region_masks
 
     row = patient_row(cohort, patient_id)
@@ -92,7 +93,7 @@ def case_gradcam(run, cohort, patient_id: str) -> tuple[np.ndarray, np.ndarray] 
         return None
     one = dataclasses.replace(cohort, table=cohort.table[cohort.table["patient_id"].astype(str) == str(patient_id)])
     patient_row(one, patient_id)
-    crops = config.deep.crops(one)
+    crops = study_crops(config.deep, one)
     network = build_backbone(config.deep.backbone, crops.shape[1], spatial_dims=2, width=config.deep.width)
     network.load_state_dict(torch.load(network_file, map_location="cpu", weights_only=True))
     maps, _ = gradcam_for_or_against(network, crops)
@@ -119,7 +120,7 @@ def voxel_map(
     neighbourhood, (row, column) of the crop's corner in the slice)."""
     import SimpleITK as sitk
 
-    from engine.cohort.manifest import largest_slice, read_image
+    from engine.cohort.images import largest_slice, read_image
     from engine.features.radiomics import build_extractor
 
     match = _RADIOMICS_NAME.match(feature)

@@ -12,7 +12,8 @@ import pytest
 import SimpleITK as sitk
 
 from engine.cohort.dicom_masks import _fill
-from engine.cohort.manifest import load_manifest, read_image
+from engine.cohort.manifest import load_manifest
+from engine.cohort.images import read_image
 from engine.errors import ValidationError
 
 DATA = Path(__file__).resolve().parents[1] / "reference" / "data" / "dicom"

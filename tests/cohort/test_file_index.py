@@ -56,7 +56,7 @@ def test_a_damaged_index_is_only_a_cache(tmp_path):
 
 def test_the_study_fingerprint_follows_the_manifests_files_and_nothing_else(tmp_path):
     from engine.config import parse_config
-    from engine.pipeline.study import study_fingerprint
+    from engine.pipeline.inputs import study_fingerprint
 
     (tmp_path / "images").mkdir()
     (tmp_path / "manifest.csv").write_text("patient_id,label,image_ct,mask\nP1,0,images/P1.nii.gz,images/m1.nii.gz\n")

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import SimpleITK as sitk
 
-from engine.cohort.manifest import assign_splits, load_manifest, read_image
+from engine.cohort.manifest import assign_splits, load_manifest
+from engine.cohort.images import read_image
 from engine.cohort.synth import SynthSpec, clinical_table, synthesize_cohort
 from engine.errors import ValidationError
 from engine.stats import auc, concordance_index
@@ -157,7 +158,7 @@ def test_incomplete_patients_are_left_out_with_their_reason_and_counted_in_the_f
     """cohort.exclude_incomplete: a missing image file, an empty mask and a missing outcome each exclude their
     patient (the flowchart's reasons); other problems still fail the load, with the file's row numbers."""
     from engine.plots.flowchart import flowchart_figure
-    from engine.pipeline.study import flowchart_counts
+    from engine.pipeline.paper_tables import flowchart_counts
 
     folder = tmp_path / "incomplete"
     shutil.copytree(small_cohort.parent, folder)

@@ -323,7 +323,7 @@ def test_a_bad_upload_shows_one_message_and_nothing_breaks(app_store, monkeypatc
 
 def test_a_bad_upload_lists_every_problem():
     from engine.errors import ValidationError
-    from engine.common.predictions import read_predictions
+    from engine.views.uploads import read_predictions
 
     bad = b"patient_id,split,label,Rad\nP1,train,1,0.4\nP1,train,2,0.7\nP2,internal,1,0.2\nP3,internal,1,0.3\n"
     with pytest.raises(ValidationError) as info:

@@ -131,7 +131,7 @@ def _survival_crops(n: int, seed: int):
 def test_cnn_trained_with_the_cox_loss_on_a_survival_only_cohort():
     """objective="cox": the CNN learns from (time, event) alone; its out-of-fold and held-out features rank
     survival (Harrell's C of a Cox model on them, fitted on training, held out >= 0.7)."""
-    from engine.models.regression import LassoCoxModel
+    from engine.stats.regression_models import LassoCoxModel
     from engine.stats import concordance_index
 
     crops, time, event = _survival_crops(160, 3)
@@ -151,7 +151,7 @@ def test_cnn_trained_with_the_cox_loss_on_a_survival_only_cohort():
 
 def test_cox_loss_against_the_partial_likelihood_by_hand():
     from engine.features.deep import cox_partial_likelihood_loss
-    from engine.models.regression import breslow_partial_log_likelihood
+    from engine.stats.regression_models import breslow_partial_log_likelihood
 
     rng = np.random.default_rng(0)
     time, event, eta = rng.exponential(1, 30), rng.random(30) < 0.6, rng.normal(size=30)

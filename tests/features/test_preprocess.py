@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 import SimpleITK as sitk
 
-from engine.cohort.manifest import load_manifest, read_image
+from engine.cohort.manifest import load_manifest
+from engine.cohort.images import read_image
 from engine.features.preprocess import Preprocessing, n4, normalise, prepare_phases, same_geometry
 
 

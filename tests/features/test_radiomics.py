@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from engine.cohort.manifest import load_manifest, read_image
+from engine.cohort.manifest import load_manifest
+from engine.cohort.images import read_image
 from engine.errors import ValidationError
 from engine.features.cache import FeatureCache
 from engine.features.radiomics import extract_cohort, extract_image, load_params, region_masks

@@ -14,7 +14,9 @@ from engine.errors import ValidationError
 from engine.report import methods_text, report_zip
 from engine.store import RunStore
 from engine.pipeline.new_patients import predict_new
-from engine.pipeline.study import run_config, run_study
+from engine.features.radiomics import extraction_options
+from engine.pipeline.inputs import run_config
+from engine.pipeline.study import run_study
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +102,7 @@ def test_a_run_config_from_before_ring_shape_keeps_the_rings_shape(image_run):
     assert run.config["radiomics"]["ring_shape"] is False and run_config(run.config).radiomics.ring_shape is False
     older = {**run.config, "radiomics": {k: v for k, v in run.config["radiomics"].items() if k != "ring_shape"}}
     assert run_config(older).radiomics.ring_shape is True
-    assert run_config(older).radiomics.extraction_options()["ring_shape"] is True
+    assert extraction_options(run_config(older).radiomics)["ring_shape"] is True
 
 
 def test_predict_names_missing_phases(image_run):
@@ -351,8 +353,9 @@ def test_a_warm_start_reads_no_file_and_a_touched_file_only_its_own(image_run, m
     import os
 
     import engine.cohort.manifest as manifest_module
+    import engine.pipeline.inputs as inputs_module
     import engine.pipeline.study as study_module
-    from engine.features.cache import file_digest
+    from engine.cohort.file_index import file_digest
 
     run, manifest = image_run
     config, store = parse_config(run.config), RunStore(run.path.parents[1])
@@ -371,6 +374,6 @@ def test_a_warm_start_reads_no_file_and_a_touched_file_only_its_own(image_run, m
     read = []
     labels = manifest_module._labels
     monkeypatch.setattr(manifest_module, "_labels", lambda path: read.append(path) or labels(path))
-    monkeypatch.setattr(study_module, "file_digest", lambda path: read.append(path) or file_digest(path))
+    monkeypatch.setattr(inputs_module, "file_digest", lambda path: read.append(path) or file_digest(path))
     assert run_study(config, manifest.parent, store) == run.run_id  # same bytes: the same run, served
     assert read == [mask, mask]  # its labels and its SHA-256, nothing else

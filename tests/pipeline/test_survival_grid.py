@@ -52,7 +52,7 @@ def test_training_risks_are_out_of_fold(gbsg2_result):
 def test_plain_cox_is_the_unpenalised_cox_fit_on_training(gbsg2_result):
     """Method "Cox": internal risks equal the linear predictor of engine's CoxModel (checked against R's coxph)
     fitted on the training patients; a family wider than MAX_COX_PREDICTORS is left to LASSO-Cox."""
-    from engine.models.regression import CoxModel
+    from engine.stats.regression_models import CoxModel
     from engine.models.survival_grid import MAX_COX_PREDICTORS
 
     frame, _ = gbsg2_result
@@ -83,7 +83,7 @@ def test_a_diverging_cox_fit_is_a_clear_error_and_the_grid_goes_on(gbsg2_result)
     """A predictor with one extreme value at the earliest event has no finite maximum-likelihood coefficient:
     CoxModel says so and names it; the survival grid records the failure and keeps the other methods."""
     from engine.errors import ValidationError
-    from engine.models.regression import CoxModel
+    from engine.stats.regression_models import CoxModel
 
     frame, _ = gbsg2_result
     clinical = frame.attrs["clinical"]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.models.regression import CoxModel, LogisticModel
+from engine.stats.regression_models import CoxModel, LogisticModel
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 NEW = pd.DataFrame(

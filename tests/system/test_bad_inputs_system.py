@@ -4,6 +4,7 @@ library reaches the user, and nothing already stored is lost."""
 
 from __future__ import annotations
 
+from engine.views.uploads import read_predictions
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,6 @@ import SimpleITK as sitk
 from engine.cohort.manifest import load_manifest
 from engine.config import parse_config
 from engine.errors import ValidationError
-from engine.common.predictions import read_predictions
 
 
 def _image(folder: Path, name: str, values: np.ndarray, spacing=(1.0, 1.0, 3.0)) -> str:

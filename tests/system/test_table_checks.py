@@ -9,6 +9,7 @@ a survival endpoint added, as an analyst would bring features computed elsewhere
 
 from __future__ import annotations
 
+from engine.views.uploads import read_predictions
 import hashlib
 import shutil
 from collections.abc import Callable
@@ -25,9 +26,9 @@ from engine.cli import app
 from engine.config import parse_config
 from engine.errors import ValidationError
 from engine.pipeline.new_patients import predict_new
-from engine.common.predictions import read_predictions
 from engine.store import RunStore
-from engine.pipeline.study import load_study_table, read_feature_table, run_study
+from engine.pipeline.inputs import load_study_table, read_feature_table
+from engine.pipeline.study import run_study
 
 N = 120
 BASE_CONFIG = {

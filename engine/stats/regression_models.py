@@ -21,7 +21,7 @@ from scipy import stats as sps
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from engine.errors import ValidationError
-from engine.models.design import coefficient_table, design_matrix, learn_terms
+from engine.stats.design import coefficient_table, design_matrix, learn_terms
 from engine.stats._checks import check_binary_outcome, check_survival
 
 
