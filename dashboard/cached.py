@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from engine import plots
-from engine.views import analysis, horizons, performance
+from engine.views import analysis, horizons, performance, refits
 from engine.store import RunStore
 
 STORE = Path(os.environ.get("HCC_STORE", "store"))
@@ -135,12 +135,12 @@ def upload_report(
 @st.cache_data(max_entries=8, show_spinner="Refitting the model on bootstrap resamples of the training cohort...")
 def bias_corrected(run_id: str, model: str, n_boot: int):
     run = store().load(run_id)
-    return analysis.bias_corrected_calibration(run, model, n_boot=n_boot), analysis.refit_caveat(run, model)
+    return refits.bias_corrected_calibration(run, model, n_boot=n_boot), refits.refit_caveat(run, model)
 
 
 @st.cache_data(max_entries=8, show_spinner="Refitting the LASSO path on the training features...")
 def lasso_path(run_id: str, model: str):
-    return analysis.lasso_path(store().load(run_id), model)
+    return refits.lasso_path(store().load(run_id), model)
 
 
 @st.cache_data(max_entries=16, show_spinner="Computing SHAP values (once per model; stored with the run)...")

@@ -17,7 +17,8 @@ literature on ComBat for new sites; ``unseen="none"`` leaves it as it is. Both a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -135,3 +136,25 @@ class ComBat(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         return np.array([c for c in self.feature_names_in_ if c != self.batch_column], dtype=object)
+
+
+def combat_step(
+    frame: pd.DataFrame,
+    families: Mapping[str, Sequence[str]],
+    model_families: Sequence[str],
+    settings: Mapping[str, Any] | None,
+) -> ComBat | None:
+    """The one ComBat step of a model, for both grids (grid.harmonization: ``families``, ``unseen``): the columns of
+    the model's families that are harmonised, by centre; None when the model has none. The classifier grid runs it
+    first in its preprocessing branch (then imputation and scaling); the survival grid first in the pipeline (its
+    estimators impute and scale themselves). Fitted inside every training fold either way."""
+    wanted = [f for f in model_families if f in set((settings or {}).get("families", ()))]
+    if not wanted:
+        return None
+    if "center" not in frame or frame["center"].nunique() < 2:
+        raise ValidationError(
+            "harmonization needs a center column with at least two centres; add one, or set "
+            "grid.harmonization.families: []."
+        )
+    columns = [c for family in wanted for c in families[family]]
+    return ComBat(columns=columns, batch_column="center", unseen=settings.get("unseen", "own"))

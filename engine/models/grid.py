@@ -22,22 +22,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from scipy.stats import loguniform, randint
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import AdaBoostClassifier, GradientBoostingClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import RandomizedSearchCV, RepeatedStratifiedKFold, StratifiedKFold, cross_val_predict
-from sklearn.neighbors import KNeighborsClassifier
-from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from sklearn.svm import SVC
-from sklearn.tree import DecisionTreeClassifier
 
 from engine.common.cluster import Serial, again_if_lost
 from engine.errors import ValidationError
+from engine.models.spaces import classifier_space, refined_space  # noqa: F401 - re-exported
+from engine.features.harmonize import combat_step
 from engine.models.deep_folds import FoldedDeepFeatures, deep_cv, fold_columns, has_deep_folds
 from engine.common.names import ALL_CLASSIFIERS, DEFAULT_MODELS, DEFAULT_SELECTION, SELECTION_STEPS  # noqa: F401 - re-exported
 from engine.common.predictions import held_out_splits
@@ -46,85 +42,6 @@ from engine.selection import CorrelationFilter, LassoSelector, RFESelector, Univ
 from engine.stats import auc
 
 OVERFIT_GAP = 0.1
-
-
-def classifier_space(name: str, *, seed: int = 0, device: str = "cpu") -> tuple[Any, dict[str, Any]]:
-    """The estimator and its hyperparameter distributions for randomised search."""
-    spaces: dict[str, Callable[[], tuple[Any, dict[str, Any]]]] = {
-        "LR": lambda: (LogisticRegression(max_iter=5000), {"C": loguniform(1e-3, 1e2)}),
-        "SVM": lambda: (
-            SVC(probability=True, random_state=seed),
-            {"C": loguniform(1e-2, 1e2), "gamma": loguniform(1e-4, 1e-1)},
-        ),
-        "RF": lambda: (
-            RandomForestClassifier(n_estimators=150, random_state=seed, n_jobs=1),
-            {"max_depth": [2, 3, 5, None], "min_samples_leaf": randint(1, 10), "max_features": ["sqrt", 0.3]},
-        ),
-        "KNN": lambda: (KNeighborsClassifier(), {"n_neighbors": randint(5, 40), "weights": ["uniform", "distance"]}),
-        "DT": lambda: (
-            DecisionTreeClassifier(random_state=seed),
-            {"max_depth": randint(2, 6), "min_samples_leaf": randint(3, 20)},
-        ),
-        "MLP": lambda: (
-            MLPClassifier(max_iter=2000, random_state=seed),
-            {"alpha": loguniform(1e-4, 1e0), "hidden_layer_sizes": [(16,), (32,), (32, 16)]},
-        ),
-        "AdaBoost": lambda: (
-            AdaBoostClassifier(random_state=seed),
-            {"n_estimators": randint(50, 200), "learning_rate": loguniform(0.01, 1)},
-        ),
-        "GBDT": lambda: (
-            GradientBoostingClassifier(random_state=seed),
-            {"n_estimators": randint(50, 200), "max_depth": randint(1, 4), "learning_rate": loguniform(0.01, 0.3)},
-        ),
-        "XGBoost": lambda: _xgboost(seed, device),
-        "LightGBM": lambda: _lightgbm(seed),
-    }
-    if name not in spaces:
-        raise ValidationError(f"classifier must be one of {list(spaces)}; got {name!r}.")
-    return spaces[name]()
-
-
-def _xgboost(seed: int, device: str):
-    from xgboost import XGBClassifier
-
-    return (
-        XGBClassifier(n_estimators=150, tree_method="hist", device=device, random_state=seed, n_jobs=1, verbosity=0),
-        {
-            "max_depth": randint(2, 5),
-            "learning_rate": loguniform(0.01, 0.3),
-            "subsample": [0.7, 1.0],
-            "reg_lambda": loguniform(0.1, 10),
-        },
-    )
-
-
-def _lightgbm(seed: int):
-    from lightgbm import LGBMClassifier
-
-    return (
-        LGBMClassifier(n_estimators=150, random_state=seed, n_jobs=1, verbose=-1),
-        {"num_leaves": randint(4, 32), "learning_rate": loguniform(0.01, 0.3), "min_child_samples": randint(5, 30)},
-    )
-
-
-def refined_space(space: Mapping[str, Any], best: Mapping[str, Any]) -> dict[str, list[Any]]:
-    """A small grid around the best candidate of a randomised search: log-uniform parameters x 1/2, 1, 2 and
-    integer parameters -1, 0, +1 (both kept inside the distribution's support); list parameters stay at the
-    best value."""
-    refined = {}
-    for name, distribution in space.items():
-        value = best[name]
-        if isinstance(distribution, list) or not hasattr(distribution, "support"):
-            refined[name] = [value]
-            continue
-        low, high = distribution.support()
-        if distribution.dist.name == "randint":
-            candidates = [value - 1, value, value + 1]
-        else:
-            candidates = [value / 2, value, value * 2]
-        refined[name] = sorted({type(value)(min(max(c, low), high)) for c in candidates})
-    return refined
 
 
 @dataclasses.dataclass(frozen=True)
@@ -296,7 +213,7 @@ def run_grid(
         for model_name, families in models.items():
             columns = table.columns(families)
             folded = has_deep_folds(frame) and any(c in table.families.get("deep", ()) for c in columns)
-            harmonize = harmonizer(table, families, harmonization)
+            harmonize = combat_step(table.frame, table.families, families, harmonization)
             extra = ["center"] if harmonize is not None else []
             X = frame[columns + extra + (fold_columns(frame) if folded else [])]
             model_cv = deep_cv(frame, train) if folded else cv  # deep features: the network's folds, not repeatable
@@ -394,21 +311,6 @@ def run_grid(
         timings,
         classifier_predictions,
     )
-
-
-def harmonizer(table: FeatureTable, families: Sequence[str], settings: Mapping[str, Any] | None):
-    """The ComBat step of a model whose families include harmonised ones (None when there is nothing to do)."""
-    from engine.features.harmonize import ComBat
-
-    wanted = [f for f in families if f in set((settings or {}).get("families", ()))]
-    if not wanted:
-        return None
-    if "center" not in table.frame or table.frame["center"].nunique() < 2:
-        raise ValidationError(
-            "harmonization needs a center column with at least two centres; add one, or set "
-            "grid.harmonization.families: []."
-        )
-    return ComBat(columns=table.columns(wanted), batch_column="center", unseen=settings.get("unseen", "own"))
 
 
 def _clinical_step(

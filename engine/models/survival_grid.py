@@ -22,7 +22,8 @@ from sklearn.pipeline import Pipeline
 from engine.common.cluster import Serial, again_if_lost
 from engine.errors import ValidationError
 from engine.models.deep_folds import FoldedDeepFeatures, deep_cv, fold_columns, has_deep_folds
-from engine.models.grid import FeatureTable, harmonizer, preprocessor
+from engine.features.harmonize import combat_step
+from engine.models.grid import FeatureTable, preprocessor
 from engine.common.names import SURVIVAL_METHODS
 from engine.stats.regression_models import CoxModel, LassoCoxModel
 from engine.common.predictions import held_out_splits, survival_column
@@ -129,8 +130,9 @@ def run_survival_grid(
     """Fit every method for every model on the training split for ``endpoint`` (``<endpoint>_time/_event``).
     With ``horizons``, the predictions also hold S(horizon | x) per horizon (``survival_at_<h>``; out-of-fold for
     training patients, like the risks), which survival calibration and decision curves need. ``harmonization``:
-    ComBat across centres first, as in the classifier grid (engine.models.grid.harmonizer). Every fit (method x
-    fold) of the endpoint is a joblib task on ``n_jobs`` workers (on a Dask cluster with engine.common.cluster)."""
+    ComBat across centres first, built as in the classifier grid (engine.features.harmonize.combat_step). Every fit
+    (method x fold) of the endpoint is a joblib task on ``n_jobs`` workers (on a Dask cluster with
+    engine.common.cluster)."""
     frame = table.frame
     time_column, event_column = f"{endpoint}_time", f"{endpoint}_event"
     if time_column not in frame or event_column not in frame:
@@ -153,7 +155,7 @@ def run_survival_grid(
     for model_name, families in models.items():
         columns = table.columns(families)
         folded = has_deep_folds(frame) and any(c in table.families.get("deep", ()) for c in columns)
-        harmonize = harmonizer(table, families, harmonization)
+        harmonize = combat_step(frame, table.families, families, harmonization)
         X = frame[columns + (["center"] if harmonize is not None else []) + (fold_columns(frame) if folded else [])]
         splits = list((deep_cv(frame, train) if folded else splitter).split(train_rows, e[train_rows]))
         steps = [

@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from engine.plots import LAYOUT, PALETTE
+from engine.plots.style import LAYOUT, PALETTE
 
 WINDOW = (-100.0, 250.0)  # HU: the liver window, as the deep crops use
 TUMOUR_COLOUR, RING_COLOURS = "#FF3B30", ["#FFD60A", "#32D74B", "#64D2FF"]
@@ -189,4 +189,20 @@ def case_figure(
         margin=dict(l=140, r=40, t=80, b=50),
         legend=dict(orientation="h", y=0.47, yanchor="middle", x=0.5, xanchor="center"),
     )
+    return figure
+
+
+def gradcam_figure(crop: np.ndarray, heatmap: np.ndarray, title: str = "") -> go.Figure:
+    """A crop (first channel, grey) with its Grad-CAM map overlaid: transparent where the map is 0, red where 1."""
+    figure = go.Figure()
+    figure.add_trace(
+        go.Heatmap(z=crop[0] if crop.ndim == 3 else crop, colorscale="gray", showscale=False, hoverinfo="skip")
+    )
+    warm = [[0.0, "rgba(255, 0, 0, 0)"], [0.3, "rgba(255, 160, 0, 0.15)"], [1.0, "rgba(255, 0, 0, 0.65)"]]
+    figure.add_trace(go.Heatmap(z=heatmap, colorscale=warm, showscale=False, zmin=0, zmax=1, hoverinfo="skip"))
+    figure.update_layout(
+        title=dict(text=title, font=dict(size=11)), width=240, height=260, margin=dict(l=5, r=5, t=30, b=5)
+    )
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
     return figure

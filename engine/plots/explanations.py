@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 
 from engine.errors import ValidationError
 from engine.views.explain import FAMILY_NAMES, Explanation, family_shares, importance
-from engine.plots import LAYOUT, PALETTE
+from engine.plots.style import LAYOUT, PALETTE
 
 FAMILY_COLOURS = {"clinical": PALETTE[0], "radiomics": PALETTE[1], "deep": PALETTE[2]}
 

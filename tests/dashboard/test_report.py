@@ -202,7 +202,7 @@ def test_cohort_counts():
 
 
 def test_nomogram_tick_labels_do_not_crowd():
-    from engine.plots import _spaced
+    from engine.plots.survival import _spaced
 
     np.testing.assert_array_equal(
         _spaced(np.array([0.0, 1.0, 2.0, 5.0, 9.5, 30.0])), [True, False, False, True, True, True]

@@ -144,7 +144,7 @@ def test_report_zip(image_run):
 
 def test_bias_corrected_calibration_of_a_stored_model(image_run):
     """The stored pipeline is refitted (selection included) on bootstrap resamples of the training cohort."""
-    from engine.views.analysis import bias_corrected_calibration
+    from engine.views.refits import bias_corrected_calibration
 
     run, _ = image_run
     train = run.features().query("split == 'train'")
@@ -159,7 +159,7 @@ def test_bias_corrected_calibration_of_a_stored_model(image_run):
 def test_lasso_path_of_a_stored_model(image_run):
     """At the chosen penalty the refitted path reproduces the stored LASSO coefficients; the penalty search's CV
     AUC is kept per penalty; fewer features survive a larger penalty."""
-    from engine.views.analysis import lasso_path
+    from engine.views.refits import lasso_path
 
     run, _ = image_run
     path, cv, chosen = lasso_path(run, "Rad")
@@ -193,7 +193,7 @@ def test_risk_cutoffs_are_learned_on_training_and_reach_new_patients(image_run):
 
 
 def test_refit_caveat_names_what_the_bootstrap_does_not_repeat(image_run):
-    from engine.views.analysis import refit_caveat
+    from engine.views.refits import refit_caveat
 
     run, _ = image_run
     assert refit_caveat(run, "Rad") == ""
