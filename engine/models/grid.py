@@ -346,7 +346,7 @@ def _tune_cell(
         refined = _search(pipeline, refined_space(space, found.best_params_), n_iter, cv, seed, 1, X[train], y[train])
         if refined.best_score_ > found.best_score_:
             found, stage = refined, "refined"
-    fitted = found.best_estimator_
+    fitted = with_probabilities(found.best_estimator_, X[train], y[train])
     prob = fitted.predict_proba(X)[:, 1]
     row = {
         "cv_auc": float(found.best_score_),
@@ -356,6 +356,23 @@ def _tune_cell(
         "params": str(found.best_params_),
     }
     return row, fitted, prob
+
+
+def with_probabilities(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray) -> Pipeline:
+    """The pipeline itself, or, when its classifier gives no probabilities (an SVM), the pipeline refitted with the
+    classifier inside Platt scaling: a sigmoid of its decision function fitted on 5-fold cross-validated decisions
+    of the training patients, the SVM itself refitted on all of them (scikit-learn's CalibratedClassifierCV,
+    ensemble=False: what SVC(probability=True), deprecated in scikit-learn 1.9, did inside libsvm). The search
+    scores candidates by their decision function, so only the chosen candidate pays for the extra fits. The sigmoid
+    keeps the decision's order (its slope is fitted; it is increasing whenever the decisions rank the training
+    patients better than chance), so the AUCs are the decision function's."""
+    from sklearn.calibration import CalibratedClassifierCV
+
+    classifier = pipeline.named_steps["classifier"]
+    if hasattr(classifier, "predict_proba"):
+        return pipeline
+    calibrated = CalibratedClassifierCV(clone(classifier), method="sigmoid", cv=5, ensemble=False)
+    return clone(pipeline).set_params(classifier=calibrated).fit(X, y)
 
 
 def _with_progress(results: Any, labels: Sequence[str], progress: Callable[[str], None]) -> list[Any]:

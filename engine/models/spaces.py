@@ -23,7 +23,7 @@ def classifier_space(name: str, *, seed: int = 0, device: str = "cpu") -> tuple[
     spaces: dict[str, Callable[[], tuple[Any, dict[str, Any]]]] = {
         "LR": lambda: (LogisticRegression(max_iter=5000), {"C": loguniform(1e-3, 1e2)}),
         "SVM": lambda: (
-            SVC(probability=True, random_state=seed),
+            SVC(random_state=seed),  # probabilities for the chosen candidate only (engine.models.grid)
             {"C": loguniform(1e-2, 1e2), "gamma": loguniform(1e-4, 1e-1)},
         ),
         "RF": lambda: (

@@ -10,7 +10,7 @@ from engine.config import parse_config
 from engine.errors import ConfigError, ValidationError
 from engine.models.grid import FeatureTable, run_grid
 from engine.selection import CorrelationFilter, UnivariateFilter, icc
-from engine.stats import auc_ci
+from engine.stats import auc, auc_ci
 from engine.store import RunStore
 from engine.pipeline.study import run_study
 
@@ -247,8 +247,7 @@ def test_every_classifier_tunes_inside_the_pipeline(name):
     """Each classifier of the grid fits, is tuned by randomised search and finds a real signal held out."""
     from sklearn.model_selection import RandomizedSearchCV, StratifiedKFold
 
-    from engine.models.grid import classifier_space, model_pipeline
-    from engine.stats import auc
+    from engine.models.grid import classifier_space, model_pipeline, with_probabilities
 
     rng = np.random.default_rng(2)
     n = 160
@@ -264,7 +263,8 @@ def test_every_classifier_tunes_inside_the_pipeline(name):
         random_state=0,
     )
     search.fit(frame.iloc[:110], y[:110])
-    assert auc(y[110:], search.predict_proba(frame.iloc[110:])[:, 1]) > 0.75
+    chosen = with_probabilities(search.best_estimator_, frame.iloc[:110], y[:110])  # as the grid's cells do
+    assert auc(y[110:], chosen.predict_proba(frame.iloc[110:])[:, 1]) > 0.75
 
 
 def test_log_transform_of_clinical_columns():
@@ -279,3 +279,30 @@ def test_log_transform_of_clinical_columns():
     with pytest.raises(ValidationError, match="afp: needs positive numbers; patients a, b") as info:
         log_transform(bad, ["afp", "ggt"])
     assert "ggt: not a column" in str(info.value)
+
+
+def test_svm_probabilities_are_platt_scaling_of_the_chosen_candidate():
+    """The grid's SVM uses no deprecated API (SVC(probability=True) warns from scikit-learn 1.9): the search ranks
+    candidates by the decision function, and the chosen one gets probabilities from a sigmoid of it fitted on
+    cross-validated decisions: probabilities in (0, 1) that rank the patients exactly as the decision does."""
+    import warnings
+
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from engine.models.grid import classifier_space, with_probabilities
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    svm, _ = classifier_space("SVM", seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        chosen = Pipeline([("scale", StandardScaler()), ("classifier", svm)]).fit(X[:300], y[:300])
+        scored = with_probabilities(chosen, X[:300], y[:300])
+    decision = chosen.decision_function(X[300:])
+    probability = scored.predict_proba(X[300:])[:, 1]
+    assert ((probability > 0) & (probability < 1)).all()
+    assert (np.diff(probability[np.argsort(decision)]) >= -1e-12).all()  # the same order as the decision
+    assert auc(y[300:], probability) == pytest.approx(auc(y[300:], decision), abs=1e-12)
+    lr = Pipeline([("classifier", classifier_space("LR")[0])]).fit(X[:300], y[:300])
+    assert with_probabilities(lr, X[:300], y[:300]) is lr  # a classifier with probabilities is left as it is
