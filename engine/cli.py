@@ -84,6 +84,8 @@ cohort_app = typer.Typer(no_args_is_help=True, help="Cohorts.")
 runs_app = typer.Typer(no_args_is_help=True, help="The run store.")
 app.add_typer(cohort_app, name="cohort")
 app.add_typer(runs_app, name="runs")
+jobs_app = typer.Typer(no_args_is_help=True, help="Studies trained as jobs (one at a time), recorded in the store.")
+app.add_typer(jobs_app, name="jobs")
 ASSETS = assets_folder()  # the demo config, the study template, the presets (top-level assets/, package data)
 # After a study the process holds some 600,000 Python objects (torch, scikit-learn, pandas, the run), and the garbage
 # collections of the interpreter's exit walked them all: 2 to 3 s of the cold demo. An exit handler freezes them
@@ -340,3 +342,83 @@ def runs_rm(run: str, store: Path = typer.Option(Path("store"))) -> None:
 
     RunStore(store).remove(run)
     typer.echo(f"removed {run}")
+
+
+@jobs_app.command("submit")
+def jobs_submit(
+    config: Path = typer.Option(..., help="study YAML"),
+    store: Path = typer.Option(Path("store")),
+    user: str = typer.Option("local", help="who starts the job (recorded with it)"),
+) -> None:
+    """Check a study (config and data) and queue it; prints the job id."""
+    from engine.config import load_config
+    from engine.pipeline.jobs import JobQueue
+
+    load_config(config)  # the config's own message first, with its file name
+    raw = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    job = JobQueue(store).submit(raw, config.resolve().parent, user=user)
+    typer.echo(job.job_id)
+
+
+@jobs_app.command("list")
+def jobs_list(store: Path = typer.Option(Path("store"))) -> None:
+    """Every job with its status, who started it, when, its elapsed time and its run."""
+    from engine.pipeline.jobs import JobQueue
+
+    jobs = JobQueue(store).list()
+    for job in jobs:
+        ran = f"{job.elapsed():.0f} s" if job.started else "-"
+        typer.echo(
+            f"{job.job_id}  {job.status:<11} {job.user:<12} {job.created}  {ran:>7}  {job.run_id or ''}  {job.name}"
+        )
+    if not jobs:
+        typer.echo("no jobs")
+
+
+@jobs_app.command("cancel")
+def jobs_cancel(job: str, store: Path = typer.Option(Path("store"))) -> None:
+    """Cancel a queued or running job."""
+    from engine.pipeline.jobs import JobQueue
+
+    typer.echo(JobQueue(store).cancel(job).status)
+
+
+@jobs_app.command("resume")
+def jobs_resume(job: str, store: Path = typer.Option(Path("store"))) -> None:
+    """Queue an interrupted, failed or cancelled job again (its finished steps are reused)."""
+    from engine.pipeline.jobs import JobQueue
+
+    typer.echo(JobQueue(store).resume(job).status)
+
+
+@jobs_app.command("run")
+def jobs_run(
+    store: Path = typer.Option(Path("store")),
+    workers: int = typer.Option(2),
+    once: bool = typer.Option(False, help="run the queued jobs, then stop (else wait for new ones)"),
+) -> None:
+    """The runner: marks jobs left running by a stopped server as interrupted, then trains the queued jobs one at a
+    time, oldest first."""
+    from engine.pipeline.jobs import JobQueue, run_next
+
+    queue = JobQueue(store)
+    for job in queue.recover():
+        typer.echo(f"{job.job_id}: interrupted")
+    while True:
+        job = run_next(queue, workers=workers)
+        if job is not None:
+            typer.echo(f"{job.job_id}: {job.status} {job.run_id or job.message}")
+        elif once:
+            return
+        else:
+            time.sleep(1.0)
+
+
+@jobs_app.command("work", hidden=True)
+def jobs_work(job: str, store: Path = typer.Option(Path("store")), workers: int = typer.Option(2)) -> None:
+    """Train one job in this process (started by the runner)."""
+    from engine.pipeline.jobs import JobQueue, work
+
+    ended = work(JobQueue(store), job, workers=workers)
+    if ended.status == "failed":
+        raise typer.Exit(1)

@@ -32,6 +32,9 @@ class CohortConfig(_Strict):
     # inf / -inf in a feature or numeric clinical column: refused (false), or set to missing and imputed inside each
     # training fold (true, and said so)
     infinite_as_missing: bool = False
+    # columns of the table that play no role (notes, ids of another system, another study's scores): left out of
+    # every feature family
+    ignore_columns: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_source(self) -> CohortConfig:
@@ -238,7 +241,7 @@ class StudyConfig(_Strict):
         """The settings that determine results (for the run key). Settings added later are left out at their default
         value, so that a run made before they existed keeps its key."""
         settings = self.model_dump(mode="json")
-        for key in ("exclude_incomplete", "outcome_codes", "infinite_as_missing"):
+        for key in ("exclude_incomplete", "outcome_codes", "infinite_as_missing", "ignore_columns"):
             if not settings["cohort"][key]:
                 del settings["cohort"][key]
         return settings
@@ -252,7 +255,7 @@ def load_config(path: str | Path) -> tuple[StudyConfig, Path]:
             f"config must be an existing YAML file; got {str(path)!r}. Start from assets/study_template.yaml."
         )
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:
         raise ConfigError(f"config {path.name} is not valid YAML: {error}") from None
     return parse_config(raw, source=path.name), path.parent.resolve()

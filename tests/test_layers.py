@@ -46,7 +46,7 @@ def imports() -> dict[str, set[str]]:
     for path in ENGINE.rglob("*.py"):
         module = module_name(path)
         targets = found.setdefault(module, set())
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "engine":
                 targets.add(node.module)
             elif isinstance(node, ast.Import):
@@ -90,7 +90,9 @@ def test_no_file_imports_itself_round_a_circle():
 
 
 def test_no_module_over_500_lines():
-    long = {module_name(p): n for p in ENGINE.rglob("*.py") if (n := len(p.read_text().splitlines())) > 500}
+    long = {
+        module_name(p): n for p in ENGINE.rglob("*.py") if (n := len(p.read_text(encoding="utf-8").splitlines())) > 500
+    }
     assert not long, f"modules over 500 lines (split them by what they do): {long}"
 
 

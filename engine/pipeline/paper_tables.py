@@ -14,7 +14,7 @@ from engine.errors import ValidationError
 
 
 def families_for_table(frame: pd.DataFrame, config: StudyConfig) -> dict[str, list[str]]:
-    reserved = {"patient_id", "split", "center", config.endpoint} | {
+    reserved = {"patient_id", "split", "center", config.endpoint, *config.cohort.ignore_columns} | {
         c for c in frame if c.endswith(("_time", "_event"))
     }
     named = [log_name(c) if c in config.cohort.log_transform else c for c in config.cohort.clinical]

@@ -26,6 +26,7 @@ def study_roles(config: Any, table: pd.DataFrame, what: str, *, features: bool =
     survival = tuple(config.survival_endpoints) or survival_pairs_of(table)
     references = {spec.column: tuple(spec.order) if spec.order else None for spec in config.reference_scores.values()}
     taken = RESERVED | {config.endpoint, *cohort.clinical, *references, *(config.strata and [config.strata] or [])}
+    taken |= set(cohort.ignore_columns)
     taken |= {c for c in table.columns if c.endswith(("_time", "_event"))}
     candidates = [c for c in table.columns if c not in taken] if features else []
     feature_columns = tuple(c for c in candidates if numeric_like(table[c]))
