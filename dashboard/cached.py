@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -10,14 +12,38 @@ import streamlit as st
 
 from engine import plots
 from engine.views import analysis, horizons, performance, refits
+from engine.pipeline.jobs import JobQueue, run_next
 from engine.store import RunStore
 
 STORE = Path(os.environ.get("HCC_STORE", "store"))
+# the folder a browser user may pick study tables from (nothing outside it is read or listed)
+DATA_ROOT = Path(os.environ.get("HCC_DATA_ROOT", "studies"))
 
 
 @st.cache_resource(max_entries=1)
 def store() -> RunStore:
     return RunStore(STORE)
+
+
+@st.cache_resource(max_entries=1)
+def job_queue(root: str) -> JobQueue:
+    """The job queue of the store at ``root`` (``job_queue(str(STORE))``), with its runner: one thread of this server
+    trains the queued jobs one at a time (each in its own process); on start it marks jobs a stopped server left
+    running as interrupted."""
+    queue = JobQueue(root)
+    queue.recover()
+    if os.environ.get("HCC_JOB_RUNNER", "1") != "0":  # 0: jobs are run elsewhere (hcc-study jobs run, the tests)
+        threading.Thread(target=_run_jobs, args=(queue,), daemon=True, name="job runner").start()
+    return queue
+
+
+def _run_jobs(queue: JobQueue) -> None:
+    while True:
+        try:
+            if run_next(queue, workers=int(os.environ.get("HCC_JOB_WORKERS", "2")), poll=0.5) is None:
+                time.sleep(1.0)
+        except Exception:  # noqa: BLE001 - a job's failure is recorded with the job; the runner goes on
+            time.sleep(1.0)
 
 
 @st.cache_data(max_entries=1, ttl=10, show_spinner=False)

@@ -14,5 +14,7 @@ PAGES = (
     ("features", "Features"),
     ("explanations", "Explanations"),
     ("case_viewer", "Case viewer"),
+    ("new_study", "New study"),
+    ("jobs", "Jobs"),
 )
 PAGE_FILES = [name for name, _ in PAGES]

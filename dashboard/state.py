@@ -86,6 +86,11 @@ class Study:
 
 
 def _source() -> tuple[str, pd.DataFrame | None, dict | None]:
+    opened = st.session_state.pop("open_run", None)  # a page asked to open a run (the Jobs page's "Open its run")
+    if opened:
+        cached.runs.clear()
+        st.session_state["sidebar_source"] = "Run in the store"
+        st.session_state["sidebar_run"] = opened
     runs = cached.runs()
     options = ["Run in the store", "Upload a predictions table"]
     choice = st.sidebar.radio("Data", options, index=0 if len(runs) else 1, key="sidebar_source")

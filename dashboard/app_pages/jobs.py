@@ -1,0 +1,70 @@
+"""Jobs: every study queued from the New study page or `hcc-study jobs submit`, with its stages, elapsed time, log,
+Cancel and Resume; a finished job's run opens on the Overview."""
+
+import time
+
+import streamlit as st
+
+from dashboard import cached
+from engine.errors import ValidationError
+
+STATUS_ICONS = {
+    "queued": "⏳",
+    "running": "▶️",
+    "finished": "✅",
+    "failed": "❌",
+    "cancelled": "⏹️",
+    "interrupted": "⚠️",
+}
+
+st.title("Jobs")
+queue = cached.job_queue(str(cached.STORE))
+
+
+def active() -> bool:
+    return any(job.status in ("queued", "running") for job in queue.list())
+
+
+@st.fragment(run_every=2.0 if active() else None)
+def job_list() -> None:
+    """Every job, newest first; redrawn every 2 s while one is queued or running (the rest of the page stays)."""
+    jobs = list(reversed(queue.list()))
+    if not jobs:
+        st.info("No job yet: set up a study on the New study page and press Train.")
+        return
+    st.caption("One job runs at a time; closing the tab does not stop it.")
+    now = time.time()
+    for job in jobs:
+        show(job, now)
+
+
+def show(job, now: float) -> None:
+    icon = STATUS_ICONS.get(job.status, "")
+    ran = f", {job.elapsed(now):.0f} s" if job.started else ""
+    title = f"{icon} {job.name} · {job.status}{ran} · {job.user} · {job.created}"
+    with st.expander(title, expanded=job.status == "running"):
+        st.caption(f"job {job.job_id}")
+        for stage, (done, total) in job.stages.items():
+            st.progress(min(done / total, 1.0) if total else 0.0, text=f"{stage}: {done} of {total}")
+        if job.message:
+            (st.error if job.status == "failed" else st.info)(job.message)
+        log = queue.log(job.job_id, lines=20)
+        if log:
+            st.code(log, language="text")
+        buttons = st.columns(3)
+        try:
+            if job.status in ("queued", "running") and buttons[0].button("Cancel", key=f"jobs_cancel_{job.job_id}"):
+                queue.cancel(job.job_id)
+                st.rerun()
+            resumable = job.status in ("interrupted", "failed", "cancelled")
+            if resumable and buttons[0].button("Resume", key=f"jobs_resume_{job.job_id}"):
+                queue.resume(job.job_id)
+                st.rerun()
+        except ValidationError as error:
+            st.error(str(error))
+        if job.status == "finished" and job.run_id and buttons[1].button("Open its run", key=f"jobs_open_{job.job_id}"):
+            st.session_state["open_run"] = job.run_id  # the sidebar picks it before its widgets are drawn
+            st.switch_page("app_pages/overview.py")
+
+
+job_list()

@@ -1,0 +1,125 @@
+"""The New study and Jobs pages (AppTest): a feature table uploaded in one browser session becomes a config whose
+YAML is shown and a queued job (the runner is the test here); a bad table is refused before anything is queued;
+the data folder lists only its own tables; another session does not see the upload; the Jobs page shows each job's
+status and stages, cancels a queued job and resumes it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from streamlit.testing.v1 import AppTest
+
+from engine.pipeline.jobs import JobQueue, run_next
+from tests.system.test_table_checks import breast_table, edit
+
+APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+
+
+class Upload:
+    def __init__(self, name: str, data: bytes):
+        self.name, self._data = name, data
+
+    def getvalue(self) -> bytes:
+        return self._data
+
+
+def page(tmp_path, monkeypatch, name: str, upload: bytes | None = None, data_root: Path | None = None) -> AppTest:
+    import streamlit
+
+    from dashboard import cached
+
+    store = tmp_path / "store"
+    monkeypatch.setenv("HCC_STORE", str(store))
+    monkeypatch.setenv("HCC_JOB_RUNNER", "0")  # the test runs the jobs
+    monkeypatch.setattr(cached, "STORE", store)
+    monkeypatch.setattr(cached, "DATA_ROOT", data_root or tmp_path / "studies")
+    cached.store.clear()  # the store handle and its run list belong to this test's store
+    cached.runs.clear()
+    original = streamlit.file_uploader  # AppTest cannot drive a file uploader: the page's one gets the table
+
+    def uploader(label, *args, **kwargs):
+        if kwargs.get("key") == "new_study_upload":
+            return Upload("features.csv", upload) if upload is not None else None
+        return original(label, *args, **kwargs)
+
+    monkeypatch.setattr(streamlit, "file_uploader", uploader)
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    at.switch_page(f"app_pages/{name}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_an_uploaded_table_becomes_a_config_and_a_queued_job(tmp_path, monkeypatch):
+    at = page(tmp_path, monkeypatch, "new_study", upload=breast_table().to_csv(index=False).encode())
+    counts = next(c.value for c in at.main.caption if c.value.startswith("feature"))  # the proposed roles
+    assert "feature: 8" in counts and "patient id: 1" in counts and "binary endpoint: 1" in counts
+    shown = yaml.safe_load(at.code[0].value)
+    assert shown["cohort"]["feature_table"] == "features.csv" and shown["cohort"]["clinical"] == ["age", "sex", "stage"]
+    assert shown["endpoint"] == "label" and shown["survival_endpoints"] == ["rfs"]
+    at.number_input(key="new_study_folds").set_value(3)
+    at.number_input(key="new_study_n_iter").set_value(1)
+    at.multiselect(key="new_study_classifiers").set_value(["LR"]).run()
+    at.button(key="new_study_train").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert "Queued as job" in at.success[0].value
+    queue = JobQueue(tmp_path / "store")
+    (job,) = queue.list()
+    assert job.user == "browser" and job.config["grid"]["classifiers"] == ["LR"] and job.config["grid"]["folds"] == 3
+    assert Path(job.base).parent == tmp_path / "store" / "uploads"  # this session's own folder
+    assert run_next(queue, poll=0.1).status == "finished", queue.log(job.job_id)
+    other = page(tmp_path, monkeypatch, "new_study")  # another browser session
+    assert other.session_state["new_study_session"] != Path(job.base).name
+    other.radio(key="new_study_source").set_value("A table in the data folder").run()
+    assert "No table in the data folder" in other.info[0].value  # the uploads are not in the data folder
+
+
+def test_a_bad_table_is_refused_before_anything_is_queued(tmp_path, monkeypatch):
+    bad = edit("patient_id", 4, "P001")(breast_table()).to_csv(index=False).encode()
+    at = page(tmp_path, monkeypatch, "new_study", upload=bad)
+    at.button(key="new_study_train").click().run()
+    assert "patient_id must be unique" in at.error[0].value and not at.success
+    assert JobQueue(tmp_path / "store").list() == []
+
+
+def test_the_data_folder_lists_its_own_tables_only(tmp_path, monkeypatch):
+    root = tmp_path / "data"
+    (root / "studies" / "breast").mkdir(parents=True)
+    breast_table().to_csv(root / "studies" / "breast" / "features.csv", index=False)
+    breast_table().to_csv(tmp_path / "outside.csv", index=False)
+    at = page(tmp_path, monkeypatch, "new_study", data_root=root)
+    at.radio(key="new_study_source").set_value("A table in the data folder").run()
+    assert at.selectbox(key="new_study_table").options == ["studies/breast/features.csv"]
+    assert yaml.safe_load(at.code[0].value)["cohort"]["feature_table"] == "features.csv"
+
+
+@pytest.fixture()
+def two_jobs(tmp_path):
+    folder = tmp_path / "studies" / "breast"
+    folder.mkdir(parents=True)
+    breast_table().to_csv(folder / "features.csv", index=False)
+    from tests.system.test_table_checks import BASE_CONFIG
+
+    queue = JobQueue(tmp_path / "store")
+    done = queue.submit(BASE_CONFIG, folder, user="ana")
+    run_next(queue, poll=0.1)
+    waiting = queue.submit({**BASE_CONFIG, "seed": 3}, folder, user="ben")
+    return queue, done, waiting
+
+
+def test_the_jobs_page_shows_stages_and_cancels_and_resumes(tmp_path, monkeypatch, two_jobs):
+    queue, done, waiting = two_jobs
+    at = page(tmp_path, monkeypatch, "jobs")
+    titles = [e.label for e in at.expander]
+    assert titles[0].startswith("⏳ checks · queued") and "ben" in titles[0]
+    assert titles[1].startswith("✅ checks · finished") and "ana" in titles[1]
+    stages = [p.proto for p in at.get("progress")]  # the finished job's stages, full
+    assert any(p.value == 100 and p.text == "model grid: 2 of 2" for p in stages), stages
+    at.button(key=f"jobs_cancel_{waiting.job_id}").click().run()
+    assert queue.get(waiting.job_id).status == "cancelled"
+    at.button(key=f"jobs_resume_{waiting.job_id}").click().run()
+    assert queue.get(waiting.job_id).status == "queued"
+    at.button(key=f"jobs_open_{done.job_id}").click().run()
+    assert at.session_state["sidebar_run"] == queue.get(done.job_id).run_id
