@@ -9,12 +9,12 @@ from dashboard import cached
 from engine.errors import ValidationError
 
 STATUS_ICONS = {
-    "queued": "⏳",
-    "running": "▶️",
-    "finished": "✅",
-    "failed": "❌",
-    "cancelled": "⏹️",
-    "interrupted": "⚠️",
+    "queued": ":material/schedule:",
+    "running": ":material/play_circle:",
+    "finished": ":material/check_circle:",
+    "failed": ":material/error:",
+    "cancelled": ":material/cancel:",
+    "interrupted": ":material/warning:",
 }
 
 st.title("Jobs")
@@ -34,15 +34,15 @@ def job_list() -> None:
         return
     st.caption("One job runs at a time; closing the tab does not stop it.")
     now = time.time()
-    for job in jobs:
-        show(job, now)
+    for index, job in enumerate(jobs):
+        show(job, now, expanded=job.status == "running" or (index == 0 and not active()))
 
 
-def show(job, now: float) -> None:
-    icon = STATUS_ICONS.get(job.status, "")
+def show(job, now: float, *, expanded: bool) -> None:
     ran = f", {job.elapsed(now):.0f} s" if job.started else ""
-    title = f"{icon} {job.name} · {job.status}{ran} · {job.user} · {job.created}"
-    with st.expander(title, expanded=job.status == "running"):
+    when = job.created.replace("T", " ")[:16] + " UTC"
+    title = f"{job.name} · {job.status}{ran} · started by {job.user} · {when}"
+    with st.expander(title, expanded=expanded, icon=STATUS_ICONS.get(job.status)):
         st.caption(f"job {job.job_id}")
         for stage, (done, total) in job.stages.items():
             st.progress(min(done / total, 1.0) if total else 0.0, text=f"{stage}: {done} of {total}")

@@ -113,8 +113,8 @@ def test_the_jobs_page_shows_stages_and_cancels_and_resumes(tmp_path, monkeypatc
     queue, done, waiting = two_jobs
     at = page(tmp_path, monkeypatch, "jobs")
     titles = [e.label for e in at.expander]
-    assert titles[0].startswith("⏳ checks · queued") and "ben" in titles[0]
-    assert titles[1].startswith("✅ checks · finished") and "ana" in titles[1]
+    assert titles[0].startswith("checks · queued · started by ben")
+    assert titles[1].startswith("checks · finished") and "started by ana" in titles[1]
     stages = [p.proto for p in at.get("progress")]  # the finished job's stages, full
     assert any(p.value == 100 and p.text == "model grid: 2 of 2" for p in stages), stages
     at.button(key=f"jobs_cancel_{waiting.job_id}").click().run()
