@@ -16,5 +16,6 @@ PAGES = (
     ("case_viewer", "Case viewer"),
     ("new_study", "New study"),
     ("jobs", "Jobs"),
+    ("predict", "Predict"),
 )
 PAGE_FILES = [name for name, _ in PAGES]

@@ -1,7 +1,8 @@
-"""The New study and Jobs pages (AppTest): a feature table uploaded in one browser session becomes a config whose
-YAML is shown and a queued job (the runner is the test here); a bad table is refused before anything is queued;
-the data folder lists only its own tables; another session does not see the upload; the Jobs page shows each job's
-status and stages, cancels a queued job and resumes it."""
+"""The New study, Jobs and Predict pages (AppTest): a feature table uploaded in one browser session becomes a config
+whose YAML is shown and a queued job (the runner is the test here); a bad table is refused before anything is
+queued; the data folder lists only its own tables; another session does not see the upload; the Jobs page shows
+each job's status and stages, cancels a queued job and resumes it; the Predict page scores new patients with the
+run's stored pipelines, refuses a table that lacks their columns, and offers the downloads."""
 
 from __future__ import annotations
 
@@ -17,6 +18,20 @@ from tests.system.test_table_checks import breast_table, edit
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
 
+@pytest.fixture(autouse=True)
+def own_caches():
+    """This module's stores are its own: the dashboard's cached store handle, run list and run tables are emptied
+    before and after each test, so that other tests in the same process see theirs."""
+    from dashboard import cached
+
+    caches = (cached.store, cached.runs, cached.run_tables)
+    for cache in caches:
+        cache.clear()
+    yield
+    for cache in caches:
+        cache.clear()
+
+
 class Upload:
     def __init__(self, name: str, data: bytes):
         self.name, self._data = name, data
@@ -25,7 +40,9 @@ class Upload:
         return self._data
 
 
-def page(tmp_path, monkeypatch, name: str, upload: bytes | None = None, data_root: Path | None = None) -> AppTest:
+def page(
+    tmp_path, monkeypatch, name: str, upload: bytes | None = None, data_root: Path | None = None, key="new_study_upload"
+) -> AppTest:
     import streamlit
 
     from dashboard import cached
@@ -35,12 +52,10 @@ def page(tmp_path, monkeypatch, name: str, upload: bytes | None = None, data_roo
     monkeypatch.setenv("HCC_JOB_RUNNER", "0")  # the test runs the jobs
     monkeypatch.setattr(cached, "STORE", store)
     monkeypatch.setattr(cached, "DATA_ROOT", data_root or tmp_path / "studies")
-    cached.store.clear()  # the store handle and its run list belong to this test's store
-    cached.runs.clear()
     original = streamlit.file_uploader  # AppTest cannot drive a file uploader: the page's one gets the table
 
     def uploader(label, *args, **kwargs):
-        if kwargs.get("key") == "new_study_upload":
+        if kwargs.get("key") == key:
             return Upload("features.csv", upload) if upload is not None else None
         return original(label, *args, **kwargs)
 
@@ -123,3 +138,26 @@ def test_the_jobs_page_shows_stages_and_cancels_and_resumes(tmp_path, monkeypatc
     assert queue.get(waiting.job_id).status == "queued"
     at.button(key=f"jobs_open_{done.job_id}").click().run()
     assert at.session_state["sidebar_run"] == queue.get(done.job_id).run_id
+
+
+def test_the_predict_page_scores_new_patients_with_the_stored_pipelines(tmp_path, monkeypatch, two_jobs):
+    from engine.pipeline.new_patients import predict_new
+    from engine.store import RunStore
+
+    queue, done, _ = two_jobs
+    run_id = queue.get(done.job_id).run_id
+    new = breast_table(160).iloc[120:].drop(columns=["label", "rfs_time", "rfs_event", "center"])
+    at = page(tmp_path, monkeypatch, "predict", upload=new.to_csv(index=False).encode(), key="predict_upload")
+    assert at.selectbox(key="predict_run").value == run_id
+    at.button(key="predict_go").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert "40 new patients scored by 2 models" in at.success[0].value
+    shown = at.dataframe[0].value
+    (tmp_path / "new.csv").write_text(new.to_csv(index=False))
+    expected = predict_new(RunStore(tmp_path / "store").load(run_id), tmp_path / "new.csv")
+    assert shown["prob"].tolist() == expected["prob"].tolist() and set(shown["rfs_risk_group"]) == {"high", "low"}
+    assert at.get("download_button")  # CSV and XLSX
+    bad = page(tmp_path, monkeypatch, "predict", upload=new.drop(columns="age").to_csv(index=False).encode(),
+               key="predict_upload")  # fmt: skip
+    bad.button(key="predict_go").click().run()
+    assert "1 column(s) the run's models need are missing: age (for Clinical)" in bad.error[0].value
