@@ -64,7 +64,16 @@ if result is not None and result[0] == run_id:
     st.success(f"{table['patient_id'].nunique()} new patients scored by {table['model'].nunique()} models.")
     st.dataframe(
         table,
-        column_config={"prob": st.column_config.NumberColumn("Probability (or score)", format="%.3f")},
+        column_config={
+            "patient_id": "Patient",
+            "model": "Model",
+            "prob": st.column_config.NumberColumn("Probability (or score)", format="%.3f"),
+            **{
+                column: f"Risk group ({column.removesuffix('_risk_group').upper()})"
+                for column in table.columns
+                if column.endswith("_risk_group")
+            },
+        },
         hide_index=True,
         use_container_width=True,
     )
