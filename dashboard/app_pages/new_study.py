@@ -1,5 +1,6 @@
-"""New study: a feature table (uploaded, or picked in the data folder) -> each column's role -> the settings -> the
-YAML the CLI reads -> Train (a job: see the Jobs page)."""
+"""New study: a feature table (uploaded, or picked in the data folder) or a manifest of images and masks (in the data
+folder: its paths are relative to it) -> each column's role -> the settings -> the YAML the CLI reads -> Train (a
+job: see the Jobs page)."""
 
 import uuid
 
@@ -96,7 +97,8 @@ settings = {
     "seed": int(seed),
 }
 try:
-    config = config_from_roles(roles, source=str(name), settings=settings)
+    kind = "manifest" if {"image", "mask"} & set(roles.values()) else "feature_table"  # images: radiomics + deep
+    config = config_from_roles(roles, source=str(name), kind=kind, settings=settings)
 except ValidationError as error:
     st.error(str(error))
     st.stop()

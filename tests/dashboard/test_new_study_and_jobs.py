@@ -161,3 +161,28 @@ def test_the_predict_page_scores_new_patients_with_the_stored_pipelines(tmp_path
                key="predict_upload")  # fmt: skip
     bad.button(key="predict_go").click().run()
     assert "1 column(s) the run's models need are missing: age (for Clinical)" in bad.error[0].value
+
+
+def test_a_manifest_in_the_data_folder_becomes_an_image_study(tmp_path, monkeypatch, small_cohort):
+    """Image, mask and second-reader columns are proposed as such; the config is an image study (radiomics and deep
+    features extracted), with the manifest's own folder as the base of its paths."""
+    import shutil
+
+    root = tmp_path / "data"
+    shutil.copytree(small_cohort.parent, root / "studies" / "liver")
+    at = page(tmp_path, monkeypatch, "new_study", data_root=root)
+    at.selectbox(key="new_study_table").set_value("studies/liver/manifest.csv").run()
+    shown = yaml.safe_load(at.code[0].value)
+    assert shown["cohort"]["manifest"] == "manifest.csv" and "feature_table" not in shown["cohort"]
+    assert "radiomics" not in shown and "deep" not in shown  # extracted, with the config's defaults
+    assert set(shown["grid"]["models"]) == {
+        "Clinical",
+        "Rad",
+        "DL",
+        "Clinical+Rad",
+        "Clinical+DL",
+        "Rad+DL",
+        "Combined",
+    }
+    counts = next(c.value for c in at.main.caption if "image" in c.value)
+    assert "image: 3" in counts and "mask: 1" in counts
