@@ -63,7 +63,11 @@ def read_table_described(
         )
     try:
         if suffix in TEXT_SUFFIXES:
-            table, how = read_csv_sniffed(_text(data, filename, what))
+            text = _text(data, filename, what)
+            try:
+                table, how = read_csv_sniffed(text)
+            except ValidationError as error:
+                raise ValidationError(f"{what} {filename}: {error}") from None
         elif suffix in EXCEL_SUFFIXES:
             if not data.startswith((ZIP_MAGIC, OLE_MAGIC)):
                 raise ValidationError(
@@ -125,8 +129,26 @@ def read_csv_sniffed(text: str) -> tuple[pd.DataFrame, str]:
     except csv.Error:
         delimiter = ","
     decimal = "," if delimiter != "," and re.search(r"(^|[^\d])\d+,\d+([^\d]|$)", sample) else "."
-    frame = pd.read_csv(io.StringIO(text), sep=delimiter, decimal=decimal)
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=delimiter, decimal=decimal)
+    except pd.errors.ParserError:
+        frame = None  # a later row longer than the first ones
+    if frame is None or not isinstance(frame.index, pd.RangeIndex):  # else pandas made the first values row labels
+        raise ValidationError(
+            f"row {_first_long_row(text, delimiter)} has more values than the header has column names (delimiter "
+            f"{delimiter!r}); name every column in the header, or quote values that hold the delimiter."
+        )
     return frame, f"delimiter {delimiter!r} and decimal mark {decimal!r}"
+
+
+def _first_long_row(text: str, delimiter: str) -> int:
+    """The file row (the header is row 1) of the first record with more fields than the header."""
+    rows = csv.reader(io.StringIO(text), delimiter=delimiter)
+    width = len(next(rows, []))
+    for number, row in enumerate(rows, start=2):
+        if len(row) > width:
+            return number
+    return 2
 
 
 def _repeated_header(table: pd.DataFrame) -> list[str]:

@@ -212,6 +212,16 @@ FILE_CASES: dict[str, tuple[str, bytes, list[str]]] = {
         ["the columns ['rad_a'] appear more than once", "give every column its own name"],
     ),
     "header only": ("features.csv", b"patient_id,label,rad_a\n", ["has no rows below its header"]),
+    "a row longer than the header": (
+        "features.csv",
+        b"patient_id,label\nP1,0\nP2,1,7\n",
+        ["row 3 has more values than the header has column names", "name every column in the header"],
+    ),
+    "every row longer than the header": (  # found by the hypothesis test: pandas made the first values row labels
+        "features.csv",
+        b"patient_id\n:,0\n0\n",
+        ["row 2 has more values than the header has column names", "quote values that hold the delimiter"],
+    ),
     "unsupported format": ("features.json", b'{"patient_id": [1]}', ["must be a CSV or XLSX or Parquet file"]),
     "not a workbook named .xlsx": ("features.xlsx", b"patient_id,label\n", ["is not an Excel workbook"]),
 }
