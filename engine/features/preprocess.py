@@ -41,7 +41,8 @@ def onto(image, reference, *, mask: bool = False):
 
 def rigid_transform(moving, fixed):
     """The rigid (Euler 3-D) transform that maps ``fixed``'s physical points onto ``moving``'s, by Mattes mutual
-    information (50 bins, 20% random samples, fixed seed), regular-step gradient descent, 3 resolution levels."""
+    information (50 bins, 20% random samples, fixed seed), regular-step gradient descent, 3 resolution levels. The
+    seed is 1: SimpleITK reads a seed of 0 as "from the wall clock" (sitkWallClock), which made every run differ."""
     import SimpleITK as sitk
 
     fixed, moving = sitk.Cast(fixed, sitk.sitkFloat32), sitk.Cast(moving, sitk.sitkFloat32)
@@ -51,7 +52,7 @@ def rigid_transform(moving, fixed):
     method = sitk.ImageRegistrationMethod()
     method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=50)
     method.SetMetricSamplingStrategy(method.RANDOM)
-    method.SetMetricSamplingPercentage(0.2, seed=0)
+    method.SetMetricSamplingPercentage(0.2, seed=1)
     method.SetInterpolator(sitk.sitkLinear)
     method.SetOptimizerAsRegularStepGradientDescent(learningRate=1.0, minStep=1e-3, numberOfIterations=200)
     method.SetOptimizerScalesFromPhysicalShift()
