@@ -13,7 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.validation.rules import event_column as event_column, time_column as time_column  # the survival columns
+from engine.validation.rules import (
+    event_column as event_column,
+    survival_pairs_of,
+    time_column as time_column,
+)  # the survival columns
 
 OUTCOME = "label"
 
@@ -24,7 +28,7 @@ def outcome_columns(frame: pd.DataFrame) -> list[str]:
 
 def survival_endpoints(frame: pd.DataFrame) -> list[str]:
     """Endpoint names with both ``<name>_time`` and ``<name>_event`` columns (``time``/``event`` -> "")."""
-    names = [c[: -len("_time")] for c in frame.columns if c.endswith("_time") and f"{c[:-5]}_event" in frame]
+    names = list(survival_pairs_of(frame))
     if "time" in frame and "event" in frame:
         names.append("")
     return names

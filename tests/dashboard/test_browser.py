@@ -1,6 +1,7 @@
 """One end-to-end test in a real headless Chromium (Debian's chromium and chromium-driver, driven by selenium):
 load the app on a stored run, switch pages, move the threshold slider, download a PNG of the ROC figure."""
 
+import contextlib
 import os
 import shutil
 import socket
@@ -40,28 +41,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(app_store):
+@contextlib.contextmanager
+def streamlit_server(**env: str):
+    """The dashboard served on a free local port with ``env`` added to its environment; yields its URL."""
     port = free_port()
-    env = {**os.environ, "HCC_STORE": str(app_store), "BROWSER_PATH": CHROMIUM}
+    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py")]
+    options = ["--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1"]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "dashboard" / "app.py"),
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
+        [*command, *options, "--browser.gatherUsageStats", "false"],
         cwd=ROOT,
-        env=env,
+        env={**os.environ, "BROWSER_PATH": CHROMIUM, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -76,9 +65,17 @@ def server(app_store):
     else:
         process.kill()
         raise RuntimeError("streamlit did not start within 90 s")
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server(app_store):
+    with streamlit_server(HCC_STORE=str(app_store)) as url:
+        yield url
 
 
 @pytest.fixture()

@@ -3,16 +3,12 @@ page, confirm the proposed roles, set a quick search, Train; the dashboard's run
 page follows it; open the new run's ROC page; predict two new patients on the Predict page and download them."""
 
 import io
-import os
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pandas as pd
 import pytest
 
-from tests.dashboard.test_browser import CHROMIUM, ROOT, free_port, heading
+from tests.dashboard.test_browser import heading, streamlit_server
 from tests.dashboard.test_browser import browser  # noqa: F401 - the Chromium fixture
 from tests.system.test_table_checks import breast_table
 
@@ -27,37 +23,9 @@ MAIN_FILE = "[data-testid='stMain'] input[type=file]"  # the page's uploader, no
 
 @pytest.fixture()
 def server(tmp_path):
-    port = free_port()
-    env = {
-        **os.environ,
-        "HCC_STORE": str(tmp_path / "store"),
-        "HCC_DATA_ROOT": str(tmp_path / "studies"),
-        "HCC_JOB_WORKERS": "1",
-        "BROWSER_PATH": CHROMIUM,
-    }
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py")]
-    options = ["--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1"]
-    process = subprocess.Popen(
-        [*command, *options, "--browser.gatherUsageStats", "false"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        raise RuntimeError("streamlit did not start within 90 s")
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    env = {"HCC_STORE": str(tmp_path / "store"), "HCC_DATA_ROOT": str(tmp_path / "studies"), "HCC_JOB_WORKERS": "1"}
+    with streamlit_server(**env) as url:
+        yield url
 
 
 def click_button(driver, text: str, timeout: int = 60) -> None:
