@@ -8,10 +8,19 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import cached
+from dashboard.settings_form import settings_form
 from engine.common.data_root import inside, tables_in
-from engine.common.names import ALL_CLASSIFIERS
 from engine.errors import ValidationError
-from engine.pipeline.setup import ROLES, config_from_roles, propose_roles, study_yaml
+from engine.pipeline.setup import (
+    ROLES,
+    available_models,
+    config_from_roles,
+    family_names,
+    propose_roles,
+    roles_by_kind,
+    study_yaml,
+)
+from engine.pipeline.setup_form import form_settings, settings_from_form
 from engine.validation import read_table_bytes, read_table_file
 
 st.title("New study")
@@ -72,7 +81,7 @@ edited = st.data_editor(
         "example": st.column_config.TextColumn("First value", disabled=True),
     },
     hide_index=True,
-    use_container_width=True,
+    width="stretch",
     key="new_study_roles",
 )
 roles = dict(zip(edited["column"], edited["role"]))
@@ -80,25 +89,31 @@ counts = pd.Series(roles).value_counts()
 st.caption(" · ".join(f"{role}: {n}" for role, n in counts.items()))
 
 st.subheader("2. Settings")
-left, middle, right = st.columns(3)
-study_name = left.text_input("Study name", value=str(name).rsplit(".", 1)[0], key="new_study_name")
-classifiers = left.multiselect("Classifiers", ALL_CLASSIFIERS, default=["LR", "SVM", "RF"], key="new_study_classifiers")
-folds = middle.number_input("Cross-validation folds", min_value=2, max_value=10, value=5, key="new_study_folds")
-n_iter = middle.number_input("Search candidates per classifier", 1, 50, value=4, key="new_study_n_iter")
-centres = sorted(table["center"].dropna().astype(str).unique()) if "center" in table else []
-external = right.multiselect("External cohorts (centres)", centres, key="new_study_external")
-time_unit = right.selectbox("Time unit of the survival times", ["months", "days", "years"], key="new_study_time_unit")
-seed = right.number_input("Seed", min_value=0, value=0, key="new_study_seed")
-settings = {
-    "name": study_name,
-    "cohort": {"external_centers": external},
-    "grid": {"classifiers": classifiers, "folds": int(folds), "n_iter": int(n_iter)},
-    "survival": {"time_unit": time_unit},
-    "seed": int(seed),
-}
+st.caption("Defaults and help texts are the config template's; hover over a setting's (?) for what it does.")
+study_name = st.text_input("Study name", value=str(name).rsplit(".", 1)[0], key="new_study_name")
+kind = "manifest" if {"image", "mask"} & set(roles.values()) else "feature_table"  # images: radiomics + deep
+by_role = roles_by_kind(roles)
+deep_on = st.session_state.get("new_study_deep.enabled", True)
+clinical = by_role.get("clinical", [])
+settings = form_settings(
+    models=list(available_models(family_names(by_role, kind, deep=deep_on))),
+    centres=sorted(table["center"].dropna().astype(str).unique()) if "center" in table else [],
+    clinical=[c for c in clinical if pd.api.types.is_numeric_dtype(table[c])],
+    survival=bool(by_role.get("survival time")),
+    images=kind == "manifest",
+    second_reader=bool(by_role.get("second reader mask")),
+)
+values = settings_form(settings)
+orders = {}
+for column in by_role.get("reference score", []):
+    if not pd.api.types.is_numeric_dtype(table[column]):  # ordered categories: the user gives the order
+        levels = ", ".join(sorted(table[column].dropna().astype(str).unique()))
+        text = st.text_input(f"Order of {column} (lowest risk first)", levels, key=f"new_study_order_{column}")
+        orders[column] = {"column": column, "order": [v.strip() for v in text.split(",") if v.strip()]}
 try:
-    kind = "manifest" if {"image", "mask"} & set(roles.values()) else "feature_table"  # images: radiomics + deep
-    config = config_from_roles(roles, source=str(name), kind=kind, settings=settings)
+    chosen = settings_from_form(settings, values)
+    chosen.update(name=study_name, **({"reference_scores": orders} if orders else {}))
+    config = config_from_roles(roles, source=str(name), kind=kind, settings=chosen)
 except ValidationError as error:
     st.error(str(error))
     st.stop()

@@ -75,7 +75,7 @@ if result is not None and result[0] == run_id:
             },
         },
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
     st.caption("Risk groups: high when the prediction is above the run's training median of that model.")
     download_table(table, f"predictions_{run_id[:8]}", "predict_download")

@@ -15,3 +15,5 @@ SELECTION_STEPS = ("variance", "correlation", "univariate", "lasso", "rfe")
 DEFAULT_SELECTION = ("variance", "correlation", "univariate", "lasso")
 # Survival models: plain Cox (small families only), LASSO-penalised Cox, random survival forest.
 SURVIVAL_METHODS = ("Cox", "LASSO-Cox", "RSF")
+# Deep-feature networks (engine.features.deep.build_backbone).
+BACKBONES = ("resnet10", "resnet18", "resnet34", "resnet50", "densenet121")

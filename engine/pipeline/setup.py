@@ -102,11 +102,10 @@ def config_from_roles(
     from engine.config import parse_config
 
     settings = dict(settings or {})
-    by_role: dict[str, list[str]] = {}
     for column, role in roles.items():
         if role not in ROLES:
             raise ValidationError(f"column {column!r}: role must be one of {list(ROLES)}; got {role!r}.")
-        by_role.setdefault(role, []).append(column)
+    by_role = roles_by_kind(roles)
     if kind not in ("feature_table", "manifest"):
         raise ValidationError(f"kind must be feature_table or manifest; got {kind!r}.")
     for role, wanted in (("patient id", "patient_id"), ("centre", "center"), ("split", "split")):
@@ -130,24 +129,64 @@ def config_from_roles(
         config["survival_endpoints"] = survival
     if by_role.get("reference score"):
         config["reference_scores"] = {column: {"column": column} for column in by_role["reference score"]}
-    families = {"clinical"} if cohort["clinical"] else set()
-    features = by_role.get("feature", [])
-    if kind == "manifest":
-        families |= {"radiomics", "deep"}
-    else:
-        if any(c.startswith("dl_") for c in features):
-            families.add("deep")
-        if any(not c.startswith("dl_") for c in features):
-            families.add("radiomics")
+    deep_on = bool((settings.get("deep") or {}).get("enabled", True))
+    families = family_names(by_role, kind, deep=deep_on)
+    if kind == "feature_table":
         config["radiomics"] = {"enabled": False}
         config["deep"] = {"enabled": False}
     grid = dict(settings.pop("grid", {}) or {})
-    grid.setdefault("models", {name: parts for name, parts in DEFAULT_MODELS.items() if set(parts) <= families})
-    config["grid"] = grid
-    for key, value in settings.items():
-        config[key] = value if not isinstance(value, Mapping) else {**config.get(key, {}), **value}
+    models = grid.get("models", available_models(families))
+    if not isinstance(models, Mapping):  # model names picked in the form
+        models = {model: DEFAULT_MODELS.get(model, [model]) for model in models}
+    for model, parts in models.items():
+        absent = [p for p in parts if p not in families and not p.startswith("prefix:")]
+        if absent:
+            raise ValidationError(
+                f"model {model!r} needs {absent} features, which this study has none of (its families: "
+                f"{sorted(families)}); leave the model out, or give columns those roles."
+            )
+    config["grid"] = {**grid, "models": models}
+    config = _merged(config, settings)
     parse_config(config)  # every problem named now, before the user presses Train
     return config
+
+
+def family_names(by_role: Mapping[str, list[str]], kind: str, *, deep: bool = True) -> set[str]:
+    """The feature families a study has: clinical (clinical columns), radiomics and deep (an image study: both,
+    deep unless it is off; a feature table: dl_ columns are deep, other feature columns radiomics)."""
+    families = {"clinical"} if by_role.get("clinical") else set()
+    features = by_role.get("feature", [])
+    if kind == "manifest":
+        return families | {"radiomics"} | ({"deep"} if deep else set())
+    if any(c.startswith("dl_") for c in features):
+        families.add("deep")
+    if any(not c.startswith("dl_") for c in features):
+        families.add("radiomics")
+    return families
+
+
+def available_models(families: set[str]) -> dict[str, list[str]]:
+    """The default models (engine.common.names.DEFAULT_MODELS) whose families the study has."""
+    return {name: parts for name, parts in DEFAULT_MODELS.items() if set(parts) <= families}
+
+
+def roles_by_kind(roles: Mapping[str, str]) -> dict[str, list[str]]:
+    """Role -> the columns that have it."""
+    by_role: dict[str, list[str]] = {}
+    for column, role in roles.items():
+        by_role.setdefault(role, []).append(column)
+    return by_role
+
+
+def _merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``extra`` over ``base``, nested dicts merged key by key."""
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def study_yaml(config: Mapping[str, Any]) -> str:

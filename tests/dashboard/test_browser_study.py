@@ -62,7 +62,7 @@ def test_a_study_from_the_browser(server, browser, tmp_path):  # noqa: F811 - th
     )
     WebDriverWait(browser, 60).until(EC.text_to_be_present_in_element((By.TAG_NAME, "code"), "feature_table"))
     set_number(browser, "Cross-validation folds", 3)
-    set_number(browser, "Search candidates per classifier", 1)
+    set_number(browser, "Candidates per classifier", 1)
     WebDriverWait(browser, 60).until(EC.text_to_be_present_in_element((By.TAG_NAME, "code"), "folds: 3"))
     click_button(browser, "Train")
     WebDriverWait(browser, 60).until(

@@ -74,15 +74,27 @@ def test_an_uploaded_table_becomes_a_config_and_a_queued_job(tmp_path, monkeypat
     shown = yaml.safe_load(at.code[0].value)
     assert shown["cohort"]["feature_table"] == "features.csv" and shown["cohort"]["clinical"] == ["age", "sex", "stage"]
     assert shown["endpoint"] == "label" and shown["survival_endpoints"] == ["rfs"]
-    at.number_input(key="new_study_folds").set_value(3)
-    at.number_input(key="new_study_n_iter").set_value(1)
-    at.multiselect(key="new_study_classifiers").set_value(["LR"]).run()
+    sections = [e.label for e in at.expander]
+    assert (
+        sections[:4] == ["Models", "Feature selection", "Search and validation", "Cohorts"] and "Survival" in sections
+    )
+    at.multiselect(key="new_study_grid.selection.steps").set_value(["variance", "rfe"])
+    at.text_input(key="new_study_survival.horizons").set_value("12, 24").run()
+    shown = yaml.safe_load(at.code[0].value)  # the YAML follows the form
+    assert shown["grid"]["selection"] == {"steps": ["variance", "rfe"]} and shown["survival"]["horizons"] == [12, 24]
+    at.text_input(key="new_study_survival.horizons").set_value("12, soon").run()
+    assert "give numbers separated by commas" in at.error[0].value and not at.code  # no YAML, no Train
+    at.text_input(key="new_study_survival.horizons").set_value("").run()
+    at.number_input(key="new_study_grid.folds").set_value(3)
+    at.number_input(key="new_study_grid.n_iter").set_value(1)
+    at.multiselect(key="new_study_grid.classifiers").set_value(["LR"]).run()
     at.button(key="new_study_train").click().run()
     assert not at.error, [e.value for e in at.error]
     assert "Queued as job" in at.success[0].value
     queue = JobQueue(tmp_path / "store")
     (job,) = queue.list()
     assert job.user == "browser" and job.config["grid"]["classifiers"] == ["LR"] and job.config["grid"]["folds"] == 3
+    assert job.config["grid"]["selection"]["steps"] == ["variance", "rfe"]
     assert Path(job.base).parent == tmp_path / "store" / "uploads"  # this session's own folder
     assert run_next(queue, poll=0.1).status == "finished", queue.log(job.job_id)
     other = page(tmp_path, monkeypatch, "new_study")  # another browser session
