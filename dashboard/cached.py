@@ -12,7 +12,7 @@ import streamlit as st
 
 from engine import plots
 from engine.views import analysis, horizons, performance, refits
-from engine.pipeline.jobs import JobQueue, run_next
+from engine.pipeline.jobs import JobQueue, run_jobs
 from engine.store import RunStore
 
 STORE = Path(os.environ.get("HCC_STORE", "store"))
@@ -27,12 +27,13 @@ def store() -> RunStore:
 
 @st.cache_resource(max_entries=1)
 def job_queue(root: str) -> JobQueue:
-    """The job queue of the store at ``root`` (``job_queue(str(STORE))``), with its runner: one thread of this server
-    trains the queued jobs one at a time (each in its own process); on start it marks jobs a stopped server left
-    running as interrupted."""
+    """The job queue of the store at ``root`` (``job_queue(str(STORE))``), with its runner: a thread of this server
+    trains the queued jobs (each in its own process), HCC_JOB_PARALLEL at a time (default 1), HCC_JOB_WORKERS cores
+    each (default 2) or on the Dask cluster HCC_JOB_SCHEDULER; on start it marks the jobs a stopped server left
+    running as interrupted. HCC_JOB_RUNNER=0: the jobs are run elsewhere (`hcc-study jobs run`, the tests)."""
     queue = JobQueue(root)
-    queue.recover()
-    if os.environ.get("HCC_JOB_RUNNER", "1") != "0":  # 0: jobs are run elsewhere (hcc-study jobs run, the tests)
+    if os.environ.get("HCC_JOB_RUNNER", "1") != "0":
+        queue.recover()
         threading.Thread(target=_run_jobs, args=(queue,), daemon=True, name="job runner").start()
     return queue
 
@@ -40,8 +41,12 @@ def job_queue(root: str) -> JobQueue:
 def _run_jobs(queue: JobQueue) -> None:
     while True:
         try:
-            if run_next(queue, workers=int(os.environ.get("HCC_JOB_WORKERS", "2")), poll=0.5) is None:
-                time.sleep(1.0)
+            run_jobs(
+                queue,
+                parallel=int(os.environ.get("HCC_JOB_PARALLEL", "1")),
+                workers=int(os.environ.get("HCC_JOB_WORKERS", "2")),
+                scheduler=os.environ.get("HCC_JOB_SCHEDULER") or None,
+            )
         except Exception:  # noqa: BLE001 - a job's failure is recorded with the job; the runner goes on
             time.sleep(1.0)
 

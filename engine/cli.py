@@ -394,31 +394,40 @@ def jobs_resume(job: str, store: Path = typer.Option(Path("store"))) -> None:
 @jobs_app.command("run")
 def jobs_run(
     store: Path = typer.Option(Path("store")),
-    workers: int = typer.Option(2),
+    workers: int = typer.Option(2, help="cores each job's study uses"),
+    parallel: int = typer.Option(1, help="jobs trained at the same time"),
+    scheduler: str = typer.Option(None, help=SCHEDULER_HELP),
     once: bool = typer.Option(False, help="run the queued jobs, then stop (else wait for new ones)"),
 ) -> None:
-    """The runner: marks jobs left running by a stopped server as interrupted, then trains the queued jobs one at a
-    time, oldest first."""
-    from engine.pipeline.jobs import JobQueue, run_next
+    """The runner: marks jobs left running by a stopped runner as interrupted, then trains the queued jobs, oldest
+    first, `--parallel` at a time (default one)."""
+    from engine.common.cluster import check_scheduler
+    from engine.pipeline.jobs import JobQueue, run_jobs
 
+    check_scheduler(scheduler)
     queue = JobQueue(store)
     for job in queue.recover():
         typer.echo(f"{job.job_id}: interrupted")
-    while True:
-        job = run_next(queue, workers=workers)
-        if job is not None:
-            typer.echo(f"{job.job_id}: {job.status} {job.run_id or job.message}")
-        elif once:
-            return
-        else:
-            time.sleep(1.0)
+    run_jobs(
+        queue,
+        parallel=parallel,
+        workers=workers,
+        scheduler=scheduler,
+        once=once,
+        ended=lambda job: typer.echo(f"{job.job_id}: {job.status} {job.run_id or job.message}"),
+    )
 
 
 @jobs_app.command("work", hidden=True)
-def jobs_work(job: str, store: Path = typer.Option(Path("store")), workers: int = typer.Option(2)) -> None:
+def jobs_work(
+    job: str,
+    store: Path = typer.Option(Path("store")),
+    workers: int = typer.Option(2),
+    scheduler: str = typer.Option(None, help=SCHEDULER_HELP),
+) -> None:
     """Train one job in this process (started by the runner)."""
     from engine.pipeline.jobs import JobQueue, work
 
-    ended = work(JobQueue(store), job, workers=workers)
+    ended = work(JobQueue(store), job, workers=workers, scheduler=scheduler)
     if ended.status == "failed":
         raise typer.Exit(1)

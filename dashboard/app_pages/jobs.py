@@ -1,6 +1,7 @@
 """Jobs: every study queued from the New study page or `hcc-study jobs submit`, with its stages, elapsed time, log,
 Cancel and Resume; a finished job's run opens on the Overview."""
 
+import os
 import time
 
 import streamlit as st
@@ -32,18 +33,35 @@ def job_list() -> None:
     if not jobs:
         st.info("No job yet: set up a study on the New study page and press Train.")
         return
-    st.caption("One job runs at a time; closing the tab does not stop it.")
+    parallel = int(os.environ.get("HCC_JOB_PARALLEL", "1"))
+    at_once = "One job runs" if parallel == 1 else f"Up to {parallel} jobs run"
+    st.caption(f"{at_once} at a time; closing the tab does not stop a job.")
     now = time.time()
     for index, job in enumerate(jobs):
         show(job, now, expanded=job.status == "running" or (index == 0 and not active()))
 
 
+def duration(seconds: float) -> str:
+    """12 s, 4 min, 1 h 05 min."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds // 3600:.0f} h {seconds % 3600 / 60:02.0f} min"
+
+
 def show(job, now: float, *, expanded: bool) -> None:
-    ran = f", {job.elapsed(now):.0f} s" if job.started else ""
+    ran = f", {duration(job.elapsed(now))}" if job.started else ""
+    left = job.time_left(now)
+    if left is not None:
+        ran += f", about {duration(left[1])} left in {left[0]}"
     when = job.created.replace("T", " ")[:16] + " UTC"
     title = f"{job.name} · {job.status}{ran} · started by {job.user} · {when}"
     with st.expander(title, expanded=expanded, icon=STATUS_ICONS.get(job.status)):
-        st.caption(f"job {job.job_id}")
+        st.caption(
+            f"job {job.job_id}"
+            + (" · the time left is the current stage's, at its pace so far" if left is not None else "")
+        )
         for stage, (done, total) in job.stages.items():
             st.progress(min(done / total, 1.0) if total else 0.0, text=f"{stage}: {done} of {total}")
         if job.message:

@@ -1,12 +1,13 @@
-"""Studies trained as jobs: queued, run one at a time by a runner, recorded in the store.
+"""Studies trained as jobs: queued, run by a runner (one at a time unless told more), recorded in the store.
 
 A job is a folder ``<store>/jobs/<job_id>/`` holding ``job.json`` (who started what, when, with which config; its
 status and each stage's progress) and ``log.txt``. ``JobQueue.submit`` checks the config and the data first (every
-problem is listed before anything is queued); the runner (``run_next``, or ``hcc-study jobs run``) takes the oldest
-queued job and trains it in a child process, so that closing a browser tab does not stop it and Cancel can stop it
-at once. A job whose process is gone while it says "running" (the server was restarted, the machine went down) is
-marked interrupted by ``recover``; ``resume`` queues it again, and its study reuses the finished steps (radiomics,
-deep features) from ``<store>/partial`` as ``train`` does. The history survives restarts: it is the folder.
+problem is listed before anything is queued); the runner (``run_jobs``, or ``hcc-study jobs run``) claims the oldest
+queued job under the queue's lock and trains it in a child process, so that closing a browser tab does not stop it
+and a Cancel (from any process: the runner watches the job's status) stops it at once. A job whose process is gone
+while it says "running" (the server was restarted, the machine went down) is marked interrupted by ``recover``;
+``resume`` queues it again, and its study reuses the finished steps (radiomics, deep features) from
+``<store>/partial`` as ``train`` does. The history survives restarts: it is the folder.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ import fcntl
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +54,29 @@ class Job:
     ended: float | None = None
     pid: int | None = None  # the child process training it
     submitted: float = 0.0  # epoch seconds at submission: the queue's order
+    host: str = ""  # the machine whose runner trains it (a pid means something there only)
+    stage_times: dict[str, list[float]] = dataclasses.field(default_factory=dict)  # stage -> [first seen, last]
 
     def elapsed(self, now: float | None = None) -> float:
         """Seconds the job has run (0 while queued)."""
         if self.started is None:
             return 0.0
         return (self.ended or now or time.time()) - self.started
+
+    def time_left(self, now: float | None = None) -> tuple[str, float] | None:
+        """(stage, seconds) left in the stage under way, from its pace so far (None before a step of it is done).
+        Later stages are not known in advance: the estimate is the current stage's."""
+        if self.status != "running":
+            return None
+        now = now or time.time()
+        for stage in reversed(list(self.stages)):
+            done, total = self.stages[stage]
+            if stage in self.stage_times and 0 < done < total:
+                spent = now - self.stage_times[stage][0]
+                return stage, spent * (total - done) / done
+            if done < total:
+                return None
+        return None
 
 
 def _now() -> str:
@@ -100,6 +121,27 @@ class JobQueue:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    def claim_next(self) -> Job | None:
+        """The oldest queued job, marked running by this process under the queue's lock (two runners never take the
+        same job), or None."""
+        with open(self.folder / "queue.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                queued = [job for job in self.list() if job.status == "queued"]
+                if not queued:
+                    return None
+                return self.update(
+                    queued[0].job_id,
+                    status="running",
+                    started=time.time(),
+                    ended=None,
+                    pid=os.getpid(),
+                    host=socket.gethostname(),
+                    message="",
+                )
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def list(self) -> list[Job]:
         """Every job, oldest first."""
         jobs = []
@@ -141,13 +183,14 @@ class JobQueue:
         return job
 
     def cancel(self, job_id: str) -> Job:
-        """Stop a queued or running job (a running job's process group is terminated)."""
+        """Stop a queued or running job: marked cancelled, and its runner terminates the training process (here at
+        once when the runner is on this machine)."""
         job = self.get(job_id)
         if job.status in DONE:
             raise ValidationError(
                 f"job {job_id} has already {job.status}; only a queued or running job can be cancelled."
             )
-        if job.status == "running" and job.pid and _alive(job.pid):
+        if job.status == "running" and job.pid and job.host == socket.gethostname() and job.pid != os.getpid():
             try:
                 os.killpg(job.pid, signal.SIGTERM)
             except ProcessLookupError:
@@ -155,10 +198,12 @@ class JobQueue:
         return self.update(job_id, status="cancelled", message="cancelled by the user", ended=time.time(), pid=None)
 
     def recover(self) -> list[Job]:
-        """Mark as interrupted every job that says it is running but whose process is gone (a restart)."""
+        """Mark as interrupted every job of this machine that says it is running but whose process is gone (a
+        restart). The runner calls it; another machine's jobs are its runner's to judge."""
         found = []
         for job in self.list():
-            if job.status == "running" and not (job.pid and _alive(job.pid)):
+            here = job.host in ("", socket.gethostname())
+            if job.status == "running" and here and not (job.pid and _alive(job.pid)):
                 found.append(
                     self.update(
                         job.job_id,
@@ -194,31 +239,81 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def run_next(queue: JobQueue, *, workers: int = 1, poll: float = 0.5) -> Job | None:
-    """Train the oldest queued job in a child process and wait for it (Cancel terminates the child); returns the job
-    as it ended, or None when nothing is queued. One job at a time: the caller loops."""
-    queued = [job for job in queue.list() if job.status == "queued"]
-    if not queued:
-        return None
-    job = queued[0]
-    log = open(queue.path(job.job_id) / "log.txt", "a", encoding="utf-8")  # noqa: SIM115 - the child writes to it while we wait
+def start(queue: JobQueue, job: Job, *, workers: int = 1, scheduler: str | None = None) -> subprocess.Popen:
+    """Train a claimed job in a child process in its own session (so that Cancel can end it with its workers)."""
+    log = open(queue.path(job.job_id) / "log.txt", "a", encoding="utf-8")  # noqa: SIM115 - the child's output
     command = [sys.executable, "-m", "engine", "jobs", "work", job.job_id, "--store", str(queue.root)]
-    child = subprocess.Popen(
-        [*command, "--workers", str(workers)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    queue.update(job.job_id, status="running", started=time.time(), ended=None, pid=child.pid, message="")
-    while child.poll() is None:
-        time.sleep(poll)
-    log.close()
-    ended = queue.get(job.job_id)
-    if ended.status == "running":  # the child ended without saying how: it was killed
+    command += ["--workers", str(workers), *(["--scheduler", scheduler] if scheduler else [])]
+    child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log.close()  # the child holds its own copy
+    queue.update(job.job_id, pid=child.pid)
+    return child
+
+
+def settle(queue: JobQueue, job_id: str, child: subprocess.Popen) -> Job:
+    """The job as its ended process left it (a process killed without saying how: failed, with its status)."""
+    ended = queue.get(job_id)
+    if ended.status == "running":
         ended = queue.update(
-            job.job_id, status="failed", message=f"the job's process ended with status {child.returncode}", pid=None
+            job_id, status="failed", message=f"the job's process ended with status {child.returncode}", pid=None
         )
     return ended
 
 
-def work(queue: JobQueue, job_id: str, *, workers: int = 1) -> Job:
+def _stop_if_cancelled(queue: JobQueue, job_id: str, child: subprocess.Popen) -> None:
+    if child.poll() is None and queue.get(job_id).status == "cancelled":
+        try:
+            os.killpg(child.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
+def run_next(queue: JobQueue, *, workers: int = 1, poll: float = 0.5, scheduler: str | None = None) -> Job | None:
+    """Train the oldest queued job in a child process and wait for it (a Cancel terminates the child); returns the
+    job as it ended, or None when nothing is queued."""
+    job = queue.claim_next()
+    if job is None:
+        return None
+    child = start(queue, job, workers=workers, scheduler=scheduler)
+    while child.poll() is None:
+        _stop_if_cancelled(queue, job.job_id, child)
+        time.sleep(poll)
+    return settle(queue, job.job_id, child)
+
+
+def run_jobs(
+    queue: JobQueue,
+    *,
+    parallel: int = 1,
+    workers: int = 1,
+    scheduler: str | None = None,
+    poll: float = 0.5,
+    once: bool = False,
+    stop: threading.Event | None = None,
+    ended: Callable[[Job], None] = lambda job: None,
+) -> None:
+    """The runner: up to ``parallel`` jobs at a time, oldest first, each in its own process with ``workers`` cores
+    (or on the Dask ``scheduler``); a cancelled job's process is terminated. ``once``: stop when nothing is queued or
+    running; ``stop``: stop taking jobs when set (the running ones finish)."""
+    if parallel < 1:
+        raise ValidationError(f"parallel must be 1 or more jobs at a time; got {parallel}.")
+    running: dict[str, subprocess.Popen] = {}
+    while True:
+        for job_id, child in list(running.items()):
+            _stop_if_cancelled(queue, job_id, child)
+            if child.poll() is not None:
+                ended(settle(queue, job_id, running.pop(job_id)))
+        while len(running) < parallel and not (stop and stop.is_set()):
+            job = queue.claim_next()
+            if job is None:
+                break
+            running[job.job_id] = start(queue, job, workers=workers, scheduler=scheduler)
+        if not running and (once or (stop and stop.is_set())):
+            return
+        time.sleep(poll)
+
+
+def work(queue: JobQueue, job_id: str, *, workers: int = 1, scheduler: str | None = None) -> Job:
     """Train one job here (the child process of ``run_next``): progress into job.json, the outcome at the end."""
     from engine.config import parse_config
     from engine.pipeline.study import run_study
@@ -226,18 +321,26 @@ def work(queue: JobQueue, job_id: str, *, workers: int = 1) -> Job:
 
     job = queue.get(job_id)
     stages: dict[str, list[int]] = dict(job.stages)
+    times: dict[str, list[float]] = {}  # this attempt's pace (a resumed job's earlier stages keep their bars)
     last = [0.0]
 
     def progress(stage: str, done: int, total: int) -> None:
-        stages[stage.split(":")[0]] = [int(done), int(total)]
+        name, now = stage.split(":")[0], time.time()
+        stages[name] = [int(done), int(total)]
+        times.setdefault(name, [now, now])[1] = now
         print(f"{stage}: {done}/{total}", flush=True)
-        if time.time() - last[0] > 0.5 or (total and done >= total):
-            last[0] = time.time()
-            queue.update(job_id, stages=dict(stages))  # the stages only: a Cancel meanwhile stays
+        if now - last[0] > 0.5 or (total and done >= total):
+            last[0] = now
+            queue.update(job_id, stages=dict(stages), stage_times=dict(times))  # a Cancel meanwhile stays
 
     try:
         run_id = run_study(
-            parse_config(job.config), Path(job.base), RunStore(queue.root), workers=workers, progress=progress
+            parse_config(job.config),
+            Path(job.base),
+            RunStore(queue.root),
+            workers=workers,
+            scheduler=scheduler,
+            progress=progress,
         )
     except ValidationError as error:
         print(f"error: {error}", flush=True)

@@ -6,6 +6,7 @@ run's stored pipelines, refuses a table that lacks their columns, and offers the
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,20 @@ def test_a_manifest_in_the_data_folder_becomes_an_image_study(tmp_path, monkeypa
     }
     counts = next(c.value for c in at.main.caption if "image" in c.value)
     assert "image: 3" in counts and "mask: 1" in counts
+
+
+def test_a_running_job_shows_the_time_left_in_its_stage(tmp_path, monkeypatch, two_jobs):
+    import time
+
+    queue, _, waiting = two_jobs
+    now = time.time()
+    queue.update(
+        waiting.job_id,
+        status="running",
+        started=now - 40,
+        stages={"radiomics": [10, 10], "model grid": [6, 12]},
+        stage_times={"radiomics": [now - 40, now - 30], "model grid": [now - 30, now - 1]},
+    )
+    at = page(tmp_path, monkeypatch, "jobs")
+    title = at.expander[0].label
+    assert re.match(r"checks · running, 4\d s, about 3\d s left in model grid · started by ben", title), title

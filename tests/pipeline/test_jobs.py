@@ -4,6 +4,9 @@ server restart finds a running job's process gone and marks it interrupted; resu
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import socket
 import subprocess
 import threading
 import time
@@ -14,7 +17,7 @@ import yaml
 
 from engine.config import parse_config
 from engine.errors import ValidationError
-from engine.pipeline.jobs import JobQueue, run_next
+from engine.pipeline.jobs import Job, JobQueue, run_jobs, run_next
 from engine.pipeline.study import run_study
 from engine.store import RunStore
 from tests.system.test_table_checks import BASE_CONFIG, breast_table, edit, write
@@ -38,6 +41,7 @@ def test_two_submissions_queue_and_run_one_at_a_time(study):
     assert ended.run_id == run_study(parse_config(config), base, RunStore(queue.root))  # the run `train` gives
     assert ended.stages["model grid"][0] == ended.stages["model grid"][1] > 0 and ended.elapsed() > 0
     assert "finished: run" in queue.log(first.job_id)
+    assert set(ended.stage_times) >= {"model grid"}  # each stage's pace, for the time left
     assert run_next(queue, poll=0.1).status == "finished" and run_next(queue) is None
     assert (queue.path(first.job_id) / "config.yaml").exists()  # what was asked, kept with the job
 
@@ -71,8 +75,6 @@ def test_cancel_a_queued_and_a_running_job(study):
     assert not runner.is_alive() and result["job"].status == "cancelled"
     assert result["job"].run_id is None and "cancelled by the user" in result["job"].message
     with pytest.raises(ProcessLookupError):  # the training process is gone
-        import os
-
         os.kill(pid, 0)
     assert run_next(queue) is None  # the cancelled queued job is not run
     with pytest.raises(ValidationError, match="has already cancelled"):
@@ -104,3 +106,85 @@ def test_a_failing_job_says_why(study, monkeypatch):
     ended = run_next(queue, poll=0.1)
     assert ended.status == "failed" and ended.message, queue.log(job.job_id)
     assert BASE_CONFIG["name"] == queue.get(job.job_id).name
+
+
+def wait_for(condition, what: str, seconds: float = 90) -> None:
+    deadline = time.time() + seconds
+    while not condition():
+        assert time.time() < deadline, what
+        time.sleep(0.1)
+
+
+def test_the_runner_trains_two_jobs_at_once_when_told(study):
+    """parallel=2: both queued jobs run at the same time (each its own process), and each gives train's run."""
+    config, base, queue = study
+    slow = {**config, "grid": {**config["grid"], "classifiers": ["LR", "RF"], "n_iter": 3}}
+    jobs = [queue.submit({**slow, "seed": seed}, base) for seed in (1, 2)]
+    ended = []
+    runner = threading.Thread(target=lambda: run_jobs(queue, parallel=2, poll=0.1, once=True, ended=ended.append))
+    runner.start()
+    together = []
+
+    def both_running() -> bool:
+        now = [queue.get(job.job_id) for job in jobs]
+        if all(job.status == "running" and job.pid != os.getpid() for job in now):
+            together.append({job.pid for job in now})
+        return bool(together) or all(job.status in ("finished", "failed") for job in now)
+
+    wait_for(both_running, "the jobs did not start")
+    runner.join(timeout=120)
+    assert together and len(together[0]) == 2, "the two jobs never ran at the same time"
+    assert sorted(job.status for job in ended) == ["finished", "finished"], [job.message for job in ended]
+    assert {job.run_id for job in ended} == {
+        run_study(parse_config({**slow, "seed": seed}), base, RunStore(queue.root)) for seed in (1, 2)
+    }
+    with pytest.raises(ValidationError, match="parallel must be 1 or more"):
+        run_jobs(queue, parallel=0)
+
+
+def test_a_cancel_written_by_another_machine_stops_the_training(study):
+    """A dashboard replica elsewhere can only mark the job cancelled: the runner sees it and ends the process."""
+    config, base, queue = study
+    slow = {**config, "grid": {**config["grid"], "classifiers": ["LR", "RF", "SVM"], "n_iter": 6, "folds": 5}}
+    job = queue.submit(slow, base)
+    runner = threading.Thread(target=lambda: run_jobs(queue, poll=0.1, once=True))
+    runner.start()
+    wait_for(lambda: queue.get(job.job_id).pid not in (None, os.getpid()), "the job did not start")
+    pid = queue.get(job.job_id).pid
+    queue.update(job.job_id, status="cancelled", message="cancelled by the user")  # what cancel() writes elsewhere
+    runner.join(timeout=60)
+    assert not runner.is_alive() and queue.get(job.job_id).status == "cancelled"
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_two_runners_never_claim_the_same_job(study):
+    config, base, queue = study
+    for seed in range(6):
+        queue.submit({**config, "seed": seed}, base)
+    claimed = []
+    threads = [threading.Thread(target=lambda: claimed.extend(iter(JobQueue(queue.root).claim_next, None)))
+               for _ in range(4)]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(claimed) == 6 and len({job.job_id for job in claimed}) == 6
+    assert all(job.status == "running" and job.host == socket.gethostname() for job in claimed)
+
+
+def test_recover_leaves_another_machines_jobs_alone(study):
+    config, base, queue = study
+    job = queue.submit(config, base)
+    queue.update(job.job_id, status="running", pid=999_999_999, host="replica-2", started=time.time())
+    assert queue.recover() == [] and queue.get(job.job_id).status == "running"
+
+
+def test_the_time_left_is_the_running_stages_pace():
+    job = Job(job_id="j", name="n", user="u", created="", config={}, base="", status="running")
+    job.stages = {"radiomics": [40, 40], "model grid": [3, 12]}
+    job.stage_times = {"radiomics": [0.0, 50.0], "model grid": [100.0, 125.0]}
+    assert job.time_left(now=130.0) == ("model grid", pytest.approx(30.0 * 9 / 3))
+    job.stages["model grid"] = [0, 12]  # no step done yet: no pace to go by
+    assert job.time_left(now=130.0) is None
+    assert dataclasses.replace(job, status="finished").time_left(now=130.0) is None
