@@ -9,7 +9,8 @@ from dashboard import cached
 from dashboard.state import download_table
 from engine.common.data_root import inside, tables_in
 from engine.errors import ValidationError
-from engine.pipeline.new_patients import predict_new
+from engine.pipeline.inputs import run_config
+from engine.pipeline.new_patients import score_new_patients
 
 st.title("Predict")
 st.caption(
@@ -54,28 +55,64 @@ if path is None:
 if st.button("Predict", type="primary", key="predict_go"):
     try:
         with st.spinner("Scoring the new patients with the run's pipelines..."):
-            st.session_state["predict_result"] = (run_id, predict_new(run, path, workers=1))
+            st.session_state["predict_result"] = (run_id, score_new_patients(run, path, workers=1))
     except ValidationError as error:
         st.session_state.pop("predict_result", None)
         st.error(str(error))
 result = st.session_state.get("predict_result")
-if result is not None and result[0] == run_id:
-    table = result[1]
-    st.success(f"{table['patient_id'].nunique()} new patients scored by {table['model'].nunique()} models.")
+if result is None or result[0] != run_id:
+    st.stop()
+scores = result[1]
+table = scores.predictions
+endpoint = run_config(run.config).endpoint
+st.success(f"{table['patient_id'].nunique()} new patients scored by {table['model'].nunique()} models.")
+st.subheader("Each model's prediction")
+st.dataframe(
+    table,
+    column_config={
+        "patient_id": "Patient",
+        "model": "Model",
+        "prob": st.column_config.NumberColumn("Probability (or score)", format="%.3f"),
+        "recalibrated": st.column_config.NumberColumn("Recalibrated probability", format="%.3f"),
+        "cutoff": st.column_config.NumberColumn("Cutoff (learned on training)", format="%.3f"),
+        f"{endpoint}_call": f"At the cutoff ({endpoint})",
+        **{
+            column: f"Risk group ({column.removesuffix('_risk_group').upper()})"
+            for column in table.columns
+            if column.endswith("_risk_group")
+        },
+    },
+    hide_index=True,
+    width="stretch",
+)
+rule = run_config(run.config).grid.cutoff
+st.caption(
+    f"At the cutoff: positive when the probability is at or above the model's cutoff, learned on the training cohort "
+    f"({rule.method}{f', target {rule.target:g}' if rule.target else ''}) and stored with the run. Risk groups: high "
+    "when the prediction is above the training median of that model. The grid's models give a point probability; "
+    "the nomogram below gives an interval."
+)
+download_table(table, f"predictions_{run_id[:8]}", "predict_download")
+if scores.nomogram is not None:
+    st.subheader("Nomogram")
+    st.caption(
+        f"The run's default nomogram ({', '.join(scores.nomogram_terms)}), a logistic regression refitted on its "
+        "training cohort as on the Nomogram page: each predictor's points, the total and the probability with its "
+        "95% confidence interval (Wald, on the logit)."
+    )
+    nomogram = scores.nomogram
     st.dataframe(
-        table,
+        nomogram,
         column_config={
             "patient_id": "Patient",
-            "model": "Model",
-            "prob": st.column_config.NumberColumn("Probability (or score)", format="%.3f"),
-            **{
-                column: f"Risk group ({column.removesuffix('_risk_group').upper()})"
-                for column in table.columns
-                if column.endswith("_risk_group")
-            },
+            **{c: st.column_config.NumberColumn(c, format="%.1f") for c in nomogram if c.endswith("points")},
+            "total_points": st.column_config.NumberColumn("Total points", format="%.1f"),
+            "probability": st.column_config.NumberColumn("Probability", format="%.3f"),
+            "ci_low": st.column_config.NumberColumn("95% CI low", format="%.3f"),
+            "ci_high": st.column_config.NumberColumn("95% CI high", format="%.3f"),
+            "note": "Note",
         },
         hide_index=True,
         width="stretch",
     )
-    st.caption("Risk groups: high when the prediction is above the run's training median of that model.")
-    download_table(table, f"predictions_{run_id[:8]}", "predict_download")
+    download_table(nomogram, f"nomogram_{run_id[:8]}", "predict_nomogram_download")

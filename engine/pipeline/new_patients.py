@@ -8,6 +8,7 @@ missing column, text in a numeric column and level training never saw is listed 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +27,31 @@ from engine.validation.new_patients import check_new_patients
 from engine.validation.study_tables import announce
 
 
+@dataclasses.dataclass(frozen=True)
+class NewPatientScores:
+    """What a run says about new patients. ``predictions``: one row per patient and model (probability, the
+    positive/negative call at the model's stored cutoff, the risk groups at the training median); ``nomogram``: one
+    row per patient (each predictor's points, the total, the probability with its 95% CI) of the run's default
+    nomogram refitted on its training cohort, or None (no training cohort, no binary endpoint, no predictor);
+    ``nomogram_terms``: its predictors and model scores."""
+
+    predictions: pd.DataFrame
+    nomogram: pd.DataFrame | None
+    nomogram_terms: tuple[str, ...] = ()
+
+
 def predict_new(run, patients: Path, *, workers: int = 1, progress: Progress = _noop) -> pd.DataFrame:
     """Predictions of a stored run's frozen pipelines for new patients: a manifest (a run trained on images) or a
-    feature table (a run trained on one), in long form with each model's risk group at the run's training cutoff.
-    Raises one ValidationError listing every column, type or level the run's pipelines cannot take."""
+    feature table (a run trained on one), in long form with each model's call at its stored cutoff and risk group at
+    the run's training median. Raises one ValidationError listing every column, type or level the run's pipelines
+    cannot take."""
+    return score_new_patients(run, patients, workers=workers, progress=progress, nomogram=False).predictions
+
+
+def score_new_patients(
+    run, patients: Path, *, workers: int = 1, progress: Progress = _noop, nomogram: bool = True
+) -> NewPatientScores:
+    """``predict_new``'s predictions and, with ``nomogram``, the run's default nomogram for each new patient."""
     from engine.models.inputs import pipeline_inputs
 
     config = run_config(run.config)
@@ -73,7 +95,11 @@ def predict_new(run, patients: Path, *, workers: int = 1, progress: Progress = _
             )
         )
     rows += _reference_rows(config, frame, run.reference_scores())
-    return _risk_groups(pd.concat(rows, ignore_index=True), run.risk_cutoffs())
+    predictions = _calls(pd.concat(rows, ignore_index=True), run.performance(), config.endpoint)
+    predictions = _risk_groups(predictions, run.risk_cutoffs())
+    if not nomogram:
+        return NewPatientScores(predictions, None)
+    return NewPatientScores(predictions, *_nomogram_points(run, frame, predictions))
 
 
 def _image_features(run, config, manifest: Path, workers: int, progress: Progress) -> pd.DataFrame:
@@ -148,6 +174,66 @@ def _reference_rows(config, frame: pd.DataFrame, recalibrations: pd.DataFrame | 
             )
         )
     return rows
+
+
+def _calls(predictions: pd.DataFrame, performance: pd.DataFrame | None, endpoint: str) -> pd.DataFrame:
+    """``cutoff`` (each model's cutoff as learned on training and stored in the run's performance table) and
+    ``<endpoint>_call``: positive when prob >= cutoff (as the performance table counts), else negative."""
+    if performance is None or "cutoff" not in performance:
+        return predictions
+    learned = performance[performance["split"] == "train"].drop_duplicates("model").set_index("model")["cutoff"]
+    cutoff = predictions["model"].map(learned)
+    predictions["cutoff"] = cutoff
+    predictions[f"{endpoint}_call"] = np.where(
+        cutoff.isna(), None, np.where(predictions["prob"] >= cutoff, "positive", "negative")
+    )
+    return predictions
+
+
+def _nomogram_points(run, frame: pd.DataFrame, predictions: pd.DataFrame) -> tuple[pd.DataFrame | None, tuple]:
+    """The run's default nomogram (the Nomogram page's: engine.views.case.default_nomogram_terms), refitted on its
+    training cohort, applied to each new patient: points per predictor, total, probability and 95% CI."""
+    from engine.common.predictions import filterable_columns
+    from engine.views.analysis import fit_nomogram
+    from engine.views.case import default_nomogram_terms
+
+    stored = run.predictions
+    if "train" not in set(stored["split"]) or "label" not in stored or stored["label"].isna().all():
+        return None, ()
+    columns = [c for c in filterable_columns(stored) if c not in ("split", "center")]
+    predictors, scores = default_nomogram_terms(columns, list(dict.fromkeys(stored["model"])))
+    predictors = [c for c in predictors if c in frame]
+    if not predictors and not scores:
+        return None, ()
+    _, fitted, _ = fit_nomogram(stored, predictors, scores)
+    probability = predictions["prob"]
+    if "recalibrated" in predictions:  # a reference score enters as its training recalibration (as in the fit)
+        probability = predictions["recalibrated"].fillna(probability)
+    logits = predictions.assign(
+        score=np.log(probability.clip(1e-6, 1 - 1e-6) / (1 - probability.clip(1e-6, 1 - 1e-6)))
+    ).pivot_table(index="patient_id", columns="model", values="score", aggfunc="first")
+    patients = frame.drop_duplicates("patient_id").set_index("patient_id")
+    rows = []
+    for patient_id in dict.fromkeys(predictions["patient_id"]):
+        row: dict = {"patient_id": patient_id}
+        values = {c: patients.at[patient_id, c] for c in predictors}
+        values |= {f"{model}-score": float(logits.at[patient_id, model]) for model in scores}
+        try:
+            scored = fitted.score(values)
+            interval = fitted.interval(values).iloc[0]
+        except ValidationError as error:  # e.g. a level the training cohort never had
+            rows.append({**row, "note": str(error)})
+            continue
+        row.update({f"{name} points": points for name, points in scored["points"].items()})
+        row.update(
+            total_points=scored["total_points"],
+            probability=interval["estimate"],
+            ci_low=interval["ci_low"],
+            ci_high=interval["ci_high"],
+            note="",
+        )
+        rows.append(row)
+    return pd.DataFrame(rows), (*predictors, *(f"{model}-score" for model in scores))
 
 
 def _risk_groups(predictions: pd.DataFrame, cutoffs: pd.DataFrame | None) -> pd.DataFrame:

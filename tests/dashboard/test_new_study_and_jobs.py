@@ -169,7 +169,11 @@ def test_the_predict_page_scores_new_patients_with_the_stored_pipelines(tmp_path
     (tmp_path / "new.csv").write_text(new.to_csv(index=False))
     expected = predict_new(RunStore(tmp_path / "store").load(run_id), tmp_path / "new.csv")
     assert shown["prob"].tolist() == expected["prob"].tolist() and set(shown["rfs_risk_group"]) == {"high", "low"}
-    assert at.get("download_button")  # CSV and XLSX
+    assert set(shown["label_call"]) == {"positive", "negative"} and shown["cutoff"].notna().all()
+    nomogram = at.dataframe[1].value  # the run's default nomogram: Rad-score points, total, probability and CI
+    assert len(nomogram) == 40 and (nomogram["ci_low"] <= nomogram["probability"]).all()
+    assert (nomogram["probability"] <= nomogram["ci_high"]).all() and "Rad-score points" in nomogram
+    assert len(at.get("download_button")) == 4  # CSV and XLSX of each table
     bad = page(tmp_path, monkeypatch, "predict", upload=new.drop(columns="age").to_csv(index=False).encode(),
                key="predict_upload")  # fmt: skip
     bad.button(key="predict_go").click().run()
