@@ -54,8 +54,17 @@ if path is None:
     st.stop()
 if st.button("Predict", type="primary", key="predict_go"):
     try:
+        bar = st.progress(0.0, text="Scoring the new patients with the run's pipelines...")
+
+        def progress(stage: str, done: int, total: int) -> None:  # radiomics of an image run: one step per patient
+            bar.progress(min(done / total, 1.0) if total else 0.0, text=f"{stage}: {done} of {total}")
+
         with st.spinner("Scoring the new patients with the run's pipelines..."):
-            st.session_state["predict_result"] = (run_id, score_new_patients(run, path, workers=1))
+            st.session_state["predict_result"] = (
+                run_id,
+                score_new_patients(run, path, workers=1, progress=progress),
+            )
+        bar.empty()
     except ValidationError as error:
         st.session_state.pop("predict_result", None)
         st.error(str(error))

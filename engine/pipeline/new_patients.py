@@ -143,6 +143,7 @@ def _image_features(run, config, manifest: Path, workers: int, progress: Progres
             raise ValidationError(
                 "this run has no stored deep network; re-run it with this engine version to predict new patients."
             )
+        progress("deep features", 0, 1)
         crops = study_crops(config.deep, cohort)
         network = build_backbone(
             config.deep.backbone, crops.shape[1], spatial_dims=crops.ndim - 2, width=config.deep.width
@@ -153,6 +154,7 @@ def _image_features(run, config, manifest: Path, workers: int, progress: Progres
             patient_id=cohort.table["patient_id"].to_numpy()
         )
         frame = frame.merge(deep, on="patient_id", how="left")
+        progress("deep features", 1, 1)
     return frame
 
 
