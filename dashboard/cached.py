@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from engine import plots
 from engine.views import analysis, horizons, performance, refits
 from engine.pipeline.jobs import JobQueue, run_jobs
 from engine.store import RunStore
@@ -126,13 +125,6 @@ def nomogram(predictions, predictors, score_models, endpoint, horizons, time_uni
         horizons=list(horizons),
         time_unit=time_unit,
     )
-
-
-@st.cache_data(max_entries=64, show_spinner="Rendering...")
-def figure_bytes(figure_json: str, fmt: str) -> bytes:
-    import plotly.io as pio
-
-    return plots.export_figure(pio.from_json(figure_json), fmt)
 
 
 @st.cache_data(max_entries=4, show_spinner="Building the report (figures, tables, methods)...")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import io
 from typing import Any
@@ -11,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import cached
+from engine import plots
 from engine.errors import ValidationError
 from engine.views.uploads import read_predictions, upload_roles
 from engine.common.predictions import (
@@ -283,7 +285,8 @@ def cohort_picker(study: Study, key: str, label: str = "Cohort") -> str:
 
 
 def download_figure(figure, name: str, key: str) -> None:
-    """PNG (300 dpi), SVG and PDF buttons; without chromium, say how to get it."""
+    """PNG (300 dpi), SVG and PDF buttons, each file rendered only when its button is clicked (Chromium, on a
+    thread beside the page: a rerun does no export work); without chromium, say how to get it."""
     from engine.plots import chromium_path
 
     if chromium_path() is None:
@@ -292,17 +295,14 @@ def download_figure(figure, name: str, key: str) -> None:
             "stays interactive."
         )
         return
-    columns = st.columns(3)
-    payload = figure.to_json()
-    for column, fmt in zip(columns, ("png", "svg", "pdf")):
-        with column:
-            if st.toggle(f"Prepare {fmt.upper()}", key=f"{key}_prepare_{fmt}"):
-                st.download_button(
-                    f"Download {fmt.upper()}",
-                    cached.figure_bytes(payload, fmt),
-                    file_name=f"{name}.{fmt}",
-                    key=f"{key}_{fmt}",
-                )
+    for column, fmt in zip(st.columns(3), ("png", "svg", "pdf")):
+        column.download_button(
+            f"Download {fmt.upper()}",
+            functools.partial(plots.export_figure, figure, fmt),
+            file_name=f"{name}.{fmt}",
+            key=f"{key}_{fmt}",
+            on_click="ignore",
+        )
 
 
 def show_table(table: pd.DataFrame, **kwargs) -> None:
@@ -320,13 +320,26 @@ def show_table(table: pd.DataFrame, **kwargs) -> None:
 
 
 def download_table(table: pd.DataFrame, name: str, key: str) -> None:
-    """CSV and XLSX buttons; text cells that a spreadsheet would run as formulas are neutralised
-    (engine.common.exports)."""
+    """CSV and XLSX buttons, each file written only when its button is clicked; text cells that a spreadsheet would
+    run as formulas are neutralised (engine.common.exports)."""
+    left, right = st.columns(2)
+    left.download_button(
+        "CSV", functools.partial(_csv, table), file_name=f"{name}.csv", key=f"{key}_csv", on_click="ignore"
+    )
+    right.download_button(
+        "XLSX", functools.partial(_xlsx, table), file_name=f"{name}.xlsx", key=f"{key}_xlsx", on_click="ignore"
+    )
+
+
+def _csv(table: pd.DataFrame) -> bytes:
     from engine.common.exports import spreadsheet_safe
 
-    table = spreadsheet_safe(table)
-    left, right = st.columns(2)
-    left.download_button("CSV", table.to_csv(index=False).encode(), file_name=f"{name}.csv", key=f"{key}_csv")
+    return spreadsheet_safe(table).to_csv(index=False).encode()
+
+
+def _xlsx(table: pd.DataFrame) -> bytes:
+    from engine.common.exports import spreadsheet_safe
+
     buffer = io.BytesIO()
-    table.to_excel(buffer, index=False)
-    right.download_button("XLSX", buffer.getvalue(), file_name=f"{name}.xlsx", key=f"{key}_xlsx")
+    spreadsheet_safe(table).to_excel(buffer, index=False)
+    return buffer.getvalue()

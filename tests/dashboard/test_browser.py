@@ -133,12 +133,11 @@ def test_browser_end_to_end(server, browser, tmp_path):
     WebDriverWait(browser, 60).until(lambda d: "0.500" not in d.find_element(*operating).text)
     moved = browser.find_element(*operating).text
     assert "0.5" in moved and "0.500" not in moved
-    toggle = browser.find_element(By.XPATH, "//label[.//*[contains(text(), 'Prepare PNG')]]")
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", toggle)
-    toggle.click()
-    download = WebDriverWait(browser, 120).until(
+    WebDriverWait(browser, 60).until(EC.text_to_be_present_in_element(operating, "0.550"))  # the five moves done
+    download = WebDriverWait(browser, 120).until(  # rendered when clicked (on a thread beside the page)
         EC.element_to_be_clickable((By.XPATH, "//button[.//*[contains(text(), 'Download PNG')]]"))
     )
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", download)
     download.click()
     deadline = time.time() + 60
     files = []
