@@ -77,6 +77,7 @@ class Session:
         self.url = url
         self.pages: dict[str, str] = {}
         self.widgets: dict[str, str] = {}
+        self.fragments: dict[str, str] = {}  # widget key -> the fragment it was drawn in (as the browser keeps it)
 
     async def __aenter__(self) -> Session:
         self.socket = await websockets.connect(self.url, subprotocols=["streamlit"], max_size=None)
@@ -85,12 +86,17 @@ class Session:
     async def __aexit__(self, *exc) -> None:
         await self.socket.close()
 
-    async def rerun(self, page: str = "", widgets: dict[str, float | str] | None = None) -> float:
+    async def rerun(
+        self, page: str = "", widgets: dict[str, float | str] | None = None, fragment: str | None = None
+    ) -> float:
         """Seconds from the rerun request until the script finished (the page is complete on the server);
-        ``widgets``: user key -> value (a float for a slider, the shown option for a radio)."""
+        ``widgets``: user key -> value (a float for a slider, the shown option for a radio). ``fragment``: the key
+        of the widget the user moved; when it was drawn in a fragment, only that fragment reruns (as in a browser)."""
         message = BackMsg()
         state = message.rerun_script
         state.page_script_hash = self.pages.get(page, "")
+        if fragment and self.fragments.get(fragment):
+            state.fragment_id = self.fragments[fragment]
         for key, value in (widgets or {}).items():
             item = state.widget_states.widgets.add()
             item.id = self.widgets[key]
@@ -112,6 +118,7 @@ class Session:
                 if kind in ("slider", "radio") and getattr(element, kind).id:
                     widget_id = getattr(element, kind).id
                     self.widgets[widget_id.rsplit("-", 1)[-1]] = widget_id
+                    self.fragments[widget_id.rsplit("-", 1)[-1]] = forward.delta.fragment_id
             elif kind == "script_finished":
                 return time.perf_counter() - start
 
@@ -123,10 +130,10 @@ async def one_user(url: str, moves: int, times: dict[str, list[float]]) -> None:
         if "roc_mode" not in session.widgets:
             raise RuntimeError("the ROC page showed no threshold choice: is the store's demo run a binary study?")
         fixed = {"roc_mode": "one threshold (slider)"}
-        times["ROC: fixed threshold"].append(await session.rerun("ROC", fixed))
+        times["ROC: fixed threshold"].append(await session.rerun("ROC", fixed, fragment="roc_mode"))
         for step in range(moves):
             moved = {**fixed, "roc_threshold": round(0.2 + 0.1 * step, 2)}
-            times["ROC slider move"].append(await session.rerun("ROC", moved))
+            times["ROC slider move"].append(await session.rerun("ROC", moved, fragment="roc_threshold"))
 
 
 def percentile(values: list[float], q: float) -> float:

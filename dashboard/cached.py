@@ -1,15 +1,23 @@
-"""The only place that uses st.cache_*: the store handle (resource) and results (data, bounded)."""
+"""The only place that uses st.cache_*: the store handle, a run's tables and figures (resources: one object shared
+by every session, never changed), and results (data, bounded). A results cache keys a predictions table by its
+content digest, computed once per table object (``frame_digest``): the shared run tables and their filtered views
+are the same objects in every session and rerun, so a slider move hashes no table."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import threading
 import time
+import weakref
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from engine import plots
+from engine.common.predictions import filter_predictions
 from engine.views import analysis, horizons, performance, refits
 from engine.pipeline.jobs import JobQueue, run_jobs
 from engine.store import RunStore
@@ -56,7 +64,26 @@ def runs() -> pd.DataFrame:
     return store().list()
 
 
-@st.cache_data(max_entries=8, show_spinner="Loading the run...")
+def frame_digest(frame: pd.DataFrame) -> str:
+    """The content digest of a table (values, index, columns, dtypes), remembered for the object while it lives."""
+    known = _DIGESTS.get(id(frame))
+    if known is not None and known[0]() is frame:
+        return known[1]
+    digest = hashlib.sha1(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    digest.update(repr((list(frame.columns), [str(t) for t in frame.dtypes])).encode())
+    with _DIGEST_LOCK:
+        for key in [k for k, (ref, _) in _DIGESTS.items() if ref() is None]:  # tables that are gone
+            del _DIGESTS[key]
+        _DIGESTS[id(frame)] = (weakref.ref(frame), digest.hexdigest())
+    return digest.hexdigest()
+
+
+_DIGESTS: dict[int, tuple[weakref.ref, str]] = {}
+_DIGEST_LOCK = threading.Lock()
+BY_DIGEST = {pd.DataFrame: frame_digest}
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the run...")
 def run_tables(run_id: str) -> dict:
     run = store().load(run_id)
     pooled = bool(run.provenance.get("strata"))  # a stratified run's union: cutoffs and clinical tables are per stratum
@@ -77,8 +104,28 @@ def run_tables(run_id: str) -> dict:
     }
 
 
+@st.cache_resource(max_entries=32, show_spinner=False)
+def filtered(run_id: str, filters: str) -> pd.DataFrame:
+    """A run's predictions narrowed by the sidebar's filters (JSON), one shared table per run and filter set."""
+    return filter_predictions(run_tables(run_id)["predictions"], json.loads(filters, object_hook=_ranges))
+
+
+def _ranges(chosen: dict) -> dict:
+    return {column: tuple(value) if _is_range(value) else value for column, value in chosen.items()}
+
+
+def _is_range(value) -> bool:
+    return isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value)
+
+
 def _cached(function):
-    return st.cache_data(max_entries=64, show_spinner=False)(function)
+    return st.cache_data(max_entries=64, show_spinner=False, hash_funcs=BY_DIGEST)(function)
+
+
+def _shared_figure(function):
+    """A figure builder whose figures are built once per input and shared by every session (plotly figures take
+    20-40 ms to build; st.plotly_chart only reads them)."""
+    return st.cache_resource(max_entries=128, show_spinner=False, hash_funcs=BY_DIGEST)(function)
 
 
 roc_curves = _cached(analysis.roc_curves)
@@ -101,21 +148,23 @@ horizon_roc_curves = _cached(horizons.horizon_roc_curves)
 c_index_pairs = _cached(horizons.c_index_pairs)
 subgroup_c_index = _cached(horizons.subgroup_c_index)
 learn_cutoffs = _cached(performance.learn_cutoffs)
+roc_figure = _shared_figure(plots.roc_figure)
+radar_figure = _shared_figure(plots.radar_figure)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False, hash_funcs=BY_DIGEST)
 def performance_table(predictions: pd.DataFrame, cutoffs: dict) -> pd.DataFrame:
     return performance.performance_table(predictions, cutoffs)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False, hash_funcs=BY_DIGEST)
 def survival_stratification(predictions, model, endpoint, split, method, cutoff, horizon):
     return analysis.survival_stratification(
         predictions, model, endpoint, split, method=method, cutoff=cutoff, horizon=horizon
     )
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
+@st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=BY_DIGEST)
 def nomogram(predictions, predictors, score_models, endpoint, horizons, time_unit=""):
     return analysis.fit_nomogram(
         predictions,

@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import hashlib
 import io
+import json
 from typing import Any
 
 import pandas as pd
@@ -209,7 +210,12 @@ def study() -> Study | None:
     if predictions is None:
         return None
     filters = _filters(predictions)
-    filtered = filter_predictions(predictions, filters)
+    if not filters:
+        filtered = predictions
+    elif source.startswith("run "):  # one shared table per run and filter set (its digest is computed once)
+        filtered = cached.filtered(source.split()[-1], json.dumps(filters, sort_keys=True))
+    else:
+        filtered = filter_predictions(predictions, filters)
     n = filtered["patient_id"].nunique()
     st.sidebar.caption(f"{n} of {predictions['patient_id'].nunique()} patients" + (" (filtered)" if filters else ""))
     return Study(source=source, predictions=filtered, unfiltered=predictions, run=run, filters=filters)

@@ -14,76 +14,94 @@ MODES = {
     "sensitivity": "target sensitivity on this cohort (optimistic)",
     "specificity": "target specificity on this cohort (optimistic)",
 }
-left, right = st.columns([1, 2])
-with left:
+top = st.columns(2)
+with top[0]:
     split = cohort_picker(study, "roc_split")
+with top[1]:
     models = st.multiselect("Models", study.models, default=study.models, key="roc_models")
-    modes = [m for m in MODES if m != "training" or stored]
-    mode = st.radio("Threshold", modes, format_func=MODES.get, key="roc_mode")
-    value, reference = None, None
-    if mode == "fixed":
-        value = st.slider("Threshold probability", 0.0, 1.0, 0.5, 0.01, key="roc_threshold")
-    elif mode != "training":
-        reference = st.selectbox("Threshold found on model", models or study.models, key="roc_reference")
-        if mode in ("sensitivity", "specificity"):
-            value = st.slider(f"Target {mode}", 0.5, 1.0, 0.9, 0.01, key="roc_target")
-        if split != "train":
-            st.warning(
-                f"The threshold is re-learned on the {split} cohort it is evaluated on: its sensitivity and "
-                "specificity are optimistic. Report the training cutoffs for validation cohorts."
-            )
 if not models:
     st.info("Pick at least one model.")
     st.stop()
-try:
-    if mode == "training":
-        threshold = {m: stored.get(m, float("nan")) for m in models}
-    else:
-        threshold = cached.choose_threshold(study.predictions, split, reference, mode, value)
-    curves, labels, metrics = cached.roc_curves(study.predictions, split, models)
-    table, matrices, points = cached.metrics_at_threshold(study.predictions, split, list(curves), threshold)
-except ValidationError as error:
-    st.error(str(error))
-    st.stop()
-described = "each model's training cutoff" if mode == "training" else f"threshold {threshold:.3f}"
-if mode != "training":
-    st.session_state["chosen_threshold"] = threshold
-with right:
-    figure = plots.roc_figure(curves, labels, points=points, title=f"{split} cohort, {described}")
-    st.plotly_chart(figure, width="stretch")
-    download_figure(figure, f"roc_{split}", "roc_figure")
-for note in metrics.loc[metrics["note"] != "", "note"]:
-    st.warning(note)
-if mode == "training":
-    st.subheader("Operating points at the training cutoffs")
-    st.caption(
-        "Each model's cutoff maximises Youden's J on its training predictions (out-of-fold) and is applied unchanged "
-        "to every cohort. " + ", ".join(f"{m}: {threshold[m]:.3g}" for m in curves)
-    )
-else:
-    st.subheader(f"Operating point: probability >= {threshold:.3f}")
-pivot = table.pivot(index="model", columns="metric", values="estimate")[
-    ["sensitivity", "specificity", "ppv", "npv", "accuracy", "f1"]
-]
-with_ci = table.assign(
-    value=table.apply(
-        lambda r: f"{r.estimate:.3f}" + (f" ({r.ci_low:.3f}-{r.ci_high:.3f})" if r.ci_low == r.ci_low else ""), axis=1
-    )
-)
-show_table(
-    with_ci.pivot(index="model", columns="metric", values="value")[pivot.columns].reindex(list(matrices)).reset_index()
-)
-st.caption("Each cell: the estimate (95% CI) at the threshold above.")
-download_table(table, f"threshold_metrics_{split}", "roc_metrics")
-columns = st.columns(min(len(matrices), 4))
-for index, (model, matrix) in enumerate(matrices.items()):
-    with columns[index % len(columns)]:
-        st.caption(model)
-        st.dataframe(matrix, width="stretch")
-radar = table[table["metric"].isin(["sensitivity", "specificity", "ppv", "npv", "accuracy", "f1"])]
-figure = plots.radar_figure(radar)
-st.plotly_chart(figure, width="stretch")
 
+
+@st.fragment
+def operating_point() -> None:
+    """The threshold, the curves with their operating points and the metrics at it: a threshold move reruns only
+    this part of the page (the sidebar, the cohort and model pickers and the classifier comparison stay)."""
+    left, right = st.columns([1, 2])
+    with left:
+        modes = [m for m in MODES if m != "training" or stored]
+        mode = st.radio("Threshold", modes, format_func=MODES.get, key="roc_mode")
+        value, reference = None, None
+        if mode == "fixed":
+            value = st.slider("Threshold probability", 0.0, 1.0, 0.5, 0.01, key="roc_threshold")
+        elif mode != "training":
+            reference = st.selectbox("Threshold found on model", models, key="roc_reference")
+            if mode in ("sensitivity", "specificity"):
+                value = st.slider(f"Target {mode}", 0.5, 1.0, 0.9, 0.01, key="roc_target")
+            if split != "train":
+                st.warning(
+                    f"The threshold is re-learned on the {split} cohort it is evaluated on: its sensitivity and "
+                    "specificity are optimistic. Report the training cutoffs for validation cohorts."
+                )
+    try:
+        if mode == "training":
+            threshold = {m: stored.get(m, float("nan")) for m in models}
+        else:
+            threshold = cached.choose_threshold(study.predictions, split, reference, mode, value)
+        curves, labels, metrics = cached.roc_curves(study.predictions, split, models)
+        table, matrices, points = cached.metrics_at_threshold(study.predictions, split, list(curves), threshold)
+    except ValidationError as error:
+        st.error(str(error))
+        return
+    described = "each model's training cutoff" if mode == "training" else f"threshold {threshold:.3f}"
+    if mode != "training":
+        st.session_state["chosen_threshold"] = threshold
+    with right:
+        figure = cached.roc_figure(curves, labels, points=points, title=f"{split} cohort, {described}")
+        st.plotly_chart(figure, width="stretch")
+        download_figure(figure, f"roc_{split}", "roc_figure")
+    for note in metrics.loc[metrics["note"] != "", "note"]:
+        st.warning(note)
+    if mode == "training":
+        st.subheader("Operating points at the training cutoffs")
+        cutoffs = ", ".join(
+            f"{m}: {threshold[m]:.0f}" if float(threshold[m]).is_integer() else f"{m}: {threshold[m]:.3f}"
+            for m in curves
+        )  # a staging system's cutoff is a stage (whole number); a probability has three decimals
+        st.caption(
+            "Each model's cutoff maximises Youden's J on its training predictions (out-of-fold) and is applied "
+            f"unchanged to every cohort. {cutoffs}"
+        )
+    else:
+        st.subheader(f"Operating point: probability >= {threshold:.3f}")
+    pivot = table.pivot(index="model", columns="metric", values="estimate")[
+        ["sensitivity", "specificity", "ppv", "npv", "accuracy", "f1"]
+    ]
+    with_ci = table.assign(
+        value=table.apply(
+            lambda r: f"{r.estimate:.3f}" + (f" ({r.ci_low:.3f}-{r.ci_high:.3f})" if r.ci_low == r.ci_low else ""),
+            axis=1,
+        )
+    )
+    show_table(
+        with_ci.pivot(index="model", columns="metric", values="value")[pivot.columns]
+        .reindex(list(matrices))
+        .reset_index()
+    )
+    st.caption("Each cell: the estimate (95% CI) at the threshold above.")
+    download_table(table, f"threshold_metrics_{split}", "roc_metrics")
+    columns = st.columns(min(len(matrices), 4))
+    for index, (model, matrix) in enumerate(matrices.items()):
+        with columns[index % len(columns)]:
+            st.caption(model)
+            st.dataframe(matrix, width="stretch")
+    radar = table[table["metric"].isin(["sensitivity", "specificity", "ppv", "npv", "accuracy", "f1"])]
+    figure = cached.radar_figure(radar)
+    st.plotly_chart(figure, width="stretch")
+
+
+operating_point()
 every = (study.run or {}).get("classifier_predictions")
 if every is not None and len(every) and split != "train":
     st.subheader("Classifiers within a model")
