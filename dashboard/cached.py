@@ -17,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from engine import plots
+from engine.plots.flowchart import flowchart_figure as flowchart_figure_of
 from engine.common.predictions import filter_predictions
 from engine.views import analysis, horizons, performance, refits
 from engine.pipeline.jobs import JobQueue, run_jobs
@@ -148,8 +149,18 @@ horizon_roc_curves = _cached(horizons.horizon_roc_curves)
 c_index_pairs = _cached(horizons.c_index_pairs)
 subgroup_c_index = _cached(horizons.subgroup_c_index)
 learn_cutoffs = _cached(performance.learn_cutoffs)
+# the figures of the pages (not the case viewer's, which it resizes)
 roc_figure = _shared_figure(plots.roc_figure)
 radar_figure = _shared_figure(plots.radar_figure)
+pairwise_heatmap = _shared_figure(plots.pairwise_heatmap)
+calibration_figure = _shared_figure(plots.calibration_figure)
+km_figure = _shared_figure(plots.km_figure)
+line_figure = _shared_figure(plots.line_figure)
+forest_figure = _shared_figure(plots.forest_figure)
+decision_curve_figure = _shared_figure(plots.decision_curve_figure)
+lasso_path_figure = _shared_figure(plots.lasso_path_figure)
+grid_heatmap = _shared_figure(plots.grid_heatmap)
+flowchart_figure = _shared_figure(flowchart_figure_of)
 
 
 @st.cache_data(max_entries=32, show_spinner=False, hash_funcs=BY_DIGEST)

@@ -10,7 +10,6 @@ from dashboard.state import (
     download_table,
     show_table,
 )
-from engine import plots
 from engine.errors import ValidationError
 
 study = binary_study("Calibration")
@@ -49,7 +48,7 @@ if study.run is not None and split == "train":
                 st.warning(caveat)
         except ValidationError as error:
             st.error(str(error))
-figure = plots.calibration_figure(curves, values, title=f"Calibration, {split} cohort")
+figure = cached.calibration_figure(curves, values, title=f"Calibration, {split} cohort")
 st.plotly_chart(figure, width="stretch")
 download_figure(figure, f"calibration_{split}", "calibration_figure")
 shown = table[

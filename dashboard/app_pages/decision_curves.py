@@ -10,7 +10,6 @@ from dashboard.state import (
     download_figure,
     download_table,
 )
-from engine import plots
 
 study = binary_study("Decision curves")
 split = cohort_picker(study, "dca_split")
@@ -28,7 +27,7 @@ if not models:
     st.stop()
 thresholds = np.round(np.arange(low, high + 1e-9, 0.01), 2)
 table = cached.decision_curves(study.predictions, split, models, thresholds, 200 if bands else 0)
-figure = plots.decision_curve_figure(
+figure = cached.decision_curve_figure(
     table, threshold=st.session_state.get("chosen_threshold"), y=y, title=f"{split} cohort"
 )
 st.plotly_chart(figure, width="stretch")

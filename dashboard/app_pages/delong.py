@@ -2,7 +2,6 @@ import streamlit as st
 
 from dashboard import cached
 from dashboard.state import binary_study, cohort_picker, download_figure, download_table, p_adjust_picker, show_table
-from engine import plots
 from engine.errors import ValidationError
 
 study = binary_study("DeLong tests")
@@ -14,7 +13,7 @@ try:
 except ValidationError as error:
     st.error(str(error))
     st.stop()
-figure = plots.pairwise_heatmap(diff, text, title=f"AUC difference (row - column), {split} cohort", colorbar="ΔAUC")
+figure = cached.pairwise_heatmap(diff, text, title=f"AUC difference (row - column), {split} cohort", colorbar="ΔAUC")
 st.plotly_chart(figure, width="stretch")
 download_figure(figure, f"delong_{split}", "delong_figure")
 show_table(pairs)

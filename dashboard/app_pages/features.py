@@ -30,7 +30,7 @@ else:
         with st.expander("LASSO path (coefficients and cross-validated AUC over the penalty)"):
             try:
                 path, cv, chosen = cached.lasso_path(study.run_id, model)
-                figure = plots.lasso_path_figure(path, cv, chosen, title=f"LASSO path, {model} (training cohort)")
+                figure = cached.lasso_path_figure(path, cv, chosen, title=f"LASSO path, {model} (training cohort)")
                 st.plotly_chart(figure, width="stretch")
                 download_figure(figure, f"lasso_path_{model}", "features_lasso_path")
             except ValidationError as error:

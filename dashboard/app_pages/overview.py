@@ -2,12 +2,10 @@ import streamlit as st
 
 from dashboard import cached
 from dashboard.state import cohort_picker, download_figure, download_table, require_study, show_table
-from engine import plots
 from engine.errors import ValidationError
 from engine.views.performance import LABELS as PERFORMANCE_COLUMNS
 from engine.views.performance import paper_table
 from engine.common.predictions import cohort_columns
-from engine.plots.flowchart import flowchart_figure
 from engine.views.summary import flowchart, study_sentence
 
 
@@ -57,7 +55,7 @@ if st.toggle(report_label, key="overview_report"):
         st.error(str(error))
 st.subheader("Cohorts")
 flow = flowchart(study.unfiltered, (study.run or {}).get("provenance"))
-figure = flowchart_figure(flow)
+figure = cached.flowchart_figure(flow)
 st.plotly_chart(figure, width="stretch", config={"displayModeBar": False})
 st.caption(
     "Cohort flowchart: patients in the manifest, those left out with the reason (cohort.exclude_incomplete), and "
@@ -112,7 +110,7 @@ if study.has_binary:
         st.subheader("The model grid")
         shown = ["cv_auc", "train_auc", *[f"{s}_auc" for s in study.splits if s != "train" and f"{s}_auc" in grid]]
         column = st.radio("AUC shown", shown, horizontal=True, key="overview_grid_column")
-        figure = plots.grid_heatmap(grid, column)
+        figure = cached.grid_heatmap(grid, column)
         st.plotly_chart(figure, width="stretch")
         download_figure(figure, "model_grid", "overview_grid")
         flagged = grid[grid["chosen"] & grid["overfit"]]
@@ -127,7 +125,7 @@ if study.has_binary:
         chosen = st.multiselect("Models", study.models, default=study.default_models, key="overview_subgroup_models")
         forest = cached.subgroup_aucs(study.predictions, split, column, chosen)
         if len(forest):
-            figure = plots.forest_figure(forest)
+            figure = cached.forest_figure(forest)
             st.plotly_chart(figure, width="stretch")
             download_figure(figure, f"subgroups_{column}", "overview_forest")
         else:

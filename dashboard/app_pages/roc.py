@@ -1,8 +1,8 @@
+import pandas as pd
 import streamlit as st
 
 from dashboard import cached
 from dashboard.state import binary_study, cohort_picker, download_figure, download_table, show_table
-from engine import plots
 from engine.errors import ValidationError
 
 study = binary_study("ROC curves")
@@ -91,11 +91,23 @@ def operating_point() -> None:
     )
     st.caption("Each cell: the estimate (95% CI) at the threshold above.")
     download_table(table, f"threshold_metrics_{split}", "roc_metrics")
-    columns = st.columns(min(len(matrices), 4))
-    for index, (model, matrix) in enumerate(matrices.items()):
-        with columns[index % len(columns)]:
-            st.caption(model)
-            st.dataframe(matrix, width="stretch")
+    st.caption("Confusion matrices at the threshold above (patients; event = label 1):")
+    st.dataframe(  # one table for every model: a reader compares the counts across models at a glance
+        pd.DataFrame(
+            [
+                {
+                    "Model": model,
+                    "Events predicted (TP)": matrix.iat[0, 0],
+                    "Events missed (FN)": matrix.iat[0, 1],
+                    "False alarms (FP)": matrix.iat[1, 0],
+                    "No event, predicted none (TN)": matrix.iat[1, 1],
+                }
+                for model, matrix in matrices.items()
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
     radar = table[table["metric"].isin(["sensitivity", "specificity", "ppv", "npv", "accuracy", "f1"])]
     figure = cached.radar_figure(radar)
     st.plotly_chart(figure, width="stretch")
@@ -113,7 +125,7 @@ if every is not None and len(every) and split != "train":
     )
     try:
         curves, labels, _ = cached.roc_curves(rows, split, list(dict.fromkeys(rows["model"])))
-        figure = plots.roc_figure(curves, labels, title=f"{model}: every classifier, {split} cohort")
+        figure = cached.roc_figure(curves, labels, title=f"{model}: every classifier, {split} cohort")
         st.plotly_chart(figure, width="stretch")
         download_figure(figure, f"roc_classifiers_{model}_{split}", "roc_classifiers_figure")
     except ValidationError as error:

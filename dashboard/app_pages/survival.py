@@ -3,7 +3,6 @@ import streamlit as st
 
 from dashboard import cached
 from dashboard.state import cohort_picker, download_figure, download_table, p_adjust_picker, require_study, show_table
-from engine import plots
 from engine.errors import ValidationError
 from engine.common.predictions import filterable_columns, model_names, survival_as_predictions
 
@@ -78,7 +77,7 @@ except ValidationError as error:
     st.stop()
 hr_ci = f"{result.hr_ci_low:.2f}-{result.hr_ci_high:.2f}"
 text = f"log-rank p = {result.logrank_p:.3g}<br>HR (high vs low) {result.hr:.2f} ({hr_ci})"
-figure = plots.km_figure(
+figure = cached.km_figure(
     result.curves,
     result.at_risk,
     title=f"{endpoint.upper()} by {model} risk group, {split} cohort (cutoff {result.cutoff:.3f})",
@@ -106,7 +105,7 @@ if not chosen:
 try:
     horizons = [float(v) for v in text.split(",") if v.strip()]
     table = cached.time_auc_table(predictions, endpoint, split, chosen, horizons, 100)
-    figure = plots.line_figure(
+    figure = cached.line_figure(
         table,
         x="time",
         y="auc",
@@ -134,7 +133,7 @@ at = f"{horizon:g} {study.time_unit}".strip()  # e.g. "24 months"
 st.subheader(f"Time-dependent ROC at {at}")
 try:
     curves, labels = cached.horizon_roc_curves(predictions, endpoint, split, chosen, horizon)
-    figure = plots.roc_figure(
+    figure = cached.roc_figure(
         curves, labels, title=f"{endpoint.upper()} by {at}, {split} cohort (cumulative/dynamic, IPCW)"
     )
     st.plotly_chart(figure, width="stretch")
@@ -163,7 +162,7 @@ if columns:
     column = st.selectbox("C-index by subgroup of", columns, key="survival_c_subgroup")
     forest = cached.subgroup_c_index(predictions, endpoint, split, column, chosen)
     if len(forest):
-        figure = plots.forest_figure(
+        figure = cached.forest_figure(
             forest, title=f"{endpoint.upper()}: Harrell's C by {column}, {split} cohort", x_title="C-index (95% CI)"
         )
         st.plotly_chart(figure, width="stretch")
@@ -179,7 +178,7 @@ if source_key != "survival":
 try:
     calibrated = st.selectbox("Calibration of model", chosen, key="survival_calibration_model")
     table = cached.horizon_calibration(predictions, endpoint, split, calibrated, horizon)
-    figure = plots.calibration_figure(
+    figure = cached.calibration_figure(
         {calibrated: table},
         title=f"{endpoint.upper()} at {at}, {split} cohort",
         x_title=f"Predicted survival at {at}",
@@ -193,7 +192,7 @@ try:
     curves = cached.horizon_decision_curves(
         predictions, endpoint, split, chosen, horizon, np.round(np.arange(0, 0.96, 0.01), 2)
     )
-    figure = plots.decision_curve_figure(curves, title=f"Net benefit at {at}, {split} cohort")
+    figure = cached.decision_curve_figure(curves, title=f"Net benefit at {at}, {split} cohort")
     st.plotly_chart(figure, width="stretch")
     download_figure(figure, f"survival_dca_{endpoint}_{horizon:g}", "survival_dca")
     download_table(curves, f"survival_dca_{endpoint}_{horizon:g}", "survival_dca_table")

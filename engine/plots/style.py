@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 
+# every figure starts from simple_white: set as plotly's default once, not per figure (update_layout(template=...)
+# deep-copies the whole template: 9 ms of a 25 ms ROC figure)
+pio.templates.default = "simple_white"
 
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000", "#999999"]
 
 
 # simple_white draws shapes with line width 0 and opacity 0.3: every vline/hline sets both explicitly
 LAYOUT = dict(
-    template="simple_white",
     font=dict(family="Arial", size=13),
     legend=dict(bgcolor="rgba(255,255,255,0.8)"),
     margin=dict(l=60, r=20, t=50, b=55),
