@@ -1,6 +1,7 @@
 """Many users at once: concurrent browser sessions on one dashboard server (one run; not part of the tests).
 
     .venv/bin/python benchmarks/load_test.py [--store store] [--sessions 20] [--moves 5] [--waves 2]
+        [--warmup] [--replicas N] [--idle 60]
 
 Starts the dashboard (``streamlit run dashboard/app.py``) on the store's demo run (``make demo`` writes it) and
 opens ``--sessions`` sessions at once over Streamlit's own websocket protocol, as a browser tab does: each loads
@@ -8,7 +9,11 @@ the Overview, switches to the ROC page and moves the threshold slider ``--moves`
 from the request to the server's "script finished" message (the server's share of a page view; the browser's
 drawing comes on top). Reports p50/p95 per step and the server's memory (RSS) before and after each wave; a
 second wave of new sessions shows whether memory grows with the number of sessions (the result caches are
-bounded: ``st.cache_data(max_entries=...)`` in dashboard/cached.py).
+bounded: ``st.cache_data(max_entries=...)`` in dashboard/cached.py). ``--warmup``: one session opens the two pages
+before the first wave (a server that has been up, not one started a second ago). ``--replicas N``: N dashboard
+processes behind nginx with deploy/nginx.conf (sticky by a route cookie, as deploy/docker-compose.yml runs them;
+needs nginx: `apt-get install nginx-light`); memory is then the replicas' sum. ``--idle S``: after the waves, the
+server's memory once it has been idle S seconds (sessions closed).
 """
 
 from __future__ import annotations
@@ -16,10 +21,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -70,8 +78,36 @@ def start_server(store: Path, port: int, script: Path | str = "dashboard/app.py"
     raise SystemExit(f"{script} did not start within 60 s")
 
 
+def start_proxy(ports: list[int], port: int, folder: Path) -> subprocess.Popen:
+    """nginx on ``port`` in front of the dashboards on ``ports``, configured by deploy/nginx.conf."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        raise SystemExit("--replicas needs nginx: apt-get install -y nginx-light")
+    config = (ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
+    servers = "\n".join(f"        server 127.0.0.1:{p};" for p in ports)
+    config = re.sub(r"^\s*server dashboard:8501;.*$", servers, config, flags=re.MULTILINE)
+    config = config.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    config = config.replace("worker_processes auto;", f"worker_processes 1;\npid {folder}/nginx.pid;")
+    config = config.replace("http {", f"http {{\n    access_log off;\n    client_body_temp_path {folder};", 1)
+    (folder / "nginx.conf").write_text(config, encoding="utf-8")
+    proxy = subprocess.Popen(
+        [nginx, "-c", str(folder / "nginx.conf"), "-e", str(folder / "error.log"), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(60):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+            return proxy
+        except OSError:
+            time.sleep(0.5)
+    proxy.kill()
+    raise SystemExit(f"nginx did not start: {(folder / 'error.log').read_text()}")
+
+
 class Session:
-    """One browser tab: a websocket to the server, the pages it was told about and the widgets it has seen."""
+    """One browser tab: a websocket to the server, the pages it was told about and the widgets it has seen. Through
+    the proxy, it first fetches the page as a browser does and keeps the route cookie the proxy sets."""
 
     def __init__(self, url: str):
         self.url = url
@@ -80,7 +116,17 @@ class Session:
         self.fragments: dict[str, str] = {}  # widget key -> the fragment it was drawn in (as the browser keeps it)
 
     async def __aenter__(self) -> Session:
-        self.socket = await websockets.connect(self.url, subprotocols=["streamlit"], max_size=None)
+        page = self.url.replace("ws://", "http://").replace("/_stcore/stream", "/")
+        cookies = await asyncio.to_thread(
+            lambda: urllib.request.urlopen(page, timeout=60).headers.get_all("Set-Cookie")
+        )
+        route = [c.split(";")[0] for c in cookies or [] if c.startswith("hcc_route=")]
+        self.socket = await websockets.connect(
+            self.url,
+            subprotocols=["streamlit"],
+            max_size=None,
+            additional_headers={"Cookie": route[0]} if route else None,
+        )
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -147,18 +193,34 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--moves", type=int, default=5)
     parser.add_argument("--waves", type=int, default=2)
+    parser.add_argument("--warmup", action="store_true", help="one session opens the pages before the waves")
+    parser.add_argument("--replicas", type=int, default=0, help="N dashboards behind nginx (deploy/nginx.conf)")
+    parser.add_argument("--idle", type=float, default=0, help="seconds idle after the waves before memory is read")
     args = parser.parse_args()
     if not (args.store / "DEMO_RUN").exists():
         raise SystemExit(f"no demo run in {args.store}: run `make demo` (or `python -m engine demo`) first.")
-    port = free_port()
-    server = start_server(args.store.resolve(), port)
-    process = psutil.Process(server.pid)
-    url = f"ws://127.0.0.1:{port}/_stcore/stream"
+    ports = [free_port() for _ in range(max(args.replicas, 1))]
+    servers = [start_server(args.store.resolve(), p) for p in ports]
+    processes = [psutil.Process(server.pid) for server in servers]
+    folder = Path(tempfile.mkdtemp(prefix="load-test-"))
+    proxy = None
+    if args.replicas:
+        entry = free_port()
+        proxy = start_proxy(ports, entry, folder)
+    url = f"ws://127.0.0.1:{entry if proxy else ports[0]}/_stcore/stream"
+
+    def memory() -> float:
+        return sum(process.memory_info().rss for process in processes) / 2**20
+
     try:
+        where = f"{args.replicas} dashboards behind nginx" if proxy else "one dashboard"
         print(
-            f"{args.sessions} concurrent sessions per wave, {os.cpu_count()} CPU cores; server RSS at start "
-            f"{process.memory_info().rss / 2**20:.0f} MiB"
+            f"{args.sessions} concurrent sessions per wave, {where}, {os.cpu_count()} CPU cores; server RSS at "
+            f"start {memory():.0f} MiB"
         )
+        if args.warmup:
+            asyncio.run(warm_up(url, len(servers)))
+            print(f"after the warm-up session(s): server RSS {memory():.0f} MiB")
         for wave in range(1, args.waves + 1):
             times: dict[str, list[float]] = {
                 "Overview (first load)": [],
@@ -172,18 +234,28 @@ def main() -> None:
                 await asyncio.gather(*(one_user(url, args.moves, times) for _ in range(args.sessions)))
 
             asyncio.run(run_wave())
-            print(
-                f"wave {wave}: {time.perf_counter() - started:.1f} s wall, server RSS "
-                f"{process.memory_info().rss / 2**20:.0f} MiB after it"
-            )
+            print(f"wave {wave}: {time.perf_counter() - started:.1f} s wall, server RSS {memory():.0f} MiB after it")
             for step, values in times.items():
                 print(
                     f"  {step:<22} p50 {1000 * statistics.median(values):6.0f} ms   "
                     f"p95 {1000 * percentile(values, 0.95):6.0f} ms   ({len(values)} page views)"
                 )
+        if args.idle:
+            time.sleep(args.idle)
+            print(f"after {args.idle:.0f} s idle: server RSS {memory():.0f} MiB")
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for process in [*servers, *([proxy] if proxy else [])]:
+            process.terminate()
+            process.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def warm_up(url: str, replicas: int) -> None:
+    """Sessions that open the Overview and the ROC page once (through the proxy: enough to reach every replica)."""
+    for _ in range(4 * replicas if replicas > 1 else 1):
+        async with Session(url) as session:
+            await session.rerun()
+            await session.rerun("ROC")
 
 
 if __name__ == "__main__":
