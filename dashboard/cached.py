@@ -123,15 +123,22 @@ def _cached(function):
     return st.cache_data(max_entries=64, show_spinner=False, hash_funcs=BY_DIGEST)(function)
 
 
+def _shared(function):
+    """Results shared by every session as one object (never copied, never changed by a page)."""
+    return st.cache_resource(max_entries=256, show_spinner=False, hash_funcs=BY_DIGEST)(function)
+
+
 def _shared_figure(function):
     """A figure builder whose figures are built once per input and shared by every session (plotly figures take
     20-40 ms to build; st.plotly_chart only reads them)."""
     return st.cache_resource(max_entries=128, show_spinner=False, hash_funcs=BY_DIGEST)(function)
 
 
-roc_curves = _cached(analysis.roc_curves)
-choose_threshold = _cached(analysis.choose_threshold)
-metrics_at_threshold = _cached(analysis.metrics_at_threshold)
+# a threshold move's results: shared objects (no copy per call), so that the figures they feed hash them by the
+# digest already known; pages only read them
+roc_curves = _shared(analysis.roc_curves)
+choose_threshold = _shared(analysis.choose_threshold)
+metrics_at_threshold = _shared(analysis.metrics_at_threshold)
 model_metrics = _cached(analysis.model_metrics)
 pairwise_delong = _cached(analysis.pairwise_delong)
 reclassification = _cached(analysis.reclassification)

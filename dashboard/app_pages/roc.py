@@ -7,6 +7,7 @@ from engine.errors import ValidationError
 
 study = binary_study("ROC curves")
 stored = study.training_cutoffs()
+SHOWN = ("sensitivity", "specificity", "ppv", "npv", "accuracy", "f1")  # the metrics in the table and the radar
 MODES = {
     "training": "each model's training cutoff (stored)",
     "fixed": "one threshold (slider)",
@@ -75,17 +76,22 @@ def operating_point() -> None:
         )
     else:
         st.subheader(f"Operating point: probability >= {threshold:.3f}")
-    pivot = table.pivot(index="model", columns="metric", values="estimate")[
-        ["sensitivity", "specificity", "ppv", "npv", "accuracy", "f1"]
-    ]
+    ci = table["ci_low"].notna()
     with_ci = table.assign(
-        value=table.apply(
-            lambda r: f"{r.estimate:.3f}" + (f" ({r.ci_low:.3f}-{r.ci_high:.3f})" if r.ci_low == r.ci_low else ""),
-            axis=1,
+        value=table["estimate"]
+        .map("{:.3f}".format)
+        .where(
+            ~ci,
+            table["estimate"].map("{:.3f}".format)
+            + " ("
+            + table["ci_low"].map("{:.3f}".format)
+            + "-"
+            + table["ci_high"].map("{:.3f}".format)
+            + ")",
         )
     )
     show_table(
-        with_ci.pivot(index="model", columns="metric", values="value")[pivot.columns]
+        with_ci.pivot(index="model", columns="metric", values="value")[list(SHOWN)]
         .reindex(list(matrices))
         .reset_index()
     )
@@ -108,7 +114,7 @@ def operating_point() -> None:
         hide_index=True,
         width="stretch",
     )
-    radar = table[table["metric"].isin(["sensitivity", "specificity", "ppv", "npv", "accuracy", "f1"])]
+    radar = table[table["metric"].isin(SHOWN)]
     figure = cached.radar_figure(radar)
     st.plotly_chart(figure, width="stretch")
 
