@@ -151,6 +151,7 @@ class Session:
             else:
                 item.double_array_value.data.append(value)
         start = time.perf_counter()
+        self.received: list[tuple[str, str]] = []  # (fragment id, element kind) of each element this rerun drew
         await self.socket.send(message.SerializeToString())
         while True:
             forward = ForwardMsg()
@@ -161,6 +162,7 @@ class Session:
             elif kind == "delta" and forward.delta.WhichOneof("type") == "new_element":
                 element = forward.delta.new_element
                 kind = element.WhichOneof("type")
+                self.received.append((forward.delta.fragment_id, kind))
                 if kind in ("slider", "radio") and getattr(element, kind).id:
                     widget_id = getattr(element, kind).id
                     self.widgets[widget_id.rsplit("-", 1)[-1]] = widget_id
