@@ -7,14 +7,18 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dashboard import state  # noqa: E402
+from dashboard import auth, state  # noqa: E402
 from dashboard.pages import PAGES  # noqa: E402
 
 st.set_page_config(page_title="HCC study workbench", layout="wide")
+st.session_state["user"] = auth.require_sign_in()  # with sign-in on, nothing below shows before it
 FOLDER = Path(__file__).parent / "app_pages"
 navigation = st.navigation(
     [st.Page(FOLDER / f"{name}.py", title=title, default=name == "overview") for name, title in PAGES]
 )
 st.sidebar.title("HCC study workbench")
+if st.session_state["user"] != auth.ANONYMOUS:
+    st.sidebar.caption(f"Signed in as {st.session_state['user']}")
+    auth.sign_out_button()
 st.session_state["study"] = state.study()
 navigation.run()
