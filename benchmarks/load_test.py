@@ -68,14 +68,19 @@ def start_server(store: Path, port: int, script: Path | str = "dashboard/app.py"
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    return healthy(server, port, f"{script} did not start within 60 s")
+
+
+def healthy(process: subprocess.Popen, port: int, failure: str) -> subprocess.Popen:
+    """``process`` once the dashboard's health check answers on ``port`` (directly or through the proxy)."""
     for _ in range(120):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-            return server
+            return process
         except OSError:
             time.sleep(0.5)
-    server.kill()
-    raise SystemExit(f"{script} did not start within 60 s")
+    process.kill()
+    raise SystemExit(failure)
 
 
 def start_proxy(ports: list[int], port: int, folder: Path) -> subprocess.Popen:
@@ -95,14 +100,7 @@ def start_proxy(ports: list[int], port: int, folder: Path) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    for _ in range(60):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-            return proxy
-        except OSError:
-            time.sleep(0.5)
-    proxy.kill()
-    raise SystemExit(f"nginx did not start: {(folder / 'error.log').read_text()}")
+    return healthy(proxy, port, f"nginx did not start: {folder / 'error.log'}")
 
 
 class Session:

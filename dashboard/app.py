@@ -7,10 +7,12 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dashboard import auth, state  # noqa: E402
+from dashboard import auth, cached, state  # noqa: E402
 from dashboard.pages import PAGES  # noqa: E402
 
 st.set_page_config(page_title="HCC study workbench", layout="wide")
+cached.idle_cleanup()  # started once per server
+cached.page_ran()
 st.session_state["user"] = auth.require_sign_in()  # with sign-in on, nothing below shows before it
 FOLDER = Path(__file__).parent / "app_pages"
 navigation = st.navigation(

@@ -25,6 +25,7 @@ from engine.common.names import ALL_CLASSIFIERS, BACKBONES, SELECTION_STEPS, SUR
 from engine.common.paths import assets_folder
 from engine.config import StudyConfig
 from engine.errors import ValidationError
+from engine.features.radiomics import PRESETS
 
 SECTIONS = (
     "Models",
@@ -36,7 +37,7 @@ SECTIONS = (
     "Radiomics",
     "Deep features",
 )
-RADIOMICS_PRESETS = ("ct", "mr", "us", "ct_demo")
+RADIOMICS_PRESETS = tuple(sorted(PRESETS))
 
 
 @dataclasses.dataclass(frozen=True)
