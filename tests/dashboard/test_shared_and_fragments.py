@@ -4,30 +4,21 @@ a browser sends it), and two sessions share the computed results and figures (ea
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.client import Session
 from tests.dashboard.test_browser import streamlit_server
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboard" / "app.py"
 
 
-def load_test_module():
-    spec = importlib.util.spec_from_file_location("load_test", ROOT / "benchmarks" / "load_test.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_a_threshold_move_reruns_only_the_operating_point_fragment(app_store):
-    load_test = load_test_module()
-
     async def visit(url: str) -> tuple[list, list, list]:
-        async with load_test.Session(url) as session:
+        async with Session(url) as session:
             await session.rerun()
             await session.rerun("ROC")
             full = session.received
