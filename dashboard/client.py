@@ -71,7 +71,7 @@ class Session:
                 element = forward.delta.new_element
                 kind = element.WhichOneof("type")
                 self.received.append((forward.delta.fragment_id, kind))
-                if kind in ("slider", "radio") and getattr(element, kind).id:
+                if kind in ("slider", "radio", "selectbox", "number_input") and getattr(element, kind).id:
                     widget_id = getattr(element, kind).id
                     self.widgets[widget_id.rsplit("-", 1)[-1]] = widget_id
                     self.fragments[widget_id.rsplit("-", 1)[-1]] = forward.delta.fragment_id

@@ -38,55 +38,64 @@ try:
 except ValidationError as error:
     st.error(str(error))
     st.stop()
-figure_slot = st.container()
-show_table(model.summary_)
-st.subheader("Calculator")
-st.caption(
-    "Enter a patient: the nomogram above marks the patient's points, the total and the prediction. Predictors the "
-    "study log-transformed are entered in their original units."
-)
-patient = {}
-cols = st.columns(3)
-for index, term in enumerate(nomogram.terms):
-    with cols[index % 3]:
-        if term.kind == "categorical":
-            patient[term.variable] = st.selectbox(term.variable, term.levels, key=f"nomogram_in_{term.variable}")
-            continue
-        values = data[term.variable]
-        original = original_name(term.variable)
-        if original:
-            entered = st.number_input(
-                f"{original} (original units)",
-                min_value=1e-6,
-                value=float(f"{10 ** values.median():.3g}"),
-                key=f"nomogram_in_{term.variable}",
-            )
-            patient[term.variable] = log_value(entered)
-        else:
-            patient[term.variable] = st.number_input(
-                term.variable, value=float(values.median()), key=f"nomogram_in_{term.variable}"
-            )
-scored = nomogram.score(patient)
-interval = nomogram.interval(patient)
-metrics = st.columns(1 + len(interval))
-metrics[0].metric("Total points", f"{scored['total_points']:.1f}")
-for column, row in zip(metrics[1:], interval.itertuples(index=False)):
-    column.metric(row.outcome[:1].upper() + row.outcome[1:], f"{row.estimate:.3f}")
-    column.caption(f"95% CI {row.ci_low:.3f} to {row.ci_high:.3f}")
-points = patient_points(nomogram, patient)
-show_table(points)
-with figure_slot:
-    figure = plots.nomogram_figure(nomogram, patient)
-    st.plotly_chart(figure, width="stretch")
-    download_figure(figure, "nomogram", "nomogram_figure")
-if endpoint is not None:
-    curve = nomogram.survival_curve(patient)
-    figure = plots.survival_curve_figure(
-        curve, time_label=study.time_label(), title=f"Predicted {endpoint.upper()} of this patient (Cox model)"
-    )
-    st.plotly_chart(figure, width="stretch")
+
+
+@st.fragment
+def calculator() -> None:
+    """The nomogram with the entered patient marked, its model table and the calculator: entering a value reruns only
+    this part (the model is not refitted)."""
+    figure_slot = st.container()
+    show_table(model.summary_)
+    st.subheader("Calculator")
     st.caption(
-        "The patient's survival S(t | x) = S0(t)^exp(x'b) with its 95% band (log type, as R's survfit for a Cox "
-        "model: the baseline hazard's and the coefficients' uncertainty)."
+        "Enter a patient: the nomogram above marks the patient's points, the total and the prediction. Predictors the "
+        "study log-transformed are entered in their original units."
     )
-    download_figure(figure, f"survival_curve_{endpoint}", "nomogram_survival_curve")
+    patient = {}
+    cols = st.columns(3)
+    for index, term in enumerate(nomogram.terms):
+        with cols[index % 3]:
+            if term.kind == "categorical":
+                patient[term.variable] = st.selectbox(term.variable, term.levels, key=f"nomogram_in_{term.variable}")
+                continue
+            values = data[term.variable]
+            original = original_name(term.variable)
+            if original:
+                entered = st.number_input(
+                    f"{original} (original units)",
+                    min_value=1e-6,
+                    value=float(f"{10 ** values.median():.3g}"),
+                    key=f"nomogram_in_{term.variable}",
+                )
+                patient[term.variable] = log_value(entered)
+            else:
+                patient[term.variable] = st.number_input(
+                    term.variable, value=float(values.median()), key=f"nomogram_in_{term.variable}"
+                )
+    scored = nomogram.score(patient)
+    interval = nomogram.interval(patient)
+    metrics = st.columns(1 + len(interval))
+    metrics[0].metric("Total points", f"{scored['total_points']:.1f}")
+    for column, row in zip(metrics[1:], interval.itertuples(index=False)):
+        column.metric(row.outcome[:1].upper() + row.outcome[1:], f"{row.estimate:.3f}")
+        column.caption(f"95% CI {row.ci_low:.3f} to {row.ci_high:.3f}")
+    points = patient_points(nomogram, patient)
+    show_table(points)
+    with figure_slot:
+        figure = plots.nomogram_figure(nomogram, patient)
+        st.plotly_chart(figure, width="stretch")
+        download_figure(figure, "nomogram", "nomogram_figure")
+    if endpoint is not None:
+        curve = nomogram.survival_curve(patient)
+        figure = plots.survival_curve_figure(
+            curve, time_label=study.time_label(), title=f"Predicted {endpoint.upper()} of this patient (Cox model)"
+        )
+        st.plotly_chart(figure, width="stretch")
+        st.caption(
+            "The patient's survival S(t | x) = S0(t)^exp(x'b) with its 95% band (log type, as R's survfit for a Cox "
+            "model: the baseline hazard's and the coefficients' uncertainty)."
+        )
+        download_figure(figure, f"survival_curve_{endpoint}", "nomogram_survival_curve")
+
+
+calculator()

@@ -37,6 +37,22 @@ def test_a_threshold_move_reruns_only_the_operating_point_fragment(app_store):
     assert not {"selectbox", "multiselect"} & set(kinds)
 
 
+def test_the_nomogram_calculator_is_a_fragment(app_store):
+    """Entering a patient's value reruns the calculator, not the page (the model is not refitted)."""
+
+    async def visit(url: str) -> dict:
+        async with Session(url) as session:
+            await session.rerun()
+            await session.rerun("Nomogram")
+            return session.fragments
+
+    with streamlit_server(HCC_STORE=str(app_store)) as url:
+        fragments = asyncio.run(visit(url.replace("http://", "ws://") + "/_stcore/stream"))
+    inputs = {key: fragment for key, fragment in fragments.items() if key.startswith("nomogram_in_")}
+    assert inputs and all(inputs.values())  # every calculator input is drawn in a fragment
+    assert fragments["nomogram_kind"] == ""  # the outcome choice refits the model: a full rerun
+
+
 def counting(cached_function, monkeypatch) -> list:
     """Record each computation of a cached function (a cache hit computes nothing)."""
     calls = []
