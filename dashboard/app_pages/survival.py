@@ -30,67 +30,79 @@ if survival_models is not None and endpoint in set(survival_models["endpoint"]):
             survival_models[survival_models["patient_id"].isin(study.predictions["patient_id"])], endpoint
         )
 models = model_names(predictions)
-preferred = [m for m in models if m.split(" (")[0] in ("Combined", "Rad")]
-model = st.selectbox(
-    "Risk score of model",
-    models,
-    index=models.index(preferred[0]) if preferred else 0,
-    key=f"survival_model_{source_key}",
-)
 split = cohort_picker(study, "survival_split", "Cohort shown")
-methods = (
-    ["median", "youden", "maxstat", "slider"] if predictions is study.predictions else ["median", "youden", "maxstat"]
-)
-method = st.radio("Cutoff (learned on the training cohort)", methods, horizontal=True, key="survival_method")
 time_column = f"{endpoint}_time" if endpoint else "time"
-horizon = None
-cutoff = None
 unit = f" ({study.time_unit})" if study.time_unit else " (same units as time)"
-if method == "youden":
-    default_horizon = study.horizons[0] if study.horizons else float(predictions[time_column].median())
-    horizon = st.number_input(f"Horizon for the status{unit}", value=default_horizon, key="survival_horizon")
-if method == "slider":
-    cutoff = st.slider("Cutoff on the model's probability", 0.0, 1.0, 0.5, 0.01, key="survival_cutoff")
-stored = study.run.get("cutoffs") if study.run is not None else None
-if stored is not None and cutoff is None and not study.filters:
-    match = stored[
-        (stored["endpoint"] == endpoint)
-        & (stored["source"] == source_key)
-        & (stored["method"] == method)
-        & (stored["model"] == model)
-    ]
-    if len(match) and match["cutoff"].notna().all():
-        cutoff = float(match["cutoff"].iloc[0])
-        st.caption(
-            f"Cutoff {cutoff:.4g} ({method}): learned on the training cohort when the run was built and stored with it"
-            + (f"; search-adjusted p = {match['p_value_adjusted'].iloc[0]:.3g}" if method == "maxstat" else "")
-            + "."
+
+
+@st.fragment
+def risk_groups() -> None:
+    """The Kaplan-Meier risk groups of one model at a cutoff: choosing the model, the cutoff rule, the horizon or
+    moving the cutoff slider reruns only this part (the C-index and time-dependent AUC below stay)."""
+    preferred = [m for m in models if m.split(" (")[0] in ("Combined", "Rad")]
+    model = st.selectbox(
+        "Risk score of model",
+        models,
+        index=models.index(preferred[0]) if preferred else 0,
+        key=f"survival_model_{source_key}",
+    )
+    methods = (
+        ["median", "youden", "maxstat", "slider"]
+        if predictions is study.predictions
+        else ["median", "youden", "maxstat"]
+    )
+    method = st.radio("Cutoff (learned on the training cohort)", methods, horizontal=True, key="survival_method")
+    horizon = None
+    cutoff = None
+    if method == "youden":
+        default_horizon = study.horizons[0] if study.horizons else float(predictions[time_column].median())
+        horizon = st.number_input(f"Horizon for the status{unit}", value=default_horizon, key="survival_horizon")
+    if method == "slider":
+        cutoff = st.slider("Cutoff on the model's probability", 0.0, 1.0, 0.5, 0.01, key="survival_cutoff")
+    stored = study.run.get("cutoffs") if study.run is not None else None
+    if stored is not None and cutoff is None and not study.filters:
+        match = stored[
+            (stored["endpoint"] == endpoint)
+            & (stored["source"] == source_key)
+            & (stored["method"] == method)
+            & (stored["model"] == model)
+        ]
+        if len(match) and match["cutoff"].notna().all():
+            cutoff = float(match["cutoff"].iloc[0])
+            st.caption(
+                f"Cutoff {cutoff:.4g} ({method}): learned on the training cohort when the run was built and stored "
+                "with it"
+                + (f"; search-adjusted p = {match['p_value_adjusted'].iloc[0]:.3g}" if method == "maxstat" else "")
+                + "."
+            )
+    elif study.filters and method != "slider":
+        st.caption("What-if filters are on: the cutoff is re-learned on the filtered training cohort.")
+    try:
+        learned, result = cached.survival_stratification(
+            predictions, model, endpoint, split, "median" if method == "slider" else method, cutoff, horizon
         )
-elif study.filters and method != "slider":
-    st.caption("What-if filters are on: the cutoff is re-learned on the filtered training cohort.")
-try:
-    learned, result = cached.survival_stratification(
-        predictions, model, endpoint, split, "median" if method == "slider" else method, cutoff, horizon
+    except ValidationError as error:
+        st.error(str(error))
+        return
+    hr_ci = f"{result.hr_ci_low:.2f}-{result.hr_ci_high:.2f}"
+    text = f"log-rank p = {result.logrank_p:.3g}<br>HR (high vs low) {result.hr:.2f} ({hr_ci})"
+    figure = cached.km_figure(
+        result.curves,
+        result.at_risk,
+        title=f"{endpoint.upper()} by {model} risk group, {split} cohort (cutoff {result.cutoff:.3f})",
+        annotation=text,
+        time_label=study.time_label(time_column),
     )
-except ValidationError as error:
-    st.error(str(error))
-    st.stop()
-hr_ci = f"{result.hr_ci_low:.2f}-{result.hr_ci_high:.2f}"
-text = f"log-rank p = {result.logrank_p:.3g}<br>HR (high vs low) {result.hr:.2f} ({hr_ci})"
-figure = cached.km_figure(
-    result.curves,
-    result.at_risk,
-    title=f"{endpoint.upper()} by {model} risk group, {split} cohort (cutoff {result.cutoff:.3f})",
-    annotation=text,
-    time_label=study.time_label(time_column),
-)
-st.plotly_chart(figure, width="stretch")
-download_figure(figure, f"km_{endpoint}_{split}", "survival_km")
-if learned is not None and learned.method == "maxstat":
-    st.info(
-        f"maxstat cutoff: naive log-rank p {learned.p_value_unadjusted:.3g} is optimistic after a cutpoint search; "
-        f"adjusted ({learned.adjustment}) p = {learned.p_value_adjusted:.3g}."
-    )
+    st.plotly_chart(figure, width="stretch")
+    download_figure(figure, f"km_{endpoint}_{split}", "survival_km")
+    if learned is not None and learned.method == "maxstat":
+        st.info(
+            f"maxstat cutoff: naive log-rank p {learned.p_value_unadjusted:.3g} is optimistic after a cutpoint search; "
+            f"adjusted ({learned.adjustment}) p = {learned.p_value_adjusted:.3g}."
+        )
+
+
+risk_groups()
 st.subheader("C-index (Harrell) by cohort")
 c_table = cached.concordance_table(predictions, endpoint, models)
 show_table(c_table)

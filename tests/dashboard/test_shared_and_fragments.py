@@ -37,20 +37,28 @@ def test_a_threshold_move_reruns_only_the_operating_point_fragment(app_store):
     assert not {"selectbox", "multiselect"} & set(kinds)
 
 
-def test_the_nomogram_calculator_is_a_fragment(app_store):
-    """Entering a patient's value reruns the calculator, not the page (the model is not refitted)."""
+def drawn_in(url: str, page: str) -> dict:
+    """Widget key -> the fragment it was drawn in ('' outside any) on ``page``."""
 
-    async def visit(url: str) -> dict:
-        async with Session(url) as session:
+    async def visit() -> dict:
+        async with Session(url.replace("http://", "ws://") + "/_stcore/stream") as session:
             await session.rerun()
-            await session.rerun("Nomogram")
+            await session.rerun(page)
             return session.fragments
 
+    return asyncio.run(visit())
+
+
+def test_the_nomogram_calculator_and_the_survival_risk_groups_are_fragments(app_store):
+    """Entering a patient's value reruns the calculator, not the page (the model is not refitted); the survival
+    page's cutoff rule reruns the risk groups only (not the C-index or time-dependent AUC)."""
     with streamlit_server(HCC_STORE=str(app_store)) as url:
-        fragments = asyncio.run(visit(url.replace("http://", "ws://") + "/_stcore/stream"))
-    inputs = {key: fragment for key, fragment in fragments.items() if key.startswith("nomogram_in_")}
+        nomogram, survival = drawn_in(url, "Nomogram"), drawn_in(url, "Survival")
+    inputs = {key: fragment for key, fragment in nomogram.items() if key.startswith("nomogram_in_")}
     assert inputs and all(inputs.values())  # every calculator input is drawn in a fragment
-    assert fragments["nomogram_kind"] == ""  # the outcome choice refits the model: a full rerun
+    assert nomogram["nomogram_kind"] == ""  # the outcome choice refits the model: a full rerun
+    assert survival["survival_method"] and survival["survival_model_binary"] == survival["survival_method"]
+    assert survival["survival_split"] == "" and survival["survival_endpoint"] == ""  # they change every section
 
 
 def counting(cached_function, monkeypatch) -> list:
