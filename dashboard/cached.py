@@ -101,7 +101,9 @@ def runs() -> pd.DataFrame:
 
 
 def frame_digest(frame: pd.DataFrame) -> str:
-    """The content digest of a table (values, index, columns, dtypes), remembered for the object while it lives."""
+    """The content digest of a table (values, index, columns, dtypes), remembered for the object while it lives. A
+    table handed to a cached function is never changed afterwards (pages build new tables; the shared run tables
+    are checked unchanged by tests/dashboard/test_shared_and_fragments.py)."""
     known = _DIGESTS.get(id(frame))
     if known is not None and known[0]() is frame:
         return known[1]
