@@ -5,6 +5,6 @@ The engine never imports streamlit; the dashboard only renders what the engine c
 
 from engine.errors import ValidationError
 
-__version__ = "0.7.0"
+__version__ = "0.7.1"
 
 __all__ = ["ValidationError", "__version__"]

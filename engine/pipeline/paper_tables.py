@@ -14,9 +14,12 @@ from engine.errors import ValidationError
 
 
 def families_for_table(frame: pd.DataFrame, config: StudyConfig) -> dict[str, list[str]]:
-    reserved = {"patient_id", "split", "center", config.endpoint, *config.cohort.ignore_columns} | {
-        c for c in frame if c.endswith(("_time", "_event"))
-    }
+    """The feature families of a feature table's columns: the clinical columns, dl_ columns (deep), every other
+    numeric column (radiomics), and prefix:<p> families. Ids, outcomes, split, centre, the strata column, the
+    reference scores' columns and ignored columns are in no family (a staging score is a comparator, not a feature)."""
+    references = {spec.column for spec in config.reference_scores.values()}
+    reserved = {"patient_id", "split", "center", config.endpoint, *config.cohort.ignore_columns, *references}
+    reserved |= {c for c in frame if c.endswith(("_time", "_event"))} | ({config.strata} if config.strata else set())
     named = [log_name(c) if c in config.cohort.log_transform else c for c in config.cohort.clinical]
     clinical = [c for c in named if c in frame]
     families = {"clinical": clinical} if clinical else {}
