@@ -62,7 +62,7 @@ def _traceback_file() -> Path:
     folder = Path(tempfile.gettempdir()) / "hcc-study-errors"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
-    path.write_text(f"hcc-study {' '.join(sys.argv[1:])}\n\n{traceback.format_exc()}")
+    path.write_text(f"hcc-study {' '.join(sys.argv[1:])}\n\n{traceback.format_exc()}", encoding="utf-8")
     return path
 
 
@@ -193,7 +193,7 @@ def demo(
         with tqdm(total=n, desc="synthetic cohort", unit="patient", file=sys.stderr) as bar:
             synthesize_cohort(out, spec, progress=bar.update, workers=workers)
         marker.touch()
-    raw = yaml.safe_load((ASSETS / "demo_study.yaml").read_text())
+    raw = yaml.safe_load((ASSETS / "demo_study.yaml").read_text(encoding="utf-8"))
     raw["device"] = device
     bars = Bars()
     try:
@@ -202,7 +202,7 @@ def demo(
         )
     finally:
         bars.close()
-    (Path(store) / "DEMO_RUN").write_text(run_id)
+    (Path(store) / "DEMO_RUN").write_text(run_id, encoding="utf-8")
     typer.echo(run_id)
 
 

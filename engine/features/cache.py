@@ -40,7 +40,7 @@ class FeatureCache:
         path = self.path(key)
         if not path.exists():
             return None
-        return json.loads(path.read_text())
+        return json.loads(path.read_text(encoding="utf-8"))
 
     def put(self, key: str, features: Mapping[str, float]) -> None:
         path = self.path(key)

@@ -42,7 +42,7 @@ def load_params(
         path = ASSETS / f"{text}.yaml" if text in PRESETS else Path(text)
         if not path.exists():
             raise ValidationError(f"radiomics params must be a preset {sorted(PRESETS)} or a YAML file; got {text!r}.")
-        params = yaml.safe_load(path.read_text())
+        params = yaml.safe_load(path.read_text(encoding="utf-8"))
     for section, values in (overrides or {}).items():
         params.setdefault(section, {})
         params[section].update(values)

@@ -147,7 +147,7 @@ def deep_step(cohort, config, partial, frame, device, scheduler, progress, timin
         arguments = (crops, labels, cohort.table["split"], settings, cohort.table["patient_id"])
         remote, trained = run_on_gpu_worker(scheduler, train_deep, *arguments, config.device)
         deep, network_state, gallery, used = trained if remote else train_deep(*arguments, device)
-        (partial / "deep_device.txt").write_text(f"{used} on a Dask GPU worker" if remote else used)
+        (partial / "deep_device.txt").write_text(f"{used} on a Dask GPU worker" if remote else used, encoding="utf-8")
         import torch
 
         torch.save(network_state, partial / "deep_network.pt")

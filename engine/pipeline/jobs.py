@@ -101,13 +101,13 @@ class JobQueue:
         file = self.path(job_id) / "job.json"
         if not file.exists():
             raise ValidationError(f"job {job_id!r} is not in the queue at {self.folder}; see hcc-study jobs list.")
-        return Job(**json.loads(file.read_text()))
+        return Job(**json.loads(file.read_text(encoding="utf-8")))
 
     def save(self, job: Job) -> Job:
         folder = self.path(job.job_id)
         folder.mkdir(parents=True, exist_ok=True)
         temporary = folder / f"job.{os.getpid()}.tmp"
-        temporary.write_text(json.dumps(dataclasses.asdict(job), indent=1))
+        temporary.write_text(json.dumps(dataclasses.asdict(job), indent=1), encoding="utf-8")
         os.replace(temporary, folder / "job.json")
         return job
 
@@ -147,7 +147,7 @@ class JobQueue:
         jobs = []
         for file in self.folder.glob("*/job.json"):
             try:
-                jobs.append(Job(**json.loads(file.read_text())))
+                jobs.append(Job(**json.loads(file.read_text(encoding="utf-8"))))
             except (ValueError, TypeError):  # a job file written by another version: left out, not fatal
                 continue
         return sorted(jobs, key=lambda job: (job.submitted, job.job_id))

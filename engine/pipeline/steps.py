@@ -300,7 +300,7 @@ def provenance(state: StudyState) -> dict[str, Any]:
         "models": list(predictions["model"].unique()),
         "seed": config.seed,
         "device": state.device,
-        "deep_device": deep_device.read_text() if deep_device.exists() else None,
+        "deep_device": deep_device.read_text(encoding="utf-8") if deep_device.exists() else None,
         "timings_s": state.timings,
         "engine": package_version("engine"),
         "python": platform.python_version(),

@@ -68,7 +68,7 @@ def manifest_problems(folder: Path, *, checksums: bool = True) -> list[str]:
     """What is wrong with a run folder against its manifest ([] when intact); ``checksums=False`` checks only that
     every file is there with its size (fast, for listings)."""
     try:
-        listing = json.loads((folder / MANIFEST).read_text())["files"]
+        listing = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["files"]
     except FileNotFoundError:
         return [f"{MANIFEST} is missing (the run was copied only in part, or written by an older engine)"]
     except (ValueError, KeyError, TypeError):
@@ -236,7 +236,7 @@ class RunStore:
     def recorded(self, shortcut: str) -> str | None:
         """The run id recorded for a (config, files-as-they-are) shortcut key (engine.study.study_fingerprint)."""
         try:
-            return json.loads((self.root / "run_index.json").read_text()).get(shortcut)
+            return json.loads((self.root / "run_index.json").read_text(encoding="utf-8")).get(shortcut)
         except (FileNotFoundError, ValueError, AttributeError):
             return None
 
@@ -245,7 +245,7 @@ class RunStore:
         one slower start)."""
         path = self.root / "run_index.json"
         try:
-            known = json.loads(path.read_text())
+            known = json.loads(path.read_text(encoding="utf-8"))
         except (FileNotFoundError, ValueError):
             known = {}
         if known.get(shortcut) == run_id:
@@ -293,12 +293,12 @@ class RunStore:
         return Run(
             run_id=run_id,
             path=path,
-            config=json.loads((path / "config.json").read_text()),
+            config=json.loads((path / "config.json").read_text(encoding="utf-8")),
             predictions=pd.read_parquet(path / "predictions.parquet"),
             grid=table("grid.csv"),
             selected=table("selected_features.csv"),
             metrics=table("metrics.csv"),
-            provenance=json.loads((path / "provenance.json").read_text()),
+            provenance=json.loads((path / "provenance.json").read_text(encoding="utf-8")),
         )
 
     def list(self) -> pd.DataFrame:
@@ -308,7 +308,7 @@ class RunStore:
                 continue
             problems = manifest_problems(folder, checksums=False)
             try:
-                provenance = json.loads((folder / "provenance.json").read_text())
+                provenance = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
             except ValueError:
                 provenance, problems = {}, problems or ["provenance.json cannot be read"]
             rows.append(
