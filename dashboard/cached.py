@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from dashboard import roc_view
 from engine import plots
 from engine.plots.flowchart import flowchart_figure as flowchart_figure_of
 from engine.common.predictions import filter_predictions
@@ -171,11 +172,10 @@ def _shared_figure(function):
     return st.cache_resource(max_entries=128, show_spinner=False, hash_funcs=BY_DIGEST)(function)
 
 
-# a threshold move's results: shared objects (no copy per call), so that the figures they feed hash them by the
-# digest already known; pages only read them
+# the ROC page at one threshold, in one piece (one lookup per threshold move), and the curves it shares with the
+# classifier comparison: shared objects (no copy per call); pages only read them
+operating_point = _shared(roc_view.operating_point)
 roc_curves = _shared(analysis.roc_curves)
-choose_threshold = _shared(analysis.choose_threshold)
-metrics_at_threshold = _shared(analysis.metrics_at_threshold)
 model_metrics = _cached(analysis.model_metrics)
 pairwise_delong = _cached(analysis.pairwise_delong)
 reclassification = _cached(analysis.reclassification)

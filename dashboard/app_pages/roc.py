@@ -1,13 +1,11 @@
-import pandas as pd
 import streamlit as st
 
 from dashboard import cached
-from dashboard.state import binary_study, cohort_picker, download_figure, download_table, show_table
+from dashboard.state import binary_study, cohort_picker, download_figure, download_table
 from engine.errors import ValidationError
 
 study = binary_study("ROC curves")
 stored = study.training_cutoffs()
-SHOWN = ("sensitivity", "specificity", "ppv", "npv", "accuracy", "f1")  # the metrics in the table and the radar
 MODES = {
     "training": "each model's training cutoff (stored)",
     "fixed": "one threshold (slider)",
@@ -46,77 +44,33 @@ def operating_point() -> None:
                     "specificity are optimistic. Report the training cutoffs for validation cohorts."
                 )
     try:
-        if mode == "training":
-            threshold = {m: stored.get(m, float("nan")) for m in models}
-        else:
-            threshold = cached.choose_threshold(study.predictions, split, reference, mode, value)
-        curves, labels, metrics = cached.roc_curves(study.predictions, split, models)
-        table, matrices, points = cached.metrics_at_threshold(study.predictions, split, list(curves), threshold)
+        view = cached.operating_point(
+            study.predictions, split, tuple(models), mode, value, reference, tuple(sorted(stored.items()))
+        )
     except ValidationError as error:
         st.error(str(error))
         return
-    described = "each model's training cutoff" if mode == "training" else f"threshold {threshold:.3f}"
     if mode != "training":
-        st.session_state["chosen_threshold"] = threshold
+        st.session_state["chosen_threshold"] = view.threshold
     with right:
-        figure = cached.roc_figure(curves, labels, points=points, title=f"{split} cohort, {described}")
-        st.plotly_chart(figure, width="stretch")
-        download_figure(figure, f"roc_{split}", "roc_figure")
-    for note in metrics.loc[metrics["note"] != "", "note"]:
+        st.plotly_chart(view.figure, width="stretch")
+        download_figure(view.figure, f"roc_{split}", "roc_figure")
+    for note in view.notes:
         st.warning(note)
     if mode == "training":
         st.subheader("Operating points at the training cutoffs")
-        cutoffs = ", ".join(
-            f"{m}: {threshold[m]:.0f}" if float(threshold[m]).is_integer() else f"{m}: {threshold[m]:.3f}"
-            for m in curves
-        )  # a staging system's cutoff is a stage (whole number); a probability has three decimals
         st.caption(
             "Each model's cutoff maximises Youden's J on its training predictions (out-of-fold) and is applied "
-            f"unchanged to every cohort. {cutoffs}"
+            f"unchanged to every cohort. {view.cutoffs}"
         )
     else:
-        st.subheader(f"Operating point: probability >= {threshold:.3f}")
-    ci = table["ci_low"].notna()
-    with_ci = table.assign(
-        value=table["estimate"]
-        .map("{:.3f}".format)
-        .where(
-            ~ci,
-            table["estimate"].map("{:.3f}".format)
-            + " ("
-            + table["ci_low"].map("{:.3f}".format)
-            + "-"
-            + table["ci_high"].map("{:.3f}".format)
-            + ")",
-        )
-    )
-    show_table(
-        with_ci.pivot(index="model", columns="metric", values="value")[list(SHOWN)]
-        .reindex(list(matrices))
-        .reset_index()
-    )
+        st.subheader(f"Operating point: probability >= {view.threshold:.3f}")
+    st.dataframe(view.shown, hide_index=True, width="stretch")
     st.caption("Each cell: the estimate (95% CI) at the threshold above.")
-    download_table(table, f"threshold_metrics_{split}", "roc_metrics")
+    download_table(view.table, f"threshold_metrics_{split}", "roc_metrics")
     st.caption("Confusion matrices at the threshold above (patients; event = label 1):")
-    st.dataframe(  # one table for every model: a reader compares the counts across models at a glance
-        pd.DataFrame(
-            [
-                {
-                    "Model": model,
-                    "Events predicted (TP)": matrix.iat[0, 0],
-                    "Events missed (FN)": matrix.iat[0, 1],
-                    "False alarms (FP)": matrix.iat[1, 0],
-                    "No event, predicted none (TN)": matrix.iat[1, 1],
-                }
-                for model, matrix in matrices.items()
-            ]
-        ),
-        hide_index=True,
-        width="stretch",
-    )
-    radar = table[table["metric"].isin(SHOWN)]
-    figure = cached.radar_figure(radar)
-    st.plotly_chart(figure, width="stretch")
+    st.dataframe(view.counts, hide_index=True, width="stretch")  # every model in one table: compared at a glance
+    st.plotly_chart(view.radar, width="stretch")
 
 
 operating_point()

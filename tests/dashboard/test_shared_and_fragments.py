@@ -88,7 +88,7 @@ def roc_page(store, monkeypatch) -> AppTest:
     return at
 
 
-@pytest.mark.parametrize("name", ["run_tables", "roc_curves", "metrics_at_threshold", "roc_figure", "radar_figure"])
+@pytest.mark.parametrize("name", ["run_tables", "operating_point", "flowchart_figure", "grid_heatmap", "forest_figure"])
 def test_two_sessions_share_results_and_figures(app_store, monkeypatch, name):
     from dashboard import cached
 
