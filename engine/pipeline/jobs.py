@@ -52,7 +52,8 @@ class Job:
     stages: dict[str, list[int]] = dataclasses.field(default_factory=dict)  # stage -> [done, total]
     started: float | None = None  # epoch seconds
     ended: float | None = None
-    pid: int | None = None  # the child process training it
+    pid: int | None = None  # the child process training it (its own process group: Cancel ends it)
+    runner_pid: int | None = None  # the runner that claimed it (never signalled; tells a restart from a start)
     submitted: float = 0.0  # epoch seconds at submission: the queue's order
     host: str = ""  # the machine whose runner trains it (a pid means something there only)
     stage_times: dict[str, list[float]] = dataclasses.field(default_factory=dict)  # stage -> [first seen, last]
@@ -135,7 +136,8 @@ class JobQueue:
                     status="running",
                     started=time.time(),
                     ended=None,
-                    pid=os.getpid(),
+                    pid=None,
+                    runner_pid=os.getpid(),
                     host=socket.gethostname(),
                     message="",
                 )
@@ -190,7 +192,7 @@ class JobQueue:
             raise ValidationError(
                 f"job {job_id} has already {job.status}; only a queued or running job can be cancelled."
             )
-        if job.status == "running" and job.pid and job.host == socket.gethostname() and job.pid != os.getpid():
+        if job.status == "running" and job.pid and job.host == socket.gethostname():
             try:
                 os.killpg(job.pid, signal.SIGTERM)
             except ProcessLookupError:
@@ -203,7 +205,8 @@ class JobQueue:
         found = []
         for job in self.list():
             here = job.host in ("", socket.gethostname())
-            if job.status == "running" and here and not (job.pid and _alive(job.pid)):
+            training = (job.pid and _alive(job.pid)) or (job.pid is None and job.runner_pid and _alive(job.runner_pid))
+            if job.status == "running" and here and not training:
                 found.append(
                     self.update(
                         job.job_id,

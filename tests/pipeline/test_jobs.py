@@ -8,6 +8,7 @@ import dataclasses
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -127,7 +128,7 @@ def test_the_runner_trains_two_jobs_at_once_when_told(study):
 
     def both_running() -> bool:
         now = [queue.get(job.job_id) for job in jobs]
-        if all(job.status == "running" and job.pid != os.getpid() for job in now):
+        if all(job.status == "running" and job.pid is not None for job in now):
             together.append({job.pid for job in now})
         return bool(together) or all(job.status in ("finished", "failed") for job in now)
 
@@ -149,7 +150,7 @@ def test_a_cancel_written_by_another_machine_stops_the_training(study):
     job = queue.submit(slow, base)
     runner = threading.Thread(target=lambda: run_jobs(queue, poll=0.1, once=True))
     runner.start()
-    wait_for(lambda: queue.get(job.job_id).pid not in (None, os.getpid()), "the job did not start")
+    wait_for(lambda: queue.get(job.job_id).pid is not None, "the job did not start")
     pid = queue.get(job.job_id).pid
     queue.update(job.job_id, status="cancelled", message="cancelled by the user")  # what cancel() writes elsewhere
     runner.join(timeout=60)
@@ -188,3 +189,25 @@ def test_the_time_left_is_the_running_stages_pace():
     job.stages["model grid"] = [0, 12]  # no step done yet: no pace to go by
     assert job.time_left(now=130.0) is None
     assert dataclasses.replace(job, status="finished").time_left(now=130.0) is None
+
+
+def test_a_job_claimed_but_not_started_is_neither_signalled_nor_interrupted(study):
+    """Between the claim and the child's start the job has only its runner: a Cancel from elsewhere never signals
+    the runner (it is not the training process), and a recover meanwhile does not call the job interrupted."""
+    config, base, queue = study
+    job = queue.submit(config, base)
+    claim = f"from engine.pipeline.jobs import JobQueue; JobQueue({str(queue.root)!r}).claim_next()"
+    runner = subprocess.Popen(  # another process claims the job and holds it, as a runner about to start the child
+        [sys.executable, "-c", f"{claim}; import time; time.sleep(60)"], start_new_session=True
+    )
+    try:
+        wait_for(lambda: queue.get(job.job_id).status == "running", "the job was not claimed")
+        claimed = queue.get(job.job_id)
+        assert claimed.pid is None and claimed.runner_pid == runner.pid
+        assert JobQueue(queue.root).recover() == []  # its runner is alive: not interrupted
+        assert queue.cancel(job.job_id).status == "cancelled"
+        time.sleep(0.5)
+        assert runner.poll() is None  # the runner was not signalled
+    finally:
+        runner.kill()
+        runner.wait()
