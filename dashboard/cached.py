@@ -174,8 +174,17 @@ def _shared_figure(function):
 
 # the ROC page at one threshold, in one piece (one lookup per threshold move), and the curves it shares with the
 # classifier comparison: shared objects (no copy per call); pages only read them
-operating_point = _shared(roc_view.operating_point)
 roc_curves = _shared(analysis.roc_curves)
+
+
+@st.cache_resource(max_entries=256, show_spinner=False, hash_funcs=BY_DIGEST)
+def operating_point(predictions, split, models, mode, value, reference, stored) -> roc_view.OperatingPoint:
+    """dashboard.roc_view.operating_point, with the curves of the cohort and models (shared: the same for every
+    threshold) looked up once."""
+    curves = roc_curves(predictions, split, list(models))
+    return roc_view.operating_point(predictions, split, models, mode, value, reference, stored, curves=curves)
+
+
 model_metrics = _cached(analysis.model_metrics)
 pairwise_delong = _cached(analysis.pairwise_delong)
 reclassification = _cached(analysis.reclassification)

@@ -38,16 +38,18 @@ def operating_point(
     value: float | None,
     reference: str | None,
     stored: Mapping[str, float] | Sequence[tuple[str, float]],
+    curves: tuple | None = None,
 ) -> OperatingPoint:
     """The page's content at the threshold ``mode`` gives: each model's stored training cutoff (``training``), one
     probability (``fixed``, ``value``), or a cutoff found on ``reference`` in this cohort (youden, sensitivity or
-    specificity with the target ``value``). Raises engine.errors.ValidationError as the views do."""
+    specificity with the target ``value``). ``curves``: analysis.roc_curves' result when the caller has it (it does
+    not depend on the threshold). Raises engine.errors.ValidationError as the views do."""
     models, stored = list(models), dict(stored)
     if mode == "training":
         threshold: float | dict[str, float] = {m: stored.get(m, float("nan")) for m in models}
     else:
         threshold = analysis.choose_threshold(predictions, split, reference, mode, value)
-    curves, labels, metrics = analysis.roc_curves(predictions, split, models)
+    curves, labels, metrics = curves or analysis.roc_curves(predictions, split, models)
     table, matrices, points = analysis.metrics_at_threshold(predictions, split, list(curves), threshold)
     described = "each model's training cutoff" if mode == "training" else f"threshold {threshold:.3f}"
     cutoffs = ""
