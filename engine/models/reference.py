@@ -155,7 +155,8 @@ def without_probabilities(predictions: pd.DataFrame) -> dict[str, str]:
     )
     for model, rows in predictions.groupby("model", sort=False):
         values = pd.to_numeric(rows["prob"], errors="coerce")
-        raw = rows["classifier"].eq(RAW_SCORE).any() or bool(((values < 0) | (values > 1)).any())
+        marked = "classifier" in rows and rows["classifier"].eq(RAW_SCORE).any()  # new patients' tables have none
+        raw = marked or bool(((values < 0) | (values > 1)).any())
         if raw and recalibrated[rows.index].isna().all():
             refused[str(model)] = (
                 f"{model} is a raw risk score (values {values.min():.3g} to {values.max():.3g}), not a probability: "

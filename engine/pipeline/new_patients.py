@@ -197,7 +197,7 @@ def _nomogram_points(run, frame: pd.DataFrame, predictions: pd.DataFrame) -> tup
     training cohort, applied to each new patient: points per predictor, total, probability and 95% CI."""
     from engine.common.predictions import filterable_columns
     from engine.views.analysis import fit_nomogram
-    from engine.views.case import default_nomogram_terms
+    from engine.views.case import default_nomogram_terms, nomogram_values
 
     stored = run.predictions
     if "train" not in set(stored["split"]) or "label" not in stored or stored["label"].isna().all():
@@ -208,18 +208,13 @@ def _nomogram_points(run, frame: pd.DataFrame, predictions: pd.DataFrame) -> tup
     if not predictors and not scores:
         return None, ()
     _, fitted, _ = fit_nomogram(stored, predictors, scores)
-    probability = predictions["prob"]
-    if "recalibrated" in predictions:  # a reference score enters as its training recalibration (as in the fit)
-        probability = predictions["recalibrated"].fillna(probability)
-    logits = predictions.assign(
-        score=np.log(probability.clip(1e-6, 1 - 1e-6) / (1 - probability.clip(1e-6, 1 - 1e-6)))
-    ).pivot_table(index="patient_id", columns="model", values="score", aggfunc="first")
-    patients = frame.drop_duplicates("patient_id").set_index("patient_id")
+    with_predictors = predictions.join(
+        frame.drop_duplicates("patient_id").set_index("patient_id")[predictors], on="patient_id"
+    )
     rows = []
     for patient_id in dict.fromkeys(predictions["patient_id"]):
         row: dict = {"patient_id": patient_id}
-        values = {c: patients.at[patient_id, c] for c in predictors}
-        values |= {f"{model}-score": float(logits.at[patient_id, model]) for model in scores}
+        values = nomogram_values(with_predictors, patient_id, predictors, scores)  # as the case viewer's calculator
         try:
             scored = fitted.score(values)
             interval = fitted.interval(values).iloc[0]

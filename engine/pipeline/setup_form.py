@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+import types
 import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -27,16 +28,6 @@ from engine.config import StudyConfig
 from engine.errors import ValidationError
 from engine.features.radiomics import PRESETS
 
-SECTIONS = (
-    "Models",
-    "Feature selection",
-    "Search and validation",
-    "Cohorts",
-    "Survival",
-    "Harmonisation across centres",
-    "Radiomics",
-    "Deep features",
-)
 RADIOMICS_PRESETS = tuple(sorted(PRESETS))
 
 
@@ -57,88 +48,90 @@ class Setting:
     needs: tuple[str, tuple[Any, ...]] | None = None  # shown only when another setting has one of these values
 
 
-# path, label, kind, section, options (None: the model's Literal), needs
-_FIELDS: tuple[tuple[Any, ...], ...] = (
-    ("grid.models", "Models (feature families)", "choices", "Models", None, None),
-    ("grid.classifiers", "Classifiers", "choices", "Models", tuple(ALL_CLASSIFIERS), None),
-    ("grid.stacking", "Stacked model (late fusion of the family models)", "flag", "Models", None, None),
-    ("grid.smote", "SMOTE inside each training fold", "flag", "Models", None, None),
-    ("grid.selection.steps", "Selection steps, in this order", "choices", "Feature selection", SELECTION_STEPS, None),
-    ("grid.selection.correlation_threshold", "Correlation filter |r| above", "float", "Feature selection", None, None),
-    ("grid.selection.univariate_p", "Univariate test p below", "float", "Feature selection", None, None),
-    ("grid.selection.rfe_features", "Features RFE keeps", "int", "Feature selection", None, None),
-    ("grid.clinical_selection.method", "Clinical predictors", "choice", "Feature selection", None, None),
-    ("grid.search", "Hyperparameter search", "choice", "Search and validation", None, None),
-    ("grid.n_iter", "Candidates per classifier", "int", "Search and validation", None, None),
-    ("grid.folds", "Cross-validation folds", "int", "Search and validation", None, None),
-    ("grid.repeats", "Cross-validation repeats", "int", "Search and validation", None, None),
-    ("grid.cutoff.method", "Cutoff rule (learned on training)", "choice", "Search and validation", None, None),
-    (
-        "grid.cutoff.target",
-        "Target sensitivity or specificity",
-        "float",
-        "Search and validation",
-        None,
-        ("grid.cutoff.method", ("sensitivity", "specificity")),
+DEEP_ON = ("deep.enabled", (True,))
+# section -> its settings: (config path, label[, choices when the model does not list them[, shown only when]])
+_FORM: dict[str, tuple[tuple[Any, ...], ...]] = {
+    "Models": (
+        ("grid.models", "Models (feature families)"),
+        ("grid.classifiers", "Classifiers", tuple(ALL_CLASSIFIERS)),
+        ("grid.stacking", "Stacked model (late fusion of the family models)"),
+        ("grid.smote", "SMOTE inside each training fold"),
     ),
-    ("seed", "Seed", "int", "Search and validation", None, None),
-    ("cohort.external_centers", "External cohorts (centres)", "choices", "Cohorts", None, None),
-    ("cohort.train_fraction", "Training fraction (the rest: internal validation)", "float", "Cohorts", None, None),
-    ("cohort.log_transform", "Clinical columns modelled as log10", "choices", "Cohorts", None, None),
-    ("cohort.outcome_codes", "Outcome codes besides 0/1", "codes", "Cohorts", None, None),
-    (
-        "cohort.infinite_as_missing",
-        "Infinite values become missing (imputed in the folds)",
-        "flag",
-        "Cohorts",
-        None,
-        None,
+    "Feature selection": (
+        ("grid.selection.steps", "Selection steps, in this order", SELECTION_STEPS),
+        ("grid.selection.correlation_threshold", "Correlation filter |r| above"),
+        ("grid.selection.univariate_p", "Univariate test p below"),
+        ("grid.selection.rfe_features", "Features RFE keeps"),
+        ("grid.clinical_selection.method", "Clinical predictors"),
     ),
-    ("cohort.exclude_incomplete", "Leave out incomplete patients (flowchart)", "flag", "Cohorts", None, None),
-    ("survival.time_unit", "Time unit of the survival times", "choice", "Survival", None, None),
-    ("survival.horizons", "Horizons (empty: 1, 3 and 5 years)", "numbers", "Survival", None, None),
-    ("grid.survival_models", "Survival models per feature family", "flag", "Survival", None, None),
-    (
-        "grid.survival_methods",
-        "Survival methods",
-        "choices",
-        "Survival",
-        SURVIVAL_METHODS,
-        ("grid.survival_models", (True,)),
+    "Search and validation": (
+        ("grid.search", "Hyperparameter search"),
+        ("grid.n_iter", "Candidates per classifier"),
+        ("grid.folds", "Cross-validation folds"),
+        ("grid.repeats", "Cross-validation repeats"),
+        ("grid.cutoff.method", "Cutoff rule (learned on training)"),
+        (
+            "grid.cutoff.target",
+            "Target sensitivity or specificity",
+            (),
+            ("grid.cutoff.method", ("sensitivity", "specificity")),
+        ),
+        ("seed", "Seed"),
     ),
-    (
-        "grid.harmonization.families",
-        "ComBat on",
-        "choices",
-        "Harmonisation across centres",
-        ("radiomics", "deep"),
-        None,
+    "Cohorts": (
+        ("cohort.external_centers", "External cohorts (centres)"),
+        ("cohort.train_fraction", "Training fraction (the rest: internal validation)"),
+        ("cohort.log_transform", "Clinical columns modelled as log10"),
+        ("cohort.outcome_codes", "Outcome codes besides 0/1"),
+        ("cohort.infinite_as_missing", "Infinite values become missing (imputed in the folds)"),
+        ("cohort.exclude_incomplete", "Leave out incomplete patients (flowchart)"),
     ),
-    (
-        "grid.harmonization.unseen",
-        "An external centre not in training",
-        "choice",
-        "Harmonisation across centres",
-        None,
-        None,
+    "Survival": (
+        ("survival.time_unit", "Time unit of the survival times"),
+        ("survival.horizons", "Horizons (empty: 1, 3 and 5 years)"),
+        ("grid.survival_models", "Survival models per feature family"),
+        ("grid.survival_methods", "Survival methods", SURVIVAL_METHODS, ("grid.survival_models", (True,))),
     ),
-    ("radiomics.preset", "Radiomics preset", "choice", "Radiomics", RADIOMICS_PRESETS, None),
-    ("radiomics.rings_mm", "Peritumoral rings (mm)", "rings", "Radiomics", None, None),
-    ("radiomics.delta", "Delta-radiomics between phases", "flag", "Radiomics", None, None),
-    ("radiomics.icc_threshold", "Keep features with inter-reader ICC at least", "float", "Radiomics", None, None),
-    ("deep.enabled", "Deep features", "flag", "Deep features", None, None),
-    ("deep.backbone", "Backbone", "choice", "Deep features", BACKBONES, ("deep.enabled", (True,))),
-    ("deep.epochs", "Epochs", "int", "Deep features", None, ("deep.enabled", (True,))),
-    ("deep.folds", "Folds (out-of-fold deep features)", "int", "Deep features", None, ("deep.enabled", (True,))),
-    (
-        "deep.spatial_dims",
-        "Dimensions (2: largest slice, 3: box)",
-        "int",
-        "Deep features",
-        None,
-        ("deep.enabled", (True,)),
+    "Harmonisation across centres": (
+        ("grid.harmonization.families", "ComBat on", ("radiomics", "deep")),
+        ("grid.harmonization.unseen", "An external centre not in training"),
     ),
-)
+    "Radiomics": (
+        ("radiomics.preset", "Radiomics preset", RADIOMICS_PRESETS),
+        ("radiomics.rings_mm", "Peritumoral rings (mm)"),
+        ("radiomics.delta", "Delta-radiomics between phases"),
+        ("radiomics.icc_threshold", "Keep features with inter-reader ICC at least"),
+    ),
+    "Deep features": (
+        ("deep.enabled", "Deep features"),
+        ("deep.backbone", "Backbone", BACKBONES, DEEP_ON),
+        ("deep.epochs", "Epochs", (), DEEP_ON),
+        ("deep.folds", "Folds (out-of-fold deep features)", (), DEEP_ON),
+        ("deep.spatial_dims", "Dimensions (2: largest slice, 3: box)", (), DEEP_ON),
+    ),
+}
+SECTIONS = tuple(_FORM)
+# the settings typed as text in the form (the rest follow from the model's annotation: engine.config)
+_TEXT_KINDS = {"survival.horizons": "numbers", "radiomics.rings_mm": "rings", "cohort.outcome_codes": "codes"}
+
+
+def _kind(path: str, annotation: Any) -> str:
+    """The form field of a config key: from its annotation (bool: flag, int, float, Literal or str: choice, list or
+    the model dict: choices), or one of the text kinds."""
+    if path in _TEXT_KINDS:
+        return _TEXT_KINDS[path]
+    optional = typing.get_origin(annotation) in (typing.Union, types.UnionType)  # float | None
+    given = set(typing.get_args(annotation)) - {type(None)} if optional else set()
+    base = next(iter(given)) if len(given) == 1 else annotation
+    if base is bool:
+        return "flag"
+    if base is int:
+        return "int"
+    if base is float:
+        return "float"
+    if typing.get_origin(base) in (list, dict):
+        return "choices"
+    return "choice"
 
 
 def _defaults() -> dict[str, Any]:
@@ -210,6 +203,15 @@ def template_help() -> dict[str, str]:
     return found
 
 
+def _fields():
+    """(section, path, label, choices, shown-when) of every setting, in the form's order."""
+    for section, settings in _FORM.items():
+        for path, label, *rest in settings:
+            options = rest[0] if rest else ()
+            needs = rest[1] if len(rest) > 1 else None
+            yield section, path, label, tuple(options), needs
+
+
 def form_settings(
     *,
     models: Sequence[str],
@@ -230,7 +232,7 @@ def form_settings(
         "cohort.log_transform": tuple(clinical),
     }
     wanted = []
-    for path, label, kind, section, options, needs in _FIELDS:
+    for section, path, label, options, needs in _fields():
         if section == "Survival" and not survival:
             continue
         if section == "Harmonisation across centres" and len(centres) < 2:
@@ -242,6 +244,7 @@ def form_settings(
         if path == "radiomics.icc_threshold" and not second_reader:
             continue
         field = _model_field(path)
+        kind = _kind(path, field.annotation)
         low, high = _bounds(field, kind)
         default = list(models) if path == "grid.models" else _lookup(defaults, path)
         if path == "grid.cutoff.target":

@@ -339,6 +339,12 @@ def time_auc_table(
     return pd.concat(frames, ignore_index=True)
 
 
+def model_score(probability):
+    """A model's probability as a nomogram term: its logit (probabilities clipped to [1e-6, 1 - 1e-6])."""
+    p = np.clip(probability, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
 def fit_nomogram(
     predictions: pd.DataFrame,
     predictors: Sequence[str],
@@ -360,8 +366,7 @@ def fit_nomogram(
     for column in predictors:
         data[column] = extra.loc[table["patient_id"], column].to_numpy()
     for model in score_models:
-        p = np.clip(table[model].to_numpy(float), 1e-6, 1 - 1e-6)
-        data[f"{model}-score"] = np.log(p / (1 - p))
+        data[f"{model}-score"] = model_score(table[model].to_numpy(float))
     if data.shape[1] == 0:
         raise ValidationError("pick at least one predictor or model score for the nomogram.")
     data = data.reset_index(drop=True)

@@ -238,6 +238,7 @@ def nomogram_values(
     """The patient's values on a nomogram fitted by engine.views.analysis.fit_nomogram: each predictor from the table,
     each model score as the logit of the model's probability (a reference score's training recalibration)."""
     from engine.models.reference import as_probabilities
+    from engine.views.analysis import model_score
 
     rows = predictions[predictions["patient_id"].astype(str) == str(patient_id)]
     if rows.empty:
@@ -245,6 +246,5 @@ def nomogram_values(
     values: dict[str, object] = {column: rows.iloc[0][column] for column in predictors}
     probabilities = as_probabilities(rows, scores).drop_duplicates("model").set_index("model")["prob"]
     for model in scores:
-        p = float(np.clip(probabilities[model], 1e-6, 1 - 1e-6))
-        values[f"{model}-score"] = float(np.log(p / (1 - p)))
+        values[f"{model}-score"] = float(model_score(float(probabilities[model])))
     return values
