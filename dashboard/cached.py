@@ -6,7 +6,6 @@ are the same objects in every session and rerun, so a slider move hashes no tabl
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
 import time
@@ -144,17 +143,9 @@ def run_tables(run_id: str) -> dict:
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def filtered(run_id: str, filters: str) -> pd.DataFrame:
-    """A run's predictions narrowed by the sidebar's filters (JSON), one shared table per run and filter set."""
-    return filter_predictions(run_tables(run_id)["predictions"], json.loads(filters, object_hook=_ranges))
-
-
-def _ranges(chosen: dict) -> dict:
-    return {column: tuple(value) if _is_range(value) else value for column, value in chosen.items()}
-
-
-def _is_range(value) -> bool:
-    return isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value)
+def filtered(run_id: str, filters: dict) -> pd.DataFrame:
+    """A run's predictions narrowed by the sidebar's filters, one shared table per run and filter set."""
+    return filter_predictions(run_tables(run_id)["predictions"], filters)
 
 
 def _cached(function):

@@ -6,7 +6,6 @@ import dataclasses
 import functools
 import hashlib
 import io
-import json
 from typing import Any
 
 import pandas as pd
@@ -213,7 +212,7 @@ def study() -> Study | None:
     if not filters:
         filtered = predictions
     elif source.startswith("run "):  # one shared table per run and filter set (its digest is computed once)
-        filtered = cached.filtered(source.split()[-1], json.dumps(filters, sort_keys=True))
+        filtered = cached.filtered(source.split()[-1], filters)
     else:
         filtered = filter_predictions(predictions, filters)
     n = filtered["patient_id"].nunique()

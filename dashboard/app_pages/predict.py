@@ -73,7 +73,8 @@ if result is None or result[0] != run_id:
     st.stop()
 scores = result[1]
 table = scores.predictions
-endpoint = run_config(run.config).endpoint
+config = run_config(run.config)
+endpoint = config.endpoint
 st.success(f"{table['patient_id'].nunique()} new patients scored by {table['model'].nunique()} models.")
 st.subheader("Each model's prediction")
 st.dataframe(
@@ -94,7 +95,7 @@ st.dataframe(
     hide_index=True,
     width="stretch",
 )
-rule = run_config(run.config).grid.cutoff
+rule = config.grid.cutoff
 st.caption(
     f"At the cutoff: positive when the probability is at or above the model's cutoff, learned on the training cohort "
     f"({rule.method}{f', target {rule.target:g}' if rule.target else ''}) and stored with the run. Risk groups: high "
