@@ -204,26 +204,35 @@ def decision_curves(
 
 
 def subgroup_aucs(predictions: pd.DataFrame, split: str, column: str, models: Sequence[str]) -> pd.DataFrame:
-    """AUC (95% CI) of each model within each level of ``column``; levels too small for a CI are reported as such."""
+    """AUC (95% CI) of each model within each level of ``column``; levels too small for a CI are left out."""
+    return subgroup_table(predictions, split, column, models, lambda part: auc_ci(part["label"], part["prob"]), "auc")
+
+
+def subgroup_table(
+    predictions: pd.DataFrame, split: str, column: str, models: Sequence[str], measure, estimate: str
+) -> pd.DataFrame:
+    """``measure(rows)`` (a result with the attribute ``estimate``, ci_low and ci_high) of each model within each
+    level of ``column`` in the ``split`` cohort, as the forest plot takes it (the estimate in the column ``auc``); a
+    level the measure refuses (a ValidationError: too few patients or events) is left out."""
     rows = []
     subset = predictions[predictions["split"] == split]
     for level, group in subset.groupby(column, sort=True):
         for model in models:
             part = group[group["model"] == model]
             try:
-                result = auc_ci(part["label"], part["prob"])
-                rows.append(
-                    {
-                        "subgroup": f"{column} = {level}",
-                        "model": model,
-                        "n": len(part),
-                        "auc": result.auc,
-                        "ci_low": result.ci_low,
-                        "ci_high": result.ci_high,
-                    }
-                )
+                result = measure(part)
             except ValidationError:
                 continue
+            rows.append(
+                {
+                    "subgroup": f"{column} = {level}",
+                    "model": model,
+                    "n": len(part),
+                    "auc": getattr(result, estimate),
+                    "ci_low": result.ci_low,
+                    "ci_high": result.ci_high,
+                }
+            )
     return pd.DataFrame(rows, columns=["subgroup", "model", "n", "auc", "ci_low", "ci_high"])
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from engine.views.analysis import pairwise_table, rows_of
+from engine.views.analysis import pairwise_table, rows_of, subgroup_table
 from engine.errors import ValidationError
 from engine.common.predictions import event_column, survival_column, time_column, wide
 from engine.stats import (
@@ -98,23 +98,11 @@ def subgroup_c_index(
 ) -> pd.DataFrame:
     """Harrell's C (95% CI) of each model within each level of ``column`` (levels without a comparable pair left out);
     the columns of engine.views.analysis.subgroup_aucs, so the same forest plot draws it."""
-    rows = []
-    subset = predictions[predictions["split"] == split]
-    for level, group in subset.groupby(column, sort=True):
-        for model in models:
-            part = group[group["model"] == model]
-            try:
-                result = concordance_index(part[time_column(endpoint)], part[event_column(endpoint)], part["prob"])
-            except ValidationError:
-                continue
-            rows.append(
-                {
-                    "subgroup": f"{column} = {level}",
-                    "model": model,
-                    "n": len(part),
-                    "auc": result.c_index,
-                    "ci_low": result.ci_low,
-                    "ci_high": result.ci_high,
-                }
-            )
-    return pd.DataFrame(rows, columns=["subgroup", "model", "n", "auc", "ci_low", "ci_high"])
+    return subgroup_table(
+        predictions,
+        split,
+        column,
+        models,
+        lambda part: concordance_index(part[time_column(endpoint)], part[event_column(endpoint)], part["prob"]),
+        "c_index",
+    )
