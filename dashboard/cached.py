@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import roc_view
+from dashboard import housekeeping, roc_view
 from engine import plots
 from engine.plots.flowchart import flowchart_figure as flowchart_figure_of
 from engine.common.predictions import filter_predictions
@@ -34,38 +34,19 @@ def store() -> RunStore:
 
 
 @st.cache_resource(max_entries=1)
-def idle_cleanup(after: float = 60.0) -> threading.Thread:
-    """A thread that, once the server has been idle ``after`` seconds (no page run), collects garbage and hands the
-    freed heap back to the system (glibc malloc_trim), so that an idle server returns to about its starting size.
-    (A full collection after every page run instead costs 150 ms each: .streamlit/config.toml.)"""
-    thread = threading.Thread(target=_clean_when_idle, args=(after,), daemon=True, name="idle cleanup")
+def idle_cleanup(after: float = float(os.environ.get("HCC_IDLE_CLEANUP_S", "60"))) -> threading.Thread:
+    """The server's housekeeping thread (dashboard.housekeeping): closes the sessions of tabs closed more than
+    Streamlit's reconnect time ago (their widget state and uploads freed) and, once no page has run for ``after``
+    seconds, collects garbage and trims the heap, so that an idle server returns to about its starting size."""
+    housekeeping.close_sessions_on_expiry()
+    thread = threading.Thread(target=housekeeping.clean_when_idle, args=(after,), daemon=True, name="housekeeping")
     thread.start()
     return thread
 
 
-_LAST_RUN = [time.monotonic()]
-
-
 def page_ran() -> None:
     """Called by every page run (dashboard/app.py): the server is not idle."""
-    _LAST_RUN[0] = time.monotonic()
-
-
-def _clean_when_idle(after: float) -> None:
-    import ctypes
-    import ctypes.util
-    import gc
-
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    cleaned = _LAST_RUN[0]
-    while True:
-        time.sleep(min(after / 2, 15.0))
-        last = _LAST_RUN[0]
-        if last != cleaned and time.monotonic() - last > after:
-            gc.collect()
-            if hasattr(libc, "malloc_trim"):
-                libc.malloc_trim(0)
-            cleaned = last
+    housekeeping.PAGE_RUNS.ran()
 
 
 @st.cache_resource(max_entries=1)

@@ -42,17 +42,19 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(**env: str):
-    """The dashboard served on a free local port with ``env`` added to its environment; yields its URL."""
+def streamlit_server(options: tuple[str, ...] = (), log: Path | None = None, **env: str):
+    """The dashboard served on a free local port with ``env`` added to its environment and Streamlit's command-line
+    ``options`` (``--server.x value``), its output written to ``log``; yields its URL."""
     port = free_port()
     command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py")]
-    options = ["--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1"]
+    served = ["--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1", *options]
+    output = open(log, "w", encoding="utf-8") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        [*command, *options, "--browser.gatherUsageStats", "false"],
+        [*command, *served, "--browser.gatherUsageStats", "false"],
         cwd=ROOT,
         env={**os.environ, "BROWSER_PATH": CHROMIUM, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
@@ -70,6 +72,8 @@ def streamlit_server(**env: str):
     finally:
         process.terminate()
         process.wait(timeout=20)
+        if log:
+            output.close()
 
 
 @pytest.fixture(scope="module")
