@@ -12,6 +12,7 @@ from dashboard.pages import PAGES  # noqa: E402
 
 st.set_page_config(page_title="HCC study workbench", layout="wide")
 cached.idle_cleanup()  # started once per server
+cached.sockets_without_delay()  # once per server
 cached.page_ran()
 st.session_state["user"] = auth.require_sign_in()  # with sign-in on, nothing below shows before it
 FOLDER = Path(__file__).parent / "app_pages"
