@@ -291,7 +291,9 @@ def cohort_picker(study: Study, key: str, label: str = "Cohort") -> str:
 
 def download_figure(figure, name: str, key: str) -> None:
     """PNG (300 dpi), SVG and PDF buttons, each file rendered only when its button is clicked (Chromium, on a
-    thread beside the page: a rerun does no export work); without chromium, say how to get it."""
+    thread beside the page: a rerun does no export work); without chromium, say how to get it. When the server's
+    last export failed (Chromium found but broken), the reason and the fix show above the buttons: the browser only
+    says "Failed to generate file for download" for five seconds."""
     from engine.plots import chromium_path
 
     if chromium_path() is None:
@@ -300,14 +302,33 @@ def download_figure(figure, name: str, key: str) -> None:
             "stays interactive."
         )
         return
+    failed = EXPORT_FAILURE.get("message")
+    if failed:
+        st.warning(f"The last figure download failed: {failed}")
     for column, fmt in zip(st.columns(3), ("png", "svg", "pdf")):
         column.download_button(
             f"Download {fmt.upper()}",
-            functools.partial(plots.export_figure, figure, fmt),
+            functools.partial(export_figure, figure, fmt),
             file_name=f"{name}.{fmt}",
             key=f"{key}_{fmt}",
             on_click="ignore",
         )
+
+
+# the server's last figure-export failure (Chromium is the server's, not a session's): shown beside every figure's
+# download buttons until an export succeeds
+EXPORT_FAILURE: dict[str, str] = {}
+
+
+def export_figure(figure, fmt: str) -> bytes:
+    """engine.plots.export_figure for a download button, remembering a failure's message for the next page run."""
+    try:
+        data = plots.export_figure(figure, fmt)
+    except ValidationError as error:
+        EXPORT_FAILURE["message"] = str(error)
+        raise
+    EXPORT_FAILURE.pop("message", None)
+    return data
 
 
 def show_table(table: pd.DataFrame, **kwargs) -> None:

@@ -450,3 +450,34 @@ def test_nomogram_calculator_shows_readable_intervals_and_the_patients_survival_
     assert not at.exception and not at.error
     assert [m.label for m in at.metric][1:] == ["12-month survival", "24-month survival"]
     assert len(at.get("plotly_chart")) == charts + 1  # the patient's survival curve with its band
+
+
+def test_a_failed_figure_export_is_explained_beside_the_buttons(app_store, monkeypatch):
+    """A download whose Chromium fails: the browser only flashes "Failed to generate file for download"; the next
+    page run names the reason and the fix beside every figure's buttons, until an export succeeds."""
+    from dashboard import state
+    from engine import plots
+    from engine.errors import ValidationError
+
+    monkeypatch.setattr(plots, "chromium_path", lambda: "/usr/bin/chromium")  # found, but it fails to start
+    failure = "static figure export failed: the Chromium at /usr/bin/chromium did not start"
+
+    def broken(figure, fmt):
+        raise ValidationError(failure)
+
+    monkeypatch.setattr(plots, "export_figure", broken)
+    monkeypatch.setattr(state, "EXPORT_FAILURE", {})
+    at = app(app_store, monkeypatch)
+    assert not [w for w in at.warning if "figure download failed" in w.value]
+    with pytest.raises(ValidationError):
+        state.export_figure(None, "png")  # what the PNG button runs when clicked
+    at.run()
+    figures = [b for b in at.get("download_button") if b.proto.label == "Download PNG"]
+    assert len(figures) >= 2  # the flowchart, the model grid, ...
+    assert [w.value for w in at.warning if "figure download failed" in w.value] == [
+        f"The last figure download failed: {failure}"
+    ] * len(figures)  # beside each figure's buttons
+    monkeypatch.setattr(plots, "export_figure", lambda figure, fmt: b"png bytes")
+    assert state.export_figure(None, "png") == b"png bytes"
+    at.run()
+    assert not [w for w in at.warning if "figure download failed" in w.value]
