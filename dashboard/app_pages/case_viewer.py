@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard import cached
 from dashboard.state import download_figure, require_study, show_table
 from engine.views.case import case_predictions, case_risk_groups, run_manifest, voxel_feature_choices
+from engine.common.data_root import inside
 from engine.errors import ValidationError
 from engine.plots import case as figures
 
@@ -35,11 +36,17 @@ else:
     if manifest is None and config.get("cohort", {}).get("manifest"):
         demo = Path("demo_study") / "manifest.csv"
         typed = st.text_input(
-            "Manifest of this run's images (runs trained before the engine recorded it)",
+            f"Manifest of this run's images (runs trained before the engine recorded it), in the data folder "
+            f"{cached.DATA_ROOT.resolve()}",
             str(demo) if demo.exists() else "",
             key="case_manifest",
         )
-        manifest = Path(typed) if typed and Path(typed).exists() else None
+        try:  # the demo's own manifest, or a file inside the data folder: nothing else on the server is read
+            manifest = demo.resolve() if typed and Path(typed) == demo else inside(cached.DATA_ROOT, typed or ".")
+        except ValidationError as error:
+            st.error(str(error))
+            manifest = None
+        manifest = manifest if manifest is not None and manifest.is_file() else None
     if manifest is None:
         st.info("This run has no images to show (a feature-table study, or its manifest is not reachable here).")
     else:

@@ -377,3 +377,23 @@ def test_a_warm_start_reads_no_file_and_a_touched_file_only_its_own(image_run, m
     monkeypatch.setattr(inputs_module, "file_digest", lambda path: read.append(path) or file_digest(path))
     assert run_study(config, manifest.parent, store) == run.run_id  # same bytes: the same run, served
     assert read == [mask, mask]  # its labels and its SHA-256, nothing else
+
+
+def test_an_older_runs_manifest_is_read_only_from_the_data_folder(image_run, app_on_run, monkeypatch):
+    """A run that did not record its manifest asks for it; a path outside the dashboard's data folder is refused
+    with the rule and the fix (nothing else on the server is read), one inside it shows the images."""
+    from dashboard import cached
+    from engine.views import case
+
+    _, manifest = image_run
+    monkeypatch.setattr(case, "run_manifest", lambda run: None)  # as a run trained before the engine recorded it
+    monkeypatch.setattr(cached, "DATA_ROOT", manifest.parent / "studies")
+    at = app_on_run
+    at.switch_page("app_pages/case_viewer.py").run()
+    at.text_input(key="case_manifest").set_value(str(manifest)).run()
+    assert [e.value for e in at.error] and "leaves the data folder" in at.error[0].value
+    assert len(at.get("plotly_chart")) < 5  # no images read
+    monkeypatch.setattr(cached, "DATA_ROOT", manifest.parent)
+    at.text_input(key="case_manifest").set_value(manifest.name).run()
+    assert not at.error, [e.value for e in at.error]
+    assert len(at.get("plotly_chart")) >= 5  # phases, Grad-CAM, voxel map, probabilities, SHAP waterfall
