@@ -36,3 +36,29 @@ def test_the_proxy_is_sticky_and_carries_websockets():
     assert "client_max_body_size 50m;" in config
     limit = re.search(r"maxUploadSize = (\d+)", (DEPLOY.parent / ".streamlit" / "config.toml").read_text())
     assert limit and int(limit.group(1)) == 50  # the proxy's limit is the dashboard's
+
+
+def test_the_replicas_see_the_demos_images():
+    """The demo service writes its synthetic cohort to /app/demo_study (its working folder's demo_study) and records
+    that manifest with the run; the replicas mount the same volume there (read-only), so the case viewer finds the
+    images (before, they were only in the demo's container)."""
+    services = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text(encoding="utf-8"))["services"]
+    assert "--out" not in services["demo"]["command"]  # the default: demo_study under the image's WORKDIR
+    workdir = re.search(r"^WORKDIR (\S+)", (DEPLOY.parent / "Dockerfile").read_text(encoding="utf-8"), re.M)
+    assert workdir and workdir.group(1) == "/app"
+    assert "demo_study:/app/demo_study" in services["demo"]["volumes"]
+    assert "demo_study:/app/demo_study:ro" in services["dashboard"]["volumes"]
+
+
+def test_the_image_leaves_out_the_environment_the_data_and_the_secrets():
+    """docker build sends the folder to the daemon and COPY . . puts it in the image: the local .venv (GBs), the
+    store and the studies (patient data) and the sign-in secrets must stay out (.dockerignore)."""
+    ignored = {
+        line.strip()
+        for line in (DEPLOY.parent / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    kept_out = {".venv", ".git", "store", "demo_study", "studies", "deploy/secrets.toml", ".streamlit/secrets.toml"}
+    assert kept_out <= ignored
+    secrets = [line.strip().lstrip("/") for line in (DEPLOY.parent / ".gitignore").read_text().splitlines()]
+    assert {entry.rstrip("/") for entry in secrets if "secret" in entry or entry.rstrip("/") in kept_out} <= ignored
