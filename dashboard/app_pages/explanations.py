@@ -46,22 +46,37 @@ if len(shares) > 1:
     download_figure(figure, f"shap_families_{model}_{split}", "explain_families")
 
 st.subheader("Global importance")
-top = st.slider("Features shown", 5, max(5, min(30, len(explanation.features))), 15, key="explain_top")
-bar, swarm = st.tabs(["Mean |SHAP| (bar)", "Beeswarm"])
-with bar:
-    figure = figures.importance_figure(explanation, split, top, title=f"{model}: mean |SHAP|, {split}")
-    st.plotly_chart(figure, width="stretch")
-    download_figure(figure, f"shap_importance_{model}_{split}", "explain_bar")
-with swarm:
-    figure = figures.beeswarm_figure(explanation, split, top, title=f"{model}: SHAP values, {split}")
-    st.plotly_chart(figure, width="stretch")
-    download_figure(figure, f"shap_beeswarm_{model}_{split}", "explain_swarm")
-table = importance(explanation, split)
-download_table(table, f"shap_importance_{model}_{split}", "explain_table")
 
-st.subheader("One patient")
-patients = [p for p, s in zip(explanation.patient_id, explanation.split) if s == split]
-patient = st.selectbox("Patient", patients, key="explain_patient")
-figure = figures.waterfall_figure(explanation, patient, title=f"{model}: patient {patient} ({split})")
-st.plotly_chart(figure, width="stretch")
-download_figure(figure, f"shap_waterfall_{model}_{patient}", "explain_waterfall")
+
+@st.fragment
+def global_importance() -> None:
+    """The number of features shown reruns only the importance figures (not the model's SHAP values above)."""
+    top = st.slider("Features shown", 5, max(5, min(30, len(explanation.features))), 15, key="explain_top")
+    bar, swarm = st.tabs(["Mean |SHAP| (bar)", "Beeswarm"])
+    with bar:
+        figure = figures.importance_figure(explanation, split, top, title=f"{model}: mean |SHAP|, {split}")
+        st.plotly_chart(figure, width="stretch")
+        download_figure(figure, f"shap_importance_{model}_{split}", "explain_bar")
+    with swarm:
+        figure = figures.beeswarm_figure(explanation, split, top, title=f"{model}: SHAP values, {split}")
+        st.plotly_chart(figure, width="stretch")
+        download_figure(figure, f"shap_beeswarm_{model}_{split}", "explain_swarm")
+    table = importance(explanation, split)
+    download_table(table, f"shap_importance_{model}_{split}", "explain_table")
+
+
+global_importance()
+
+
+@st.fragment
+def one_patient() -> None:
+    """Another patient reruns only the waterfall."""
+    st.subheader("One patient")
+    patients = [p for p, s in zip(explanation.patient_id, explanation.split) if s == split]
+    patient = st.selectbox("Patient", patients, key="explain_patient")
+    figure = figures.waterfall_figure(explanation, patient, title=f"{model}: patient {patient} ({split})")
+    st.plotly_chart(figure, width="stretch")
+    download_figure(figure, f"shap_waterfall_{model}_{patient}", "explain_waterfall")
+
+
+one_patient()

@@ -61,6 +61,16 @@ def test_the_nomogram_calculator_and_the_survival_risk_groups_are_fragments(app_
     assert survival["survival_split"] == "" and survival["survival_endpoint"] == ""  # they change every section
 
 
+def test_the_calibration_and_decision_curve_controls_rerun_only_their_curves(app_store):
+    """The risk groups and the curve method rerun the calibration curves and tests, the threshold range and the
+    measure the decision curves; the cohort pickers (above the fragments) rerun the page."""
+    with streamlit_server(HCC_STORE=str(app_store)) as url:
+        calibration, decision = drawn_in(url, "Calibration"), drawn_in(url, "Decision curves")
+    assert calibration["calibration_bins"] and calibration["calibration_method"] == calibration["calibration_bins"]
+    assert calibration["calibration_split"] == ""
+    assert decision["dca_range"] and decision["dca_y"] == decision["dca_range"] and decision["dca_split"] == ""
+
+
 def counting(cached_function, monkeypatch) -> list:
     """Record each computation of a cached function (a cache hit computes nothing)."""
     calls = []
