@@ -12,4 +12,6 @@ COPY . .
 # the engine as an installed package (the hcc-study command; importable from any folder, e.g. by Dask workers)
 RUN pip install --no-cache-dir --no-deps --no-build-isolation .
 EXPOSE 8501
-CMD ["sh", "-c", "python -m engine demo && streamlit run dashboard/app.py --server.address 0.0.0.0 --server.port 8501 --server.headless true"]
+# the demo, then the dashboard ready for its first analysts (libraries imported, one session opened: dashboard/serve.py)
+CMD python -m engine demo && exec python -m dashboard.serve --server.address 0.0.0.0 --server.port 8501 \
+    --server.headless true

@@ -58,8 +58,7 @@ demo: $(STAMP)
 	$(PY) -m engine demo
 	@nice -n 19 $(PY) -m engine explain --run "$$(cat store/DEMO_RUN)" >/dev/null 2>&1 &
 	@echo "Dashboard: http://localhost:8501 (Ctrl-C stops it)"
-	@$(PY) -m dashboard.warm_up --port 8501 >/dev/null 2>&1 &
-	$(PY) -m streamlit run dashboard/app.py --server.headless true --browser.gatherUsageStats false
+	$(PY) -m dashboard.serve --server.headless true --browser.gatherUsageStats false
 
 bench: $(STAMP)
 	$(PY) benchmarks/stats_vs_pROC.py

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/cold_start.py [--folder /tmp/cold]
 
 In a new folder (no synthetic cohort, no store, no feature cache) it runs what `make demo` runs,
-``python -m engine demo`` then ``streamlit run dashboard/app.py``, and times: the engine (with the stages its run
+``python -m engine demo`` then ``python -m dashboard.serve``, and times: the engine (with the stages its run
 records), the dashboard's server answering its health check, and the Overview page's script finished for a first
 session (Streamlit's websocket protocol, as a browser tab; the browser's drawing comes on top, about 2 s for a
 fresh tab in headless Chromium, see benchmarks/page_load.py). Then the warm start: the same two commands again,
@@ -59,7 +59,7 @@ def start(folder: Path) -> dict[str, float]:
     engine = time.perf_counter() - began
     stop.set()
     port = free_port()
-    server = start_server(folder / "store", port)
+    server = start_server(folder / "store", port, serve=True)
     healthy = time.perf_counter() - began
 
     async def overview() -> None:

@@ -1,7 +1,7 @@
 """Many users at once: concurrent browser sessions on one dashboard server (one run; not part of the tests).
 
     .venv/bin/python benchmarks/load_test.py [--store store] [--sessions 20] [--moves 5] [--waves 2]
-        [--warmup] [--replicas N] [--idle 60]
+        [--warmup] [--serve] [--replicas N] [--idle 60]
 
 Starts the dashboard (``streamlit run dashboard/app.py``) on the store's demo run (``make demo`` writes it) and
 opens ``--sessions`` sessions at once over Streamlit's own websocket protocol, as a browser tab does: each loads
@@ -13,7 +13,9 @@ bounded: ``st.cache_data(max_entries=...)`` in dashboard/cached.py). ``--warmup`
 before the first wave (a server that has been up, not one started a second ago). ``--replicas N``: N dashboard
 processes behind nginx with deploy/nginx.conf (sticky by a route cookie, as deploy/docker-compose.yml runs them;
 needs nginx: `apt-get install nginx-light`); memory is then the replicas' sum. ``--idle S``: after the waves, the
-server's memory once it has been idle S seconds (sessions closed).
+server's memory once it has been idle S seconds (sessions closed). ``--serve``: the dashboard started as `make demo`
+and the compose replicas start it (``python -m dashboard.serve``: libraries imported before it answers, a warm-up
+session on a thread once it does); the waves start as soon as it answers.
 """
 
 from __future__ import annotations
@@ -46,21 +48,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(store: Path, port: int, script: Path | str = "dashboard/app.py") -> subprocess.Popen:
-    """Streamlit serving ``script`` (the dashboard, on ``store``) on ``port``, once it answers its health check."""
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(script),
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--browser.gatherUsageStats",
-        "false",
-    ]
+def start_server(
+    store: Path, port: int, script: Path | str = "dashboard/app.py", serve: bool = False
+) -> subprocess.Popen:
+    """Streamlit serving ``script`` (the dashboard, on ``store``) on ``port``, once it answers its health check;
+    ``serve``: the dashboard as `make demo` and the compose replicas start it (``python -m dashboard.serve``: the
+    libraries imported before it answers, one session opening the pages once it does)."""
+    options = ["--server.headless", "true", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    command = [sys.executable, "-m", *(["dashboard.serve"] if serve else ["streamlit", "run", str(script)]), *options]
     server = subprocess.Popen(
         command,
         cwd=ROOT,
@@ -128,13 +123,14 @@ def main() -> None:
     parser.add_argument("--moves", type=int, default=5)
     parser.add_argument("--waves", type=int, default=2)
     parser.add_argument("--warmup", action="store_true", help="one session opens the pages before the waves")
+    parser.add_argument("--serve", action="store_true", help="start the dashboard(s) with python -m dashboard.serve")
     parser.add_argument("--replicas", type=int, default=0, help="N dashboards behind nginx (deploy/nginx.conf)")
     parser.add_argument("--idle", type=float, default=0, help="seconds idle after the waves before memory is read")
     args = parser.parse_args()
     if not (args.store / "DEMO_RUN").exists():
         raise SystemExit(f"no demo run in {args.store}: run `make demo` (or `python -m engine demo`) first.")
     ports = [free_port() for _ in range(max(args.replicas, 1))]
-    servers = [start_server(args.store.resolve(), p) for p in ports]
+    servers = [start_server(args.store.resolve(), p, serve=args.serve) for p in ports]
     processes = [psutil.Process(server.pid) for server in servers]
     folder = Path(tempfile.mkdtemp(prefix="load-test-"))
     proxy = None

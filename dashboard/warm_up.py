@@ -1,7 +1,7 @@
 """Warm a dashboard server that just started: one session opens the Overview and the ROC page, so that the first
 analysts do not wait for the imports and the first results of a cold process (20 sessions on a cold server: the
-Overview took 6-7 s; on a warm one 1.5 s: README). `make demo` and deploy/docker-compose.yml run it beside the
-server:
+Overview took 4.5-6 s; on a warm one 1.4-1.8 s: README). ``python -m dashboard.serve`` (make demo, the
+Dockerfile, deploy/docker-compose.yml) runs it on a thread beside the server; for a server started otherwise:
 
     python -m dashboard.warm_up --port 8501 [--wait 120]
 """
@@ -13,7 +13,11 @@ import asyncio
 import time
 import urllib.request
 
+from streamlit.logger import get_logger
+
 from dashboard.client import Session
+
+LOGGER = get_logger(__name__)
 
 
 def wait_until_healthy(port: int, seconds: float) -> bool:
@@ -34,18 +38,26 @@ async def visit(port: int, pages: tuple[str, ...]) -> None:
             await session.rerun(page)
 
 
+def warm(port: int, wait: float = 120.0, pages: tuple[str, ...] = ("ROC",)) -> bool:
+    """Once the server on ``port`` answers (within ``wait`` seconds), open the Overview and ``pages``; whether it
+    did. A server that did not come up or went away meanwhile has nothing to warm (it says why itself)."""
+    if not wait_until_healthy(port, wait):
+        return False
+    try:
+        asyncio.run(visit(port, pages))
+    except (OSError, asyncio.TimeoutError):
+        return False
+    LOGGER.info("warmed up: the Overview and %s opened once", ", ".join(pages) or "no other page")
+    return True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8501)
     parser.add_argument("--wait", type=float, default=120, help="seconds to wait for the server to answer")
     parser.add_argument("--pages", nargs="*", default=["ROC"], help="pages to open after the Overview")
     args = parser.parse_args()
-    if not wait_until_healthy(args.port, args.wait):
-        return  # the server did not come up: nothing to warm (it says why itself)
-    try:
-        asyncio.run(visit(args.port, tuple(args.pages)))
-    except (OSError, asyncio.TimeoutError):  # the server went away meanwhile: nothing to warm
-        return
+    warm(args.port, args.wait, tuple(args.pages))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ def test_the_compose_services_fit_together():
     assert set(services) == {"proxy", "dashboard", "runner", "demo"}
     dashboard, runner = services["dashboard"], services["runner"]
     assert dashboard["environment"]["HCC_JOB_RUNNER"] == "0" and dashboard["environment"]["HCC_AUTH"] == "oidc"
-    assert "dashboard.warm_up" in dashboard["command"] and "streamlit run dashboard/app.py" in dashboard["command"]
+    assert dashboard["command"].startswith("python -m dashboard.serve --server.address 0.0.0.0 --server.port 8501")
     assert runner["command"].startswith("python -m engine jobs run --store /data/store")
     store = dashboard["environment"]["HCC_STORE"]
     for service in (dashboard, runner, services["demo"]):  # one store for all

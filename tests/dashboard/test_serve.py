@@ -1,0 +1,57 @@
+"""``python -m dashboard.serve``: the dashboard started ready for its first analysts (the engine's libraries imported
+before the server answers; one session opens the Overview and the ROC page once it does), with streamlit run's
+options passed through."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from dashboard.client import Session
+from dashboard.serve import port_of
+from tests.dashboard.test_browser import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_port_comes_from_streamlits_options():
+    assert port_of(["--server.headless", "true", "--server.port", "8765"]) == 8765
+    assert port_of(["--server.port=8766"]) == 8766
+    assert port_of(["--server.headless", "true"]) == 8501  # Streamlit's default
+
+
+def test_a_served_dashboard_warms_itself_and_serves_the_pages(app_store, tmp_path):
+    port, log = free_port(), tmp_path / "serve.log"
+    options = ["--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"]
+    with open(log, "w", encoding="utf-8") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "dashboard.serve", *options, "--browser.gatherUsageStats", "false"],
+            cwd=ROOT,
+            env={**os.environ, "HCC_STORE": str(app_store)},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while "warmed up" not in log.read_text(encoding="utf-8") and time.monotonic() < deadline:
+                assert server.poll() is None, log.read_text(encoding="utf-8")
+                time.sleep(0.5)
+            assert urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=5).read() == b"ok"
+
+            async def visit() -> list:
+                async with Session(f"ws://127.0.0.1:{port}/_stcore/stream") as session:
+                    await session.rerun()
+                    await session.rerun("ROC")
+                    return session.received
+
+            drawn = [kind for _, kind in asyncio.run(visit())]
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+    assert "warmed up: the Overview and ROC opened once" in log.read_text(encoding="utf-8")
+    assert drawn.count("plotly_chart") >= 2 and "heading" in drawn  # the ROC page: its title, curves and radar
