@@ -31,11 +31,16 @@ def wait_until_healthy(port: int, seconds: float) -> bool:
     return False
 
 
-async def visit(port: int, pages: tuple[str, ...]) -> None:
+async def visit(port: int, pages: tuple[str, ...]) -> bool:
+    """Open the default page, then ``pages``; whether the pages were there to open (with sign-in on, an anonymous
+    session gets only the sign-in page: the libraries are imported, the results wait for the first signed-in user)."""
     async with Session(f"ws://127.0.0.1:{port}/_stcore/stream") as session:
         await session.rerun()  # the default page (Overview)
+        if not session.pages:
+            return False
         for page in pages:
             await session.rerun(page)
+        return True
 
 
 def warm(port: int, wait: float = 120.0, pages: tuple[str, ...] = ("ROC",)) -> bool:
@@ -44,10 +49,13 @@ def warm(port: int, wait: float = 120.0, pages: tuple[str, ...] = ("ROC",)) -> b
     if not wait_until_healthy(port, wait):
         return False
     try:
-        asyncio.run(visit(port, pages))
+        opened = asyncio.run(visit(port, pages))
     except (OSError, asyncio.TimeoutError):
         return False
-    LOGGER.info("warmed up: the Overview and %s opened once", ", ".join(pages) or "no other page")
+    if opened:
+        LOGGER.info("warmed up: the Overview and %s opened once", ", ".join(pages) or "no other page")
+    else:
+        LOGGER.info("warmed up: the sign-in page opened (the first signed-in visit computes the shared results)")
     return True
 
 

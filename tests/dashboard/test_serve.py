@@ -5,6 +5,7 @@ options passed through."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -25,14 +26,16 @@ def test_the_port_comes_from_streamlits_options():
     assert port_of(["--server.headless", "true"]) == 8501  # Streamlit's default
 
 
-def test_a_served_dashboard_warms_itself_and_serves_the_pages(app_store, tmp_path):
-    port, log = free_port(), tmp_path / "serve.log"
+@contextlib.contextmanager
+def served(log: Path, **env: str):
+    """``python -m dashboard.serve`` on a free port with ``env``; yields the port once its warm-up said so."""
+    port = free_port()
     options = ["--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"]
     with open(log, "w", encoding="utf-8") as output:
         server = subprocess.Popen(
             [sys.executable, "-m", "dashboard.serve", *options, "--browser.gatherUsageStats", "false"],
             cwd=ROOT,
-            env={**os.environ, "HCC_STORE": str(app_store)},
+            env={**os.environ, **env},
             stdout=output,
             stderr=subprocess.STDOUT,
         )
@@ -42,16 +45,31 @@ def test_a_served_dashboard_warms_itself_and_serves_the_pages(app_store, tmp_pat
                 assert server.poll() is None, log.read_text(encoding="utf-8")
                 time.sleep(0.5)
             assert urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=5).read() == b"ok"
-
-            async def visit() -> list:
-                async with Session(f"ws://127.0.0.1:{port}/_stcore/stream") as session:
-                    await session.rerun()
-                    await session.rerun("ROC")
-                    return session.received
-
-            drawn = [kind for _, kind in asyncio.run(visit())]
+            yield port
         finally:
             server.terminate()
             server.wait(timeout=20)
+
+
+def test_a_served_dashboard_warms_itself_and_serves_the_pages(app_store, tmp_path):
+    async def visit(port: int) -> list:
+        async with Session(f"ws://127.0.0.1:{port}/_stcore/stream") as session:
+            await session.rerun()
+            await session.rerun("ROC")
+            return session.received
+
+    log = tmp_path / "serve.log"
+    with served(log, HCC_STORE=str(app_store)) as port:
+        drawn = [kind for _, kind in asyncio.run(visit(port))]
     assert "warmed up: the Overview and ROC opened once" in log.read_text(encoding="utf-8")
     assert drawn.count("plotly_chart") >= 2 and "heading" in drawn  # the ROC page: its title, curves and radar
+
+
+def test_with_sign_in_on_the_warm_up_opens_only_the_sign_in_page(app_store, tmp_path):
+    """The warm-up is an anonymous session: it imports the libraries (the sign-in page's run) and says that the
+    results wait for the first signed-in user; it never gets past the sign-in."""
+    log = tmp_path / "serve.log"
+    with served(log, HCC_STORE=str(app_store), HCC_AUTH="proxy"):
+        pass
+    text = log.read_text(encoding="utf-8")
+    assert "warmed up: the sign-in page opened" in text and "the Overview and ROC opened" not in text
