@@ -13,6 +13,7 @@ and trims the heap (glibc ``malloc_trim``). (A full collection after every page 
 
 from __future__ import annotations
 
+import concurrent.futures
 import ctypes
 import ctypes.util
 import gc
@@ -76,10 +77,14 @@ def close_sessions_on_expiry(storage=None) -> bool:
     if not isinstance(cache, TTLCache):
         LOGGER.warning("closed tabs' sessions are kept as Streamlit keeps them: its session storage has changed")
         return False
-    closing = ClosingSessionCache(maxsize=cache.maxsize, ttl=cache.ttl, timer=cache.timer)
-    for session_id, info in cache.items():
-        closing[session_id] = info
-    storage._cache = closing
+
+    def swap() -> None:
+        closing = ClosingSessionCache(maxsize=cache.maxsize, ttl=cache.ttl, timer=cache.timer)
+        for session_id, info in cache.items():
+            closing[session_id] = info
+        storage._cache = closing
+
+    _on_server_loop(swap)
     return True
 
 
@@ -88,7 +93,34 @@ def close_expired_sessions(storage=None) -> int:
     their time are kept (a reconnect finds them)."""
     storage = session_storage() if storage is None else storage
     cache = getattr(storage, "_cache", None)
-    return len(cache.expire()) if isinstance(cache, ClosingSessionCache) else 0
+    return len(_on_server_loop(cache.expire)) if isinstance(cache, ClosingSessionCache) else 0
+
+
+def _on_server_loop(function):
+    """``function()`` run on the server's event loop thread, where Streamlit reads and writes its session storage
+    (the cache is not thread-safe: an expiry on another thread could meet a reconnect mid-iteration), as Streamlit
+    itself hands session work to that thread; called directly outside a server (tests, AppTest)."""
+    loop = _server_loop()
+    if loop is None or loop.is_closed():
+        return function()
+    done: concurrent.futures.Future = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            done.set_result(function())
+        except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
+            done.set_exception(error)
+
+    loop.call_soon_threadsafe(run)
+    return done.result(timeout=60)
+
+
+def _server_loop():
+    from streamlit import runtime
+
+    if not runtime.exists():
+        return None
+    return getattr(getattr(runtime.get_instance(), "_async_objs", None), "eventloop", None)
 
 
 def trim_heap() -> None:
