@@ -18,6 +18,7 @@ import streamlit as st
 from dashboard import housekeeping, roc_view, tcp
 from engine import plots
 from engine.plots.flowchart import flowchart_figure as flowchart_figure_of
+from engine.common import predictions as predictions_module
 from engine.common.predictions import filter_predictions
 from engine.views import analysis, horizons, performance, refits
 from engine.pipeline.jobs import JobQueue, run_jobs
@@ -164,6 +165,9 @@ def operating_point(predictions, split, models, mode, value, reference, stored) 
     return roc_view.operating_point(predictions, split, models, mode, value, reference, stored, curves=curves)
 
 
+# the sidebar's what-if filters (every page run) and the Overview's paper table: found once per table
+filter_choices = _shared(predictions_module.filter_choices)
+paper_table = _shared(performance.paper_table)
 model_metrics = _cached(analysis.model_metrics)
 pairwise_delong = _cached(analysis.pairwise_delong)
 reclassification = _cached(analysis.reclassification)

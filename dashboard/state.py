@@ -18,7 +18,6 @@ from engine.views.uploads import read_predictions, upload_roles
 from engine.common.predictions import (
     filter_predictions,
     headline_models,
-    filterable_columns,
     model_names,
     ordered_splits,
     survival_endpoints,
@@ -188,15 +187,13 @@ def _upload_roles(predictions: pd.DataFrame) -> None:
 def _filters(predictions: pd.DataFrame) -> dict[str, Any]:
     chosen: dict[str, Any] = {}
     with st.sidebar.expander("What-if: narrow the cohort", expanded=False):
-        for column, kind in filterable_columns(predictions).items():
-            values = predictions[column].dropna()
+        for column, (kind, values) in cached.filter_choices(predictions).items():  # found once per table
             if kind == "categorical":
-                levels = sorted(values.astype(str).unique())
-                picked = st.multiselect(column, levels, default=levels, key=f"filter_{column}")
-                if len(picked) < len(levels):
+                picked = st.multiselect(column, values, default=values, key=f"filter_{column}")
+                if len(picked) < len(values):
                     chosen[column] = picked
             else:
-                low, high = float(values.min()), float(values.max())
+                low, high = values
                 picked = st.slider(column, low, high, (low, high), key=f"filter_{column}")
                 if picked != (low, high):
                     chosen[column] = picked

@@ -4,7 +4,6 @@ from dashboard import cached
 from dashboard.state import cohort_picker, download_figure, download_table, require_study, show_table
 from engine.errors import ValidationError
 from engine.views.performance import LABELS as PERFORMANCE_COLUMNS
-from engine.views.performance import paper_table
 from engine.common.predictions import cohort_columns
 from engine.views.summary import flowchart, study_sentence
 
@@ -87,7 +86,7 @@ if study.has_binary:
             format_func=PERFORMANCE_COLUMNS.get,
             key="overview_performance_columns",
         )
-        table = paper_table(performance, tuple(shown or ["auc"]))
+        table = cached.paper_table(performance, tuple(shown or ["auc"]))
         st.dataframe(
             table,
             width="stretch",

@@ -117,6 +117,19 @@ def filterable_columns(predictions: pd.DataFrame) -> dict[str, str]:
     return kinds
 
 
+def filter_choices(predictions: pd.DataFrame) -> dict[str, tuple[str, list[str] | tuple[float, float]]]:
+    """Each filterable column's choices: ``("categorical", sorted levels as text)`` or ``("numeric", (min, max))``
+    (missing values left out), in the table's column order."""
+    choices: dict[str, tuple[str, list[str] | tuple[float, float]]] = {}
+    for column, kind in filterable_columns(predictions).items():
+        values = predictions[column].dropna()
+        if kind == "categorical":
+            choices[column] = (kind, sorted(values.astype(str).unique()))
+        else:
+            choices[column] = (kind, (float(values.min()), float(values.max())))
+    return choices
+
+
 def wide(predictions: pd.DataFrame, split: str | None = None) -> pd.DataFrame:
     """One row per patient, one probability column per model (for paired comparisons)."""
     rows = predictions if split is None else predictions[predictions["split"] == split]
