@@ -131,9 +131,25 @@ def trim_heap() -> None:
         libc.malloc_trim(0)
 
 
+def prune_idle_workers() -> None:
+    """Let the server's pool of file-serving threads (AnyIO's, up to 28: each tab's first load fetches the page's
+    files at once) end the threads idle for 10 s or more: AnyIO prunes them only when it next hands out work, so an
+    idle server kept them (and their heap) after a busy wave. One trivial job on the server's loop prunes them."""
+    loop = _server_loop()
+    if loop is None or loop.is_closed():
+        return
+    import asyncio
+
+    import anyio.to_thread
+
+    asyncio.run_coroutine_threadsafe(anyio.to_thread.run_sync(lambda: None), loop).result(timeout=60)
+
+
 def clean_when_idle(after: float, clock: _Clock = PAGE_RUNS, rounds: int | None = None) -> None:
     """Every ``after / 2`` seconds (at most 15): close the expired sessions; once no page has run for ``after``
-    seconds since the last cleanup, trim the heap. ``rounds``: stop after that many checks (tests)."""
+    seconds (at least 11: AnyIO ends only threads idle for 10 s) since the last cleanup, end the idle file-serving
+    threads and trim the heap. ``rounds``: stop after that many checks (tests)."""
+    idle = max(after, 11.0)
     cleaned = None
     checked = 0
     while rounds is None or checked < rounds:
@@ -143,6 +159,7 @@ def clean_when_idle(after: float, clock: _Clock = PAGE_RUNS, rounds: int | None 
         if closed:
             LOGGER.info("closed %d session(s) of closed tabs (their widget state and uploads freed)", closed)
         last = clock.last
-        if (closed or last != cleaned) and time.monotonic() - last > after:
+        if (closed or last != cleaned) and time.monotonic() - last > idle:
+            prune_idle_workers()
             trim_heap()
             cleaned = last

@@ -4,7 +4,11 @@ their widget state and uploaded files stayed in memory) and trims its heap."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from pathlib import Path
+
+import pytest
 
 from streamlit.runtime.memory_session_storage import MemorySessionStorage
 from streamlit.runtime.session_manager import SessionInfo
@@ -77,7 +81,7 @@ def test_the_cleanup_waits_for_an_idle_server(monkeypatch):
     clock = housekeeping._Clock()
     housekeeping.clean_when_idle(1.0, clock, rounds=1)  # one check after 0.5 s: not idle for a second yet
     assert trims == []
-    clock.last -= 5.0  # the last page ran five seconds ago
+    clock.last -= 20.0  # the last page ran 20 s ago (idle means at least 11 s)
     housekeeping.clean_when_idle(0.2, clock, rounds=3)
     assert len(trims) == 1  # once per idle stretch, not at every check
 
@@ -98,3 +102,52 @@ def test_a_server_closes_the_session_of_a_closed_tab(app_store, tmp_path):
         while "closed 1 session(s)" not in log.read_text(encoding="utf-8") and time.monotonic() < deadline:
             time.sleep(0.5)
     assert "closed 1 session(s) of closed tabs" in log.read_text(encoding="utf-8")
+
+
+def threads_of(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("Threads:")))
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
+def test_an_idle_server_ends_the_file_serving_threads_a_busy_moment_started(app_store, tmp_path):
+    """Ten tabs opening at once make the server start file-serving threads (AnyIO's pool); AnyIO ends idle ones only
+    when it next hands out work, so they stayed. Once the server is idle, the housekeeping ends them."""
+
+    async def tabs(url: str, n: int) -> None:
+        async def one() -> None:
+            async with Session(url.replace("http://", "ws://") + "/_stcore/stream") as session:
+                await session.rerun()
+
+        await asyncio.gather(*(one() for _ in range(n)))
+
+    log = tmp_path / "server.log"
+    with streamlit_server((), log, HCC_STORE=str(app_store), HCC_IDLE_CLEANUP_S="2") as url:
+        server = next(p for p in psutil_children() if f"--server.port {url.rsplit(':', 1)[1]}" in p[1])[0]
+        asyncio.run(tabs(url, 1))
+        time.sleep(1)
+        before = threads_of(server)
+        asyncio.run(tabs(url, 10))
+        busy = threads_of(server)
+        deadline = time.monotonic() + 45  # AnyIO ends threads idle for 10 s or more
+        while threads_of(server) > before and time.monotonic() < deadline:
+            time.sleep(1)
+        after = threads_of(server)
+    assert busy > before  # the busy moment started threads
+    assert after <= before
+
+
+def psutil_children() -> list[tuple[int, str]]:
+    """(pid, command line) of this process's children (the server started by streamlit_server)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text(encoding="utf-8")
+                parent = int(stat.rsplit(")", 1)[1].split()[1])
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if parent == os.getpid():
+                children.append((int(entry.name), command))
+    return children
