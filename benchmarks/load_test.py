@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
@@ -40,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dashboard.client import Session  # noqa: E402
+from dashboard.warm_up import wait_until_healthy  # noqa: E402
 
 
 def free_port() -> int:
@@ -68,12 +68,8 @@ def start_server(
 
 def healthy(process: subprocess.Popen, port: int, failure: str) -> subprocess.Popen:
     """``process`` once the dashboard's health check answers on ``port`` (directly or through the proxy)."""
-    for _ in range(120):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-            return process
-        except OSError:
-            time.sleep(0.5)
+    if wait_until_healthy(port, 60):
+        return process
     process.kill()
     raise SystemExit(failure)
 

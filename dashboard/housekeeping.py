@@ -13,7 +13,6 @@ and trims the heap (glibc ``malloc_trim``). (A full collection after every page 
 
 from __future__ import annotations
 
-import concurrent.futures
 import ctypes
 import ctypes.util
 import gc
@@ -100,19 +99,18 @@ def _on_server_loop(function):
     """``function()`` run on the server's event loop thread, where Streamlit reads and writes its session storage
     (the cache is not thread-safe: an expiry on another thread could meet a reconnect mid-iteration), as Streamlit
     itself hands session work to that thread; called directly outside a server (tests, AppTest)."""
-    loop = _server_loop()
-    if loop is None or loop.is_closed():
+
+    async def call():
         return function()
-    done: concurrent.futures.Future = concurrent.futures.Future()
 
-    def run() -> None:
-        try:
-            done.set_result(function())
-        except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
-            done.set_exception(error)
+    return _await_on_server_loop(call) if _server_loop() else function()
 
-    loop.call_soon_threadsafe(run)
-    return done.result(timeout=60)
+
+def _await_on_server_loop(coroutine_function):
+    """``await coroutine_function()`` on the server's event loop, from another thread; its result."""
+    import asyncio
+
+    return asyncio.run_coroutine_threadsafe(coroutine_function(), _server_loop()).result(timeout=60)
 
 
 def _server_loop():
@@ -120,7 +118,8 @@ def _server_loop():
 
     if not runtime.exists():
         return None
-    return getattr(getattr(runtime.get_instance(), "_async_objs", None), "eventloop", None)
+    loop = getattr(getattr(runtime.get_instance(), "_async_objs", None), "eventloop", None)
+    return None if loop is None or loop.is_closed() else loop
 
 
 def trim_heap() -> None:
@@ -135,14 +134,11 @@ def prune_idle_workers() -> None:
     """Let the server's pool of file-serving threads (AnyIO's, up to 28: each tab's first load fetches the page's
     files at once) end the threads idle for 10 s or more: AnyIO prunes them only when it next hands out work, so an
     idle server kept them (and their heap) after a busy wave. One trivial job on the server's loop prunes them."""
-    loop = _server_loop()
-    if loop is None or loop.is_closed():
+    if _server_loop() is None:
         return
-    import asyncio
-
     import anyio.to_thread
 
-    asyncio.run_coroutine_threadsafe(anyio.to_thread.run_sync(lambda: None), loop).result(timeout=60)
+    _await_on_server_loop(lambda: anyio.to_thread.run_sync(lambda: None))
 
 
 def clean_when_idle(after: float, clock: _Clock = PAGE_RUNS, rounds: int | None = None) -> None:

@@ -8,10 +8,11 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from dashboard.warm_up import wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -42,38 +43,37 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(options: tuple[str, ...] = (), log: Path | None = None, **env: str):
+def dashboard_process(options: tuple[str, ...] = (), log: Path | None = None, serve: bool = False, **env: str):
     """The dashboard served on a free local port with ``env`` added to its environment and Streamlit's command-line
-    ``options`` (``--server.x value``), its output written to ``log``; yields its URL."""
+    ``options`` (``--server.x value``), its output written to ``log``; ``serve``: started by ``python -m
+    dashboard.serve`` instead of ``streamlit run``. Yields its URL and its process once it answers."""
     port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py")]
+    command = ["dashboard.serve"] if serve else ["streamlit", "run", str(ROOT / "dashboard" / "app.py")]
     served = ["--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1", *options]
     output = open(log, "w", encoding="utf-8") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        [*command, *served, "--browser.gatherUsageStats", "false"],
+        [sys.executable, "-m", *command, *served, "--browser.gatherUsageStats", "false"],
         cwd=ROOT,
         env={**os.environ, "BROWSER_PATH": CHROMIUM, **env},
         stdout=output,
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        raise RuntimeError("streamlit did not start within 90 s")
     try:
-        yield url
+        if not wait_until_healthy(port, 90):
+            raise RuntimeError("the dashboard did not start within 90 s")
+        yield f"http://127.0.0.1:{port}", process
     finally:
         process.terminate()
         process.wait(timeout=20)
         if log:
             output.close()
+
+
+@contextlib.contextmanager
+def streamlit_server(options: tuple[str, ...] = (), log: Path | None = None, **env: str):
+    """dashboard_process started by ``streamlit run``; yields its URL."""
+    with dashboard_process(options, log, **env) as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ their widget state and uploaded files stayed in memory) and trims its heap."""
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from streamlit.runtime.session_manager import SessionInfo
 
 from dashboard import housekeeping
 from dashboard.client import Session
-from tests.dashboard.test_browser import streamlit_server
+from tests.dashboard.test_browser import dashboard_process, streamlit_server
 
 
 class StandInSession:
@@ -122,8 +121,8 @@ def test_an_idle_server_ends_the_file_serving_threads_a_busy_moment_started(app_
         await asyncio.gather(*(one() for _ in range(n)))
 
     log = tmp_path / "server.log"
-    with streamlit_server((), log, HCC_STORE=str(app_store), HCC_IDLE_CLEANUP_S="2") as url:
-        server = next(p for p in psutil_children() if f"--server.port {url.rsplit(':', 1)[1]}" in p[1])[0]
+    with dashboard_process((), log, HCC_STORE=str(app_store), HCC_IDLE_CLEANUP_S="2") as (url, process):
+        server = process.pid
         asyncio.run(tabs(url, 1))
         time.sleep(1)
         before = threads_of(server)
@@ -135,19 +134,3 @@ def test_an_idle_server_ends_the_file_serving_threads_a_busy_moment_started(app_
         after = threads_of(server)
     assert busy > before  # the busy moment started threads
     assert after <= before
-
-
-def psutil_children() -> list[tuple[int, str]]:
-    """(pid, command line) of this process's children (the server started by streamlit_server)."""
-    children = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text(encoding="utf-8")
-                parent = int(stat.rsplit(")", 1)[1].split()[1])
-                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if parent == os.getpid():
-                children.append((int(entry.name), command))
-    return children

@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from dashboard.client import Session
 from dashboard.serve import port_of
-from tests.dashboard.test_browser import free_port
+from tests.dashboard.test_browser import dashboard_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,26 +25,12 @@ def test_the_port_comes_from_streamlits_options():
 @contextlib.contextmanager
 def served(log: Path, **env: str):
     """``python -m dashboard.serve`` on a free port with ``env``; yields the port once its warm-up said so."""
-    port = free_port()
-    options = ["--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"]
-    with open(log, "w", encoding="utf-8") as output:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "dashboard.serve", *options, "--browser.gatherUsageStats", "false"],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 120
-            while "warmed up" not in log.read_text(encoding="utf-8") and time.monotonic() < deadline:
-                assert server.poll() is None, log.read_text(encoding="utf-8")
-                time.sleep(0.5)
-            assert urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=5).read() == b"ok"
-            yield port
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
+    with dashboard_process((), log, serve=True, **env) as (url, server):
+        deadline = time.monotonic() + 120
+        while "warmed up" not in log.read_text(encoding="utf-8") and time.monotonic() < deadline:
+            assert server.poll() is None, log.read_text(encoding="utf-8")
+            time.sleep(0.5)
+        yield int(url.rsplit(":", 1)[1])
 
 
 def test_a_served_dashboard_warms_itself_and_serves_the_pages(app_store, tmp_path):
