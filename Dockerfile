@@ -12,6 +12,9 @@ COPY . .
 # the engine as an installed package (the hcc-study command; importable from any folder, e.g. by Dask workers)
 RUN pip install --no-cache-dir --no-deps --no-build-isolation .
 EXPOSE 8501
+# healthy once the dashboard answers (the demo trained, the libraries imported): compose starts the proxy only then
+HEALTHCHECK --start-period=600s --interval=5s --timeout=5s --retries=3 CMD python -c \
+    "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4)"
 # the demo, then the dashboard ready for its first analysts (libraries imported, one session opened: dashboard/serve.py)
 CMD python -m engine demo && exec python -m dashboard.serve --server.address 0.0.0.0 --server.port 8501 \
     --server.headless true

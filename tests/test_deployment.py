@@ -6,11 +6,14 @@ config is run by benchmarks/load_test.py --replicas.)"""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+DOCKERFILE = DEPLOY.parent / "Dockerfile"
 
 
 def test_the_compose_services_fit_together():
@@ -62,3 +65,29 @@ def test_the_image_leaves_out_the_environment_the_data_and_the_secrets():
     assert kept_out <= ignored
     secrets = [line.strip().lstrip("/") for line in (DEPLOY.parent / ".gitignore").read_text().splitlines()]
     assert {entry.rstrip("/") for entry in secrets if "secret" in entry or entry.rstrip("/") in kept_out} <= ignored
+
+
+def test_the_proxy_waits_for_healthy_replicas_and_they_for_the_demo():
+    services = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text(encoding="utf-8"))["services"]
+    assert services["proxy"]["depends_on"] == {"dashboard": {"condition": "service_healthy"}}
+    assert services["dashboard"]["depends_on"] == {"demo": {"condition": "service_completed_successfully"}}
+    assert "healthcheck" not in services["dashboard"]  # the image's own (below)
+
+
+def health_check(port: int) -> int:
+    """The exit status of the image's HEALTHCHECK command, run here against ``port`` instead of 8501."""
+    text = DOCKERFILE.read_text(encoding="utf-8").replace("\\\n", " ")
+    command = re.search(r"^HEALTHCHECK .*? CMD python -c\s+\"(.+)\"$", text, re.M)
+    assert command, "the Dockerfile has no HEALTHCHECK running python -c"
+    code = command.group(1).replace("127.0.0.1:8501/", f"127.0.0.1:{port}/")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30).returncode
+
+
+def test_the_images_health_check_passes_once_the_dashboard_answers(tmp_path):
+    from tests.dashboard.test_browser import dashboard_process, free_port
+
+    with dashboard_process((), tmp_path / "server.log", HCC_STORE=str(tmp_path / "store")) as (url, _):
+        port = int(url.rsplit(":", 1)[1])
+        assert health_check(port) == 0
+    assert health_check(port) != 0  # stopped
+    assert health_check(free_port()) != 0  # nothing there
