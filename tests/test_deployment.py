@@ -41,6 +41,15 @@ def test_the_proxy_is_sticky_and_carries_websockets():
     assert limit and int(limit.group(1)) == 50  # the proxy's limit is the dashboard's
 
 
+def test_the_proxy_compresses_the_pages_scripts():
+    """Streamlit's own server sends its scripts and styles uncompressed (2.2 MB for a first visit's 61 files; 0.78
+    MB gzipped through this config: README, measured with the nginx of benchmarks/load_test.py --replicas)."""
+    config = (DEPLOY / "nginx.conf").read_text(encoding="utf-8")
+    assert "gzip on;" in config and "gzip_proxied any;" in config
+    types = re.search(r"gzip_types ([^;]+);", config)
+    assert types and {"application/javascript", "text/css"} <= set(types.group(1).split())
+
+
 def test_the_replicas_see_the_demos_images():
     """The demo service writes its synthetic cohort to /app/demo_study (its working folder's demo_study) and records
     that manifest with the run; the replicas mount the same volume there (read-only), so the case viewer finds the
