@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from dashboard.pages import PAGES, SECTIONS
 from dashboard.warm_up import wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,6 +117,11 @@ def heading(driver, text: str, timeout: int = 60) -> None:
 def test_browser_end_to_end(server, browser, tmp_path):
     browser.get(server)
     heading(browser, "Overview")
+    # the sidebar lists every page under its section, none folded behind "View N more"
+    links = browser.find_elements(By.CSS_SELECTOR, "a[data-testid='stSidebarNavLink']")
+    assert [link.text for link in links] == [title for _, title in PAGES]
+    sidebar = browser.find_element(By.CSS_SELECTOR, "[data-testid='stSidebarNav']").text
+    assert "View" not in sidebar and all(section in sidebar for section in SECTIONS)
     WebDriverWait(browser, 60).until(
         EC.element_to_be_clickable((By.CSS_SELECTOR, "a[data-testid='stSidebarNavLink'][href$='/roc']"))
     ).click()
