@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/page_load.py [--store store] [--visits 10] [--out benchmarks/page_load.csv] [page ...]
 
-Starts the dashboard on the store's demo run (``make demo`` writes it) and measures every page (or the pages
+Starts the dashboard on the store's demo run (``make demo`` writes it) and measures every results page (or the pages
 named) two ways:
 
 - **navigate**: a reader moving through the app: the dashboard is open, and a click on the page's link in the
@@ -38,9 +38,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load_test import ROOT, free_port, start_server  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
-from dashboard.pages import PAGE_FILES  # noqa: E402
+from dashboard.pages import SECTIONS  # noqa: E402
 
-PAGES = ["" if name == "overview" else name for name in PAGE_FILES]  # "": the default page
+# the pages that show a run's results ("": the default page); the Study pages start with a form, not a chart
+PAGES = ["" if name == "overview" else name for name, _ in SECTIONS["Results"]]
 RUNNING = "[data-testid='stStatusWidget']"
 ERRORS = "[data-testid='stException'], [data-testid='stAlertContentError']"
 LINKS = "[data-testid='stSidebarNavLink']"
