@@ -397,3 +397,24 @@ def test_an_older_runs_manifest_is_read_only_from_the_data_folder(image_run, app
     at.text_input(key="case_manifest").set_value(manifest.name).run()
     assert not at.error, [e.value for e in at.error]
     assert len(at.get("plotly_chart")) >= 5  # phases, Grad-CAM, voxel map, probabilities, SHAP waterfall
+
+
+def test_new_patients_sharing_a_clinical_value_and_without_outcomes_are_scored(image_run):
+    """New patients are scored, not trained on: a clinical column with one value for all of them (one centre's
+    HBsAg-positive patients) and unknown outcomes are fine (the manifest check refused both as for training).
+    Scored together, they get what each gets alone."""
+    run, manifest = image_run
+    table = pd.read_csv(manifest).iloc[:4].copy()
+    column = next(c for c in run.provenance["clinical"] if c in table and table[c].dtype == object)
+    table[column] = table[column].iloc[0]
+    table[["label", "rfs_time", "rfs_event"]] = np.nan
+    together = manifest.parent / "new_one_value.csv"
+    table.to_csv(together, index=False)
+    scored = predict_new(run, together, workers=1)
+    assert set(scored["patient_id"]) == set(table["patient_id"])
+    for index in range(len(table)):
+        alone = manifest.parent / f"new_alone_{index}.csv"
+        table.iloc[[index]].to_csv(alone, index=False)
+        single = predict_new(run, alone, workers=1).set_index("model")["prob"]
+        same = scored[scored["patient_id"] == table["patient_id"].iloc[index]].set_index("model")["prob"]
+        np.testing.assert_allclose(same.loc[single.index], single, rtol=1e-5)  # the CNN: float32, batched or not
