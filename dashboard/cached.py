@@ -27,6 +27,15 @@ from engine.store import RunStore
 STORE = Path(os.environ.get("HCC_STORE", "store"))
 # the folder a browser user may pick study tables from (nothing outside it is read or listed)
 DATA_ROOT = Path(os.environ.get("HCC_DATA_ROOT", "studies"))
+# the demo's synthetic cohort (`python -m engine demo`): its manifest and its new patients are read beside the data
+# folder, for the demo's run only
+DEMO_STUDY = Path("demo_study")
+
+
+def demo_run_id() -> str | None:
+    """The demo's run in the store (``store/DEMO_RUN``, written by ``python -m engine demo``), if there is one."""
+    marker = STORE / "DEMO_RUN"
+    return marker.read_text(encoding="utf-8").strip() if marker.exists() else None
 
 
 @st.cache_resource(max_entries=1)

@@ -35,10 +35,21 @@ path = None
 try:
     if images:
         choices = tables_in(cached.DATA_ROOT) if cached.DATA_ROOT.is_dir() else []
+        demo_new = cached.DEMO_STUDY / "new_patients" / "manifest.csv"  # `engine demo`'s patients without outcomes
+        demo_choice = f"the demo's new patients ({demo_new})"
+        if run_id == cached.demo_run_id() and demo_new.exists():
+            choices = [demo_choice, *choices]
         if not choices:
             st.info(f"This run was trained on images: put the new patients' manifest in {cached.DATA_ROOT.resolve()}.")
         else:
-            path = inside(cached.DATA_ROOT, st.selectbox("Manifest of the new patients", choices, key="predict_table"))
+            picked = st.selectbox(
+                "Manifest of the new patients",
+                choices,
+                key="predict_table",
+                help=f"Manifests (CSV, XLSX, Parquet) in the data folder {cached.DATA_ROOT.resolve()}; their image "
+                "paths are relative to the manifest's folder.",
+            )
+            path = demo_new.resolve() if picked == demo_choice else inside(cached.DATA_ROOT, picked)
     else:
         file = st.file_uploader(
             "New patients' feature table (CSV, XLSX or Parquet)", type=["csv", "xlsx", "parquet"], key="predict_upload"

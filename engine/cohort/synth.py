@@ -53,6 +53,7 @@ class SynthSpec:
     shape: tuple[int, int, int] = (24, 64, 64)
     spacing: tuple[float, float, float] = (0.8, 0.8, 2.5)
     seed: int = 0
+    id_prefix: str = "HCC"  # patient ids: the prefix and a 4-digit number
 
 
 def _check(spec: SynthSpec) -> None:
@@ -96,7 +97,7 @@ def clinical_table(spec: SynthSpec) -> pd.DataFrame:
     alb = np.round(rng.normal(40 - 3 * cirrhosis, 4), 1)
     table = pd.DataFrame(
         {
-            "patient_id": [f"HCC{i + 1:04d}" for i in range(n)],
+            "patient_id": [f"{spec.id_prefix}{i + 1:04d}" for i in range(n)],
             "center": _centers(spec),
             "age": np.round(np.clip(rng.normal(56, 10, n), 25, 85)).astype(int),
             "sex": np.where(rng.random(n) < 0.82, "M", "F"),
@@ -201,7 +202,7 @@ def patient_volumes(row: pd.Series, spec: SynthSpec, center_index: int) -> dict[
     """Images (one per phase, int16 HU), the tumour mask, the second reader's mask and the liver mask."""
     from scipy import ndimage  # imported here: the demo's warm start never draws a volume
 
-    rng = np.random.default_rng([spec.seed, 2, int(row["patient_id"][3:])])
+    rng = np.random.default_rng([spec.seed, 2, int(row["patient_id"][len(spec.id_prefix) :])])
     shape, spacing = spec.shape, spec.spacing
     extent = np.array([shape[0] * spacing[2], shape[1] * spacing[1], shape[2] * spacing[0]])
     z, y, x = np.indices(shape, dtype=float)
@@ -302,3 +303,17 @@ def synthesize_cohort(out: str | Path, spec: SynthSpec = SynthSpec(), progress=N
     manifest.to_csv(out / "manifest.csv", index=False)
     table[["patient_id", *latent]].to_csv(out / "truth.csv", index=False)
     return out / "manifest.csv"
+
+
+OUTCOMES = ("label", "rfs_time", "rfs_event", "os_time", "os_event")
+
+
+def synthesize_new_patients(out: str | Path, spec: SynthSpec, n: int = 12) -> Path:
+    """New patients for a run trained on ``spec``'s cohort, as a clinic has them before any outcome: drawn from
+    another seed (ids NEW0001...), the same centres, phases and clinical columns, one reader's mask, and no label or
+    follow-up. Returns their manifest (the Predict page and ``hcc-study predict --manifest`` score it)."""
+    new = dataclasses.replace(spec, n=n, seed=spec.seed + 1, id_prefix="NEW")
+    manifest = synthesize_cohort(out, new)
+    table = pd.read_csv(manifest)
+    table.drop(columns=[*OUTCOMES, "mask2"]).to_csv(manifest, index=False)
+    return manifest

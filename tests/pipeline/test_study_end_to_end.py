@@ -399,6 +399,39 @@ def test_an_older_runs_manifest_is_read_only_from_the_data_folder(image_run, app
     assert len(at.get("plotly_chart")) >= 5  # phases, Grad-CAM, voxel map, probabilities, SHAP waterfall
 
 
+def test_the_predict_page_scores_the_demos_new_patients(image_run, app_on_run, monkeypatch, tmp_path):
+    """`engine demo` writes new patients beside its cohort (another seed, ids NEW0001..., no outcome and no second
+    reader); for the demo's run the Predict page offers them and scores them with the stored pipelines, as
+    predict_new does; for another run it does not (their phases and columns are the demo's)."""
+    from dashboard import cached
+    from engine.cohort.synth import OUTCOMES, synthesize_new_patients
+    from tests.conftest import SMALL
+
+    run, _ = image_run
+    new = synthesize_new_patients(tmp_path / "demo" / "new_patients", SMALL, n=10)
+    table = pd.read_csv(new)
+    assert list(table["patient_id"]) == [f"NEW{i:04d}" for i in range(1, 11)]
+    assert not {*OUTCOMES, "mask2"} & set(table) and {"image_arterial", "mask", "afp"} <= set(table)
+    monkeypatch.setattr(cached, "DEMO_STUDY", tmp_path / "demo")
+    monkeypatch.setattr(cached, "DATA_ROOT", tmp_path / "no data folder")
+    at = app_on_run
+    at.switch_page("app_pages/predict.py").run()
+    assert "put the new patients' manifest in" in at.info[0].value  # not the demo's run
+    marker = run.path.parents[1] / "DEMO_RUN"
+    marker.write_text(run.run_id, encoding="utf-8")
+    try:
+        at.run()
+        assert at.selectbox(key="predict_table").value.startswith("the demo's new patients")
+        at.button(key="predict_go").click().run()
+    finally:
+        marker.unlink()
+    assert not at.error, [e.value for e in at.error]
+    shown = at.dataframe[0].value
+    expected = predict_new(run, new, workers=1)
+    assert set(shown["patient_id"]) == set(table["patient_id"]) and len(shown) == len(expected)
+    np.testing.assert_allclose(shown["prob"].to_numpy(), expected["prob"].to_numpy(), rtol=1e-9)
+
+
 def test_new_patients_sharing_a_clinical_value_and_without_outcomes_are_scored(image_run):
     """New patients are scored, not trained on: a clinical column with one value for all of them (one centre's
     HBsAg-positive patients) and unknown outcomes are fine (the manifest check refused both as for training).
