@@ -13,7 +13,6 @@ import traceback
 import warnings
 from pathlib import Path
 
-import click
 import typer
 import yaml
 from tqdm import tqdm
@@ -28,7 +27,7 @@ class _FriendlyGroup(TyperGroup):
     exit status 2; anything else as one line saying where its full traceback was written (``--debug`` prints it)
     and how to report it, exit status 1. The input checks' notes (InputNotice) are printed as ``note: ...``."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: typer.Context):
         with warnings.catch_warnings():
             warnings.simplefilter("always", InputNotice)
             shown = warnings.showwarning
@@ -42,8 +41,8 @@ class _FriendlyGroup(TyperGroup):
             except ValidationError as error:
                 typer.secho(f"error: {error}", fg="red", err=True)
                 raise typer.Exit(2) from None
-            except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
-                raise
+            except (typer.TyperException, typer.Exit, typer.Abort):  # --help, a mistyped option: typer answers
+                raise  # (typer 0.29 brings its own click: the click package's exceptions are other classes)
             except Exception as error:  # noqa: BLE001 - not the user's mistake: said in one line, kept in a file
                 if ctx.params.get("debug"):
                     traceback.print_exc()

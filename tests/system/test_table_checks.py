@@ -471,6 +471,22 @@ def test_an_unexpected_error_says_where_its_traceback_is(tmp_path, monkeypatch):
     assert result.exit_code == 1 and "Traceback (most recent call last)" in result.output
 
 
+def test_help_and_a_mistyped_option_are_answered_by_the_command_line(tmp_path, monkeypatch):
+    """A command's --help prints its help (exit 0) and a mistyped option is named with the usage (exit 2); neither
+    is reported as "a fault of hcc-study" with a traceback file (typer 0.29's own click exceptions were taken for
+    unexpected errors)."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where a traceback file would go
+    for command in (["train"], ["jobs", "run"], ["predict"]):
+        result = CliRunner().invoke(app, [*command, "--help"])
+        assert result.exit_code == 0 and "--store" in result.output, result.output
+        assert "unexpected error" not in result.output
+    result = CliRunner().invoke(app, ["train", "--bogus"])
+    assert result.exit_code == 2 and "No such option: --bogus" in result.output, result.output
+    assert "unexpected error" not in result.output and not (tmp_path / "hcc-study-errors").exists()
+
+
 # Generated messy tables: values real exports hold, in any mix, written with any delimiter.
 MESSY_VALUES = st.one_of(
     st.none(),
