@@ -60,6 +60,7 @@ def test_the_replicas_see_the_demos_images():
     assert workdir and workdir.group(1) == "/app"
     assert "demo_study:/app/demo_study" in services["demo"]["volumes"]
     assert "demo_study:/app/demo_study:ro" in services["dashboard"]["volumes"]
+    assert "demo_study:/app/demo_study:ro" in services["runner"]["volumes"]  # trains a new study on the demo's cohort
 
 
 def test_the_image_leaves_out_the_environment_the_data_and_the_secrets():

@@ -30,9 +30,12 @@ st.caption(
 )
 session = st.session_state.setdefault("new_study_session", uuid.uuid4().hex)  # this browser session's upload folder
 on_server = tables_in(cached.DATA_ROOT) if cached.DATA_ROOT.is_dir() else []
+DEMO = "The demo's cohort (images)"
+demo_manifest = cached.DEMO_STUDY / "manifest.csv"  # `python -m engine demo`'s synthetic cohort, to try a study on
+sources = ["Upload a feature table", "A table in the data folder", *([DEMO] if demo_manifest.exists() else [])]
 source = st.radio(
     "Table",
-    ["Upload a feature table", "A table in the data folder"],
+    sources,
     index=1 if on_server else 0,  # tables already in the data folder are offered first
     horizontal=True,
     key="new_study_source",
@@ -49,6 +52,13 @@ try:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / file.name).write_bytes(file.getvalue())
             name = file.name
+    elif source == DEMO:
+        table = read_table_file(demo_manifest, what="manifest")
+        folder, name = demo_manifest.parent.resolve(), demo_manifest.name
+        st.caption(
+            f"{len(table)} synthetic patients with three CT phases and masks ({demo_manifest}); the demo's run was "
+            "trained on it (assets/demo_study.yaml). Change the settings and train your own."
+        )
     else:
         choices = on_server
         if not choices:
@@ -90,7 +100,12 @@ st.caption(" · ".join(f"{role}: {n}" for role, n in counts.items()))
 
 st.subheader("2. Settings")
 st.caption("Defaults and help texts are the config template's; hover over a setting's (?) for what it does.")
-study_name = st.text_input("Study name", value=str(name).rsplit(".", 1)[0], key="new_study_name")
+stem = str(name).rsplit(".", 1)[0]
+if source == DEMO:
+    stem = "demo cohort"
+elif source != sources[0] and stem == "manifest":  # a manifest in the data folder: its folder names the study
+    stem = folder.name
+study_name = st.text_input("Study name", value=stem, key="new_study_name")
 kind = "manifest" if {"image", "mask"} & set(roles.values()) else "feature_table"  # images: radiomics + deep
 by_role = roles_by_kind(roles)
 deep_on = st.session_state.get("new_study_deep.enabled", True)

@@ -220,3 +220,28 @@ def test_a_running_job_shows_the_time_left_in_its_stage(tmp_path, monkeypatch, t
     at = page(tmp_path, monkeypatch, "jobs")
     title = at.expander[0].label
     assert re.match(r"checks · running, 4\d s, about 3\d s left in model grid · started by ben", title), title
+
+
+def test_the_demos_cohort_can_be_set_up_and_trained_as_a_new_study(tmp_path, monkeypatch, small_cohort):
+    """Where `engine demo` wrote its cohort, New study offers it (a newcomer has no table of their own yet): an image
+    study on the demo's manifest, named after it, queued with the demo's folder as the base of its image paths;
+    without the demo's folder the choice is not there."""
+    import shutil
+
+    from dashboard import cached
+    from engine.pipeline.jobs import JobQueue
+
+    monkeypatch.setattr(cached, "DEMO_STUDY", tmp_path / "no demo")
+    at = page(tmp_path, monkeypatch, "new_study")
+    assert "The demo's cohort (images)" not in at.radio(key="new_study_source").options
+    shutil.copytree(small_cohort.parent, tmp_path / "demo_study")
+    monkeypatch.setattr(cached, "DEMO_STUDY", tmp_path / "demo_study")
+    at.run()
+    at.radio(key="new_study_source").set_value("The demo's cohort (images)").run()
+    assert not at.error, [e.value for e in at.error]
+    assert at.text_input(key="new_study_name").value == "demo cohort"
+    shown = yaml.safe_load(at.code[0].value)
+    assert shown["cohort"]["manifest"] == "manifest.csv" and "feature_table" not in shown["cohort"]
+    at.button(key="new_study_train").click().run()
+    (job,) = JobQueue(tmp_path / "store").list()
+    assert Path(job.base) == (tmp_path / "demo_study").resolve() and job.config["name"] == "demo cohort"
