@@ -57,7 +57,9 @@ try:
         folder, name = demo_manifest.parent.resolve(), demo_manifest.name
         st.caption(
             f"{len(table)} synthetic patients with three CT phases and masks ({demo_manifest}); the demo's run was "
-            "trained on it (assets/demo_study.yaml). Change the settings and train your own."
+            "trained on it (assets/demo_study.yaml). Change the settings and train your own: with the settings as "
+            "they open (radiomics with the template's filters, 6,738 features a patient, the demo's 486; 7 models x 4 "
+            "classifiers), 11 minutes on 2 cores."
         )
     else:
         choices = on_server
