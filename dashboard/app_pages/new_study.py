@@ -20,7 +20,7 @@ from engine.pipeline.setup import (
     roles_by_kind,
     study_yaml,
 )
-from engine.pipeline.setup_form import form_settings, settings_from_form
+from engine.pipeline.setup_form import demo_settings, form_settings, settings_from_form
 from engine.validation import read_table_bytes, read_table_file
 
 st.title("New study")
@@ -57,9 +57,9 @@ try:
         folder, name = demo_manifest.parent.resolve(), demo_manifest.name
         st.caption(
             f"{len(table)} synthetic patients with three CT phases and masks ({demo_manifest}); the demo's run was "
-            "trained on it (assets/demo_study.yaml). Change the settings and train your own: with the settings as "
-            "they open (radiomics with the template's filters, 6,738 features a patient, the demo's 486; 7 models x 4 "
-            "classifiers), 11 minutes on 2 cores."
+            "trained on it (assets/demo_study.yaml), and the settings below open with the demo's. Change them and "
+            "train your own (the template's defaults instead, 6,738 radiomics features a patient against the demo's "
+            "486 and a refined search: 11 minutes on 2 cores)."
         )
     else:
         choices = on_server
@@ -110,7 +110,8 @@ elif source != sources[0] and stem == "manifest":  # a manifest in the data fold
 study_name = st.text_input("Study name", value=stem, key="new_study_name")
 kind = "manifest" if {"image", "mask"} & set(roles.values()) else "feature_table"  # images: radiomics + deep
 by_role = roles_by_kind(roles)
-deep_on = st.session_state.get("new_study_deep.enabled", True)
+form = "new_study_demo" if source == DEMO else "new_study"  # the demo's form opens with the demo's settings
+deep_on = st.session_state.get(f"{form}_deep.enabled", True)
 clinical = by_role.get("clinical", [])
 settings = form_settings(
     models=list(available_models(family_names(by_role, kind, deep=deep_on))),
@@ -119,8 +120,9 @@ settings = form_settings(
     survival=bool(by_role.get("survival time")),
     images=kind == "manifest",
     second_reader=bool(by_role.get("second reader mask")),
+    start=demo_settings() if source == DEMO else None,
 )
-values = settings_form(settings)
+values = settings_form(settings, key=form)
 orders = {}
 for column in by_role.get("reference score", []):
     if not pd.api.types.is_numeric_dtype(table[column]):  # ordered categories: the user gives the order

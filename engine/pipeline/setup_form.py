@@ -220,11 +220,13 @@ def form_settings(
     survival: bool = False,
     images: bool = False,
     second_reader: bool = False,
+    start: Mapping[str, Any] | None = None,
 ) -> list[Setting]:
     """The settings a study with these columns needs, each with the model's default, bounds and choices and the
     template's help. ``models``: the model names its feature families allow (the default: all of them);
-    ``second_reader``: the manifest has second-reader masks (the ICC filter applies)."""
-    defaults = _defaults()
+    ``second_reader``: the manifest has second-reader masks (the ICC filter applies); ``start``: a study's settings
+    (``StudyConfig.model_dump(mode="json")``, e.g. ``demo_settings()``) to open with instead of the defaults."""
+    defaults = {**_defaults(), **(start or {})}
     helps = template_help()
     dynamic = {
         "grid.models": tuple(models),
@@ -266,6 +268,17 @@ def form_settings(
             )
         )
     return wanted
+
+
+def demo_settings() -> dict[str, Any]:
+    """The demo study's settings (assets/demo_study.yaml: a small radiomics preset, 3 candidates per classifier), for
+    a form on the demo's cohort that opens with them."""
+    import yaml
+
+    from engine.config import parse_config
+
+    raw = yaml.safe_load((assets_folder() / "demo_study.yaml").read_text(encoding="utf-8"))
+    return parse_config(raw, source="demo_study.yaml").model_dump(mode="json")
 
 
 def shown(setting: Setting, values: Mapping[str, Any]) -> bool:

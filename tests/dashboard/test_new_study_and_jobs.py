@@ -242,6 +242,10 @@ def test_the_demos_cohort_can_be_set_up_and_trained_as_a_new_study(tmp_path, mon
     assert at.text_input(key="new_study_name").value == "demo cohort"
     shown = yaml.safe_load(at.code[0].value)
     assert shown["cohort"]["manifest"] == "manifest.csv" and "feature_table" not in shown["cohort"]
+    # the form opens with the demo's settings (assets/demo_study.yaml), not the template's heavier defaults
+    assert shown["radiomics"] == {"preset": "ct_demo"} and shown["grid"]["survival_methods"] == ["Cox", "RSF"]
+    assert shown["grid"]["n_iter"] == 3 and shown["grid"]["search"] == "random"
+    assert shown["cohort"]["external_centers"] == ["C3"] and shown["cohort"]["log_transform"] == ["afp"]
     at.button(key="new_study_train").click().run()
     (job,) = JobQueue(tmp_path / "store").list()
     assert Path(job.base) == (tmp_path / "demo_study").resolve() and job.config["name"] == "demo cohort"
