@@ -11,6 +11,7 @@ from engine.common.data_root import inside, tables_in
 from engine.errors import ValidationError
 from engine.pipeline.inputs import run_config
 from engine.pipeline.new_patients import score_new_patients
+from engine.views.case import run_manifest
 
 st.title("Predict")
 st.caption(
@@ -37,7 +38,9 @@ try:
         choices = tables_in(cached.DATA_ROOT) if cached.DATA_ROOT.is_dir() else []
         demo_new = cached.DEMO_STUDY / "new_patients" / "manifest.csv"  # `engine demo`'s patients without outcomes
         demo_choice = f"the demo's new patients ({demo_new})"
-        if run_id == cached.demo_run_id() and demo_new.exists():
+        trained = run_manifest(run)  # the demo's run, or one trained on its cohort from New study
+        on_demo = trained is not None and trained.resolve() == (cached.DEMO_STUDY / "manifest.csv").resolve()
+        if on_demo and demo_new.exists():
             choices = [demo_choice, *choices]
         if not choices:
             st.info(f"This run was trained on images: put the new patients' manifest in {cached.DATA_ROOT.resolve()}.")

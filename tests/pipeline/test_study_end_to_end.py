@@ -401,10 +401,12 @@ def test_an_older_runs_manifest_is_read_only_from_the_data_folder(image_run, app
 
 def test_the_predict_page_scores_the_demos_new_patients(image_run, app_on_run, monkeypatch, tmp_path):
     """`engine demo` writes new patients beside its cohort (another seed, ids NEW0001..., no outcome and no second
-    reader); for the demo's run the Predict page offers them and scores them with the stored pipelines, as
-    predict_new does; for another run it does not (their phases and columns are the demo's)."""
+    reader); for a run trained on the demo's cohort (the demo's, or one from New study) the Predict page offers them
+    and scores them with the stored pipelines, as predict_new does; for another run it does not (their phases and
+    columns are the demo's)."""
     from dashboard import cached
     from engine.cohort.synth import OUTCOMES, synthesize_new_patients
+    from engine.views import case
     from tests.conftest import SMALL
 
     run, _ = image_run
@@ -416,15 +418,12 @@ def test_the_predict_page_scores_the_demos_new_patients(image_run, app_on_run, m
     monkeypatch.setattr(cached, "DATA_ROOT", tmp_path / "no data folder")
     at = app_on_run
     at.switch_page("app_pages/predict.py").run()
-    assert "put the new patients' manifest in" in at.info[0].value  # not the demo's run
-    marker = run.path.parents[1] / "DEMO_RUN"
-    marker.write_text(run.run_id, encoding="utf-8")
-    try:
-        at.run()
-        assert at.selectbox(key="predict_table").value.startswith("the demo's new patients")
-        at.button(key="predict_go").click().run()
-    finally:
-        marker.unlink()
+    assert "put the new patients' manifest in" in at.info[0].value  # not trained on the demo's cohort
+    (tmp_path / "demo" / "manifest.csv").write_text("the demo's cohort", encoding="utf-8")
+    monkeypatch.setattr(case, "run_manifest", lambda run: (tmp_path / "demo" / "manifest.csv").resolve())
+    at.run()
+    assert at.selectbox(key="predict_table").value.startswith("the demo's new patients")
+    at.button(key="predict_go").click().run()
     assert not at.error, [e.value for e in at.error]
     shown = at.dataframe[0].value
     expected = predict_new(run, new, workers=1)
