@@ -18,6 +18,7 @@ import streamlit as st
 from dashboard import housekeeping, roc_view, tcp
 from engine import plots
 from engine.plots.flowchart import flowchart_figure as flowchart_figure_of
+from engine.cohort.synth import new_patients_manifest
 from engine.common import predictions as predictions_module
 from engine.common.predictions import filter_predictions
 from engine.views import analysis, horizons, performance, refits
@@ -27,15 +28,17 @@ from engine.store import RunStore
 STORE = Path(os.environ.get("HCC_STORE", "store"))
 # the folder a browser user may pick study tables from (nothing outside it is read or listed)
 DATA_ROOT = Path(os.environ.get("HCC_DATA_ROOT", "studies"))
-# the demo's synthetic cohort (`python -m engine demo`): its manifest and its new patients are read beside the data
-# folder, for the demo's run only
+# the demo's synthetic cohort (`python -m engine demo`): its manifest (case viewer, New study) and its new patients
+# (Predict) are read beside the data folder
 DEMO_STUDY = Path("demo_study")
 
 
-def demo_run_id() -> str | None:
-    """The demo's run in the store (``store/DEMO_RUN``, written by ``python -m engine demo``), if there is one."""
-    marker = STORE / "DEMO_RUN"
-    return marker.read_text(encoding="utf-8").strip() if marker.exists() else None
+def demo_manifest() -> Path:
+    return DEMO_STUDY / "manifest.csv"
+
+
+def demo_new_patients() -> Path:
+    return new_patients_manifest(DEMO_STUDY)
 
 
 @st.cache_resource(max_entries=1)

@@ -146,8 +146,9 @@ def _source() -> tuple[str, pd.DataFrame | None, dict | None]:
 
 def _default_run(runs: pd.DataFrame) -> int:
     """The demo run when it is there and intact, else the first intact run."""
+    demo = cached.STORE / "DEMO_RUN"
     ids, intact = list(runs["run_id"]), list(runs["status"] == "ok")
-    wanted = cached.demo_run_id()
+    wanted = demo.read_text(encoding="utf-8").strip() if demo.exists() else None
     if wanted in ids and intact[ids.index(wanted)]:
         return ids.index(wanted)
     return intact.index(True) if True in intact else 0

@@ -180,7 +180,13 @@ def demo(
     device: str = typer.Option("auto"),
 ) -> None:
     """The demo study: synthetic cohort -> extraction -> model grid -> store (seconds on later starts)."""
-    from engine.cohort.synth import SYNTH_VERSION, SynthSpec, synthesize_cohort, synthesize_new_patients
+    from engine.cohort.synth import (
+        SYNTH_VERSION,
+        SynthSpec,
+        new_patients_manifest,
+        synthesize_cohort,
+        synthesize_new_patients,
+    )
     from engine.config import parse_config
     from engine.store import RunStore
     from engine.pipeline.study import run_study
@@ -192,8 +198,8 @@ def demo(
         with tqdm(total=n, desc="synthetic cohort", unit="patient", file=sys.stderr) as bar:
             synthesize_cohort(out, spec, progress=bar.update, workers=workers)
         marker.touch()
-    if not (out / "new_patients" / "manifest.csv").exists():  # for the Predict page: 12 patients without outcomes
-        synthesize_new_patients(out / "new_patients", spec)
+    if not new_patients_manifest(out).exists():  # for the Predict page: 12 patients without outcomes
+        synthesize_new_patients(new_patients_manifest(out).parent, spec)
     raw = yaml.safe_load((ASSETS / "demo_study.yaml").read_text(encoding="utf-8"))
     raw["device"] = device
     bars = Bars()

@@ -34,7 +34,7 @@ else:
     run = cached.store().load(study.run_id)
     manifest = run_manifest(run)
     if manifest is None and config.get("cohort", {}).get("manifest"):
-        demo = cached.DEMO_STUDY / "manifest.csv"
+        demo = cached.demo_manifest()
         typed = st.text_input(
             f"Manifest of this run's images (runs trained before the engine recorded it), in the data folder "
             f"{cached.DATA_ROOT.resolve()}",

@@ -30,9 +30,9 @@ st.caption(
 )
 session = st.session_state.setdefault("new_study_session", uuid.uuid4().hex)  # this browser session's upload folder
 on_server = tables_in(cached.DATA_ROOT) if cached.DATA_ROOT.is_dir() else []
-DEMO = "The demo's cohort (images)"
-demo_manifest = cached.DEMO_STUDY / "manifest.csv"  # `python -m engine demo`'s synthetic cohort, to try a study on
-sources = ["Upload a feature table", "A table in the data folder", *([DEMO] if demo_manifest.exists() else [])]
+UPLOAD, DATA_FOLDER, DEMO = "Upload a feature table", "A table in the data folder", "The demo's cohort (images)"
+demo_manifest = cached.demo_manifest()  # `python -m engine demo`'s synthetic cohort, to try a study on
+sources = [UPLOAD, DATA_FOLDER, *([DEMO] if demo_manifest.exists() else [])]
 source = st.radio(
     "Table",
     sources,
@@ -42,7 +42,7 @@ source = st.radio(
 )
 table, folder, name = None, None, None
 try:
-    if source == "Upload a feature table":
+    if source == UPLOAD:
         file = st.file_uploader(
             "Feature table (CSV, XLSX or Parquet)", type=["csv", "xlsx", "parquet"], key="new_study_upload"
         )
@@ -105,7 +105,7 @@ st.caption("Defaults and help texts are the config template's; hover over a sett
 stem = str(name).rsplit(".", 1)[0]
 if source == DEMO:
     stem = "demo cohort"
-elif source != sources[0] and stem == "manifest":  # a manifest in the data folder: its folder names the study
+elif source == DATA_FOLDER and stem == "manifest":  # a manifest in the data folder: its folder names the study
     stem = folder.name
 study_name = st.text_input("Study name", value=stem, key="new_study_name")
 kind = "manifest" if {"image", "mask"} & set(roles.values()) else "feature_table"  # images: radiomics + deep

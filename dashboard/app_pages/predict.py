@@ -36,10 +36,10 @@ path = None
 try:
     if images:
         choices = tables_in(cached.DATA_ROOT) if cached.DATA_ROOT.is_dir() else []
-        demo_new = cached.DEMO_STUDY / "new_patients" / "manifest.csv"  # `engine demo`'s patients without outcomes
+        demo_new = cached.demo_new_patients()  # `engine demo`'s patients without outcomes
         demo_choice = f"the demo's new patients ({demo_new})"
         trained = run_manifest(run)  # the demo's run, or one trained on its cohort from New study
-        on_demo = trained is not None and trained.resolve() == (cached.DEMO_STUDY / "manifest.csv").resolve()
+        on_demo = trained is not None and trained.resolve() == cached.demo_manifest().resolve()
         if on_demo and demo_new.exists():
             choices = [demo_choice, *choices]
         if not choices:

@@ -308,6 +308,11 @@ def synthesize_cohort(out: str | Path, spec: SynthSpec = SynthSpec(), progress=N
 OUTCOMES = ("label", "rfs_time", "rfs_event", "os_time", "os_event")
 
 
+def new_patients_manifest(cohort_folder: str | Path) -> Path:
+    """Where ``synthesize_new_patients`` puts the manifest of a cohort's new patients (beside the cohort)."""
+    return Path(cohort_folder) / "new_patients" / "manifest.csv"
+
+
 def synthesize_new_patients(out: str | Path, spec: SynthSpec, n: int = 12) -> Path:
     """New patients for a run trained on ``spec``'s cohort, as a clinic has them before any outcome: drawn from
     another seed (ids NEW0001...), the same centres, phases and clinical columns, one reader's mask, and no label or

@@ -22,8 +22,8 @@ from engine.errors import ValidationError
 from engine.models.reference import is_reference
 from engine.pipeline.inputs import run_config
 from engine.pipeline.study import Progress, _noop
-from engine.validation import TableRoles, read_table_file
-from engine.validation.new_patients import check_new_patients
+from engine.validation import read_table_file
+from engine.validation.new_patients import check_new_patients, new_patient_roles
 from engine.validation.study_tables import announce
 
 
@@ -102,18 +102,6 @@ def score_new_patients(
     return NewPatientScores(predictions, *_nomogram_points(run, frame, predictions))
 
 
-def _new_manifest_roles(table: pd.DataFrame, endpoint: str) -> TableRoles:
-    """The new patients' manifest as a table of patients to score, not to train on: a clinical column may have one
-    value for all of them (one centre's HBsAg-positive patients, or a single patient), and outcomes may be missing
-    (not known yet); the columns the models need are checked afterwards, with their training levels."""
-    return TableRoles(
-        "new patients' manifest",
-        binary=(endpoint,) if endpoint in table else (),
-        outcomes_required=False,
-        split_names=False,
-    )
-
-
 def _image_features(run, config, manifest: Path, workers: int, progress: Progress) -> pd.DataFrame:
     """The new patients' table with the radiomics and deep features the run was trained on."""
     import torch
@@ -124,7 +112,7 @@ def _image_features(run, config, manifest: Path, workers: int, progress: Progres
     cohort = load_manifest(  # images and masks checked here; the columns as new patients (check_new_patients)
         manifest,
         roi=(run.config.get("cohort") or {}).get("roi"),
-        roles=lambda table: _new_manifest_roles(table, config.endpoint),
+        roles=lambda table: new_patient_roles(table, config.endpoint),
     )
     trained = set(run.provenance.get("phases", []))
     absent_phases = sorted(trained - set(cohort.phases))

@@ -16,6 +16,20 @@ import pandas as pd
 from engine.validation.rules import CheckedTable, TableRoles, check_table, survival_pairs_of
 
 
+def new_patient_roles(table: pd.DataFrame, endpoint: str = "label", **more) -> TableRoles:
+    """Patients to score, not to train on: outcomes may be missing (not known yet), any split name, and a clinical
+    column may have one value for all of them (one centre's HBsAg-positive patients, or a single patient). ``more``:
+    the other TableRoles fields (features, levels, ...)."""
+    return TableRoles(
+        "new patients",
+        binary=(endpoint,) if endpoint in table else (),
+        survival=survival_pairs_of(table),
+        outcomes_required=False,
+        split_names=False,
+        **more,
+    )
+
+
 def check_new_patients(
     table: pd.DataFrame,
     needs: Mapping[str, Mapping[str, str | tuple[str, ...]]],
@@ -41,16 +55,13 @@ def check_new_patients(
             f"Add them with the names, units and codes used in training; the models need {len(columns)} columns "
             "in all (hcc-study runs show lists the run)"
         )
-    roles = TableRoles(
-        "new patients",
-        binary=(endpoint,) if endpoint in table else (),
-        survival=survival_pairs_of(table),
+    roles = new_patient_roles(
+        table,
+        endpoint,
         features=tuple(c for c, kind in columns.items() if kind == "numeric" and c in table),
         levels={c: kind for c, kind in columns.items() if isinstance(kind, tuple) and c in table},
         references={c: o for c, o in (references or {}).items()},
         outcome_codes=dict(outcome_codes or {}),
-        outcomes_required=False,
-        split_names=False,
         refuse_empty_features=False,
     )
     checked = check_table(table, roles)
